@@ -1,0 +1,69 @@
+//! Messages a client sends to the server, and the one function that turns a
+//! received text frame into a *valid* message or a reason for refusing it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{NameError, normalize_name};
+use crate::{ErrorCode, Point};
+
+/// A message from a client, after [`ClientMessage::parse`] has validated it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ClientMessage {
+    /// Sets or changes the sender's display name.
+    Hello { name: String },
+    /// The sender's pointer is at `(x, y)` on the board.
+    Move { x: f64, y: f64 },
+    /// The sender's pointer left the board: hide the cursor, keep the user.
+    Leave,
+    /// Asks for a `pong` carrying the same id, to measure round-trip time.
+    Ping { id: u64 },
+}
+
+/// Why a text frame was refused. Every variant is answered with an `error`
+/// frame of code `bad_message`; the connection stays open.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProtocolError {
+    /// Not JSON, not an object, unknown `type`, missing or wrong-typed field.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("coordinates must be finite numbers within [0, 1]")]
+    CoordinateOutOfRange,
+    #[error("bad name: {0}")]
+    BadName(#[from] NameError),
+}
+
+impl ProtocolError {
+    /// The `code` of the `error` frame that answers this refusal.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::BadMessage
+    }
+}
+
+impl ClientMessage {
+    /// Parses and validates one text frame.
+    ///
+    /// serde checks the shape (type tag, fields, their types); this adds the
+    /// rules serde cannot express: coordinates within the board and a
+    /// well-formed display name (returned trimmed).
+    pub fn parse(text: &str) -> Result<Self, ProtocolError> {
+        let message: ClientMessage = serde_json::from_str(text)
+            .map_err(|error| ProtocolError::Malformed(error.to_string()))?;
+        match message {
+            ClientMessage::Move { x, y } if !Point { x, y }.is_on_board() => {
+                Err(ProtocolError::CoordinateOutOfRange)
+            }
+            ClientMessage::Hello { name } => Ok(ClientMessage::Hello {
+                name: normalize_name(&name)?,
+            }),
+            valid => Ok(valid),
+        }
+    }
+
+    /// The JSON text of this message, as a client sends it.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain enums cannot fail: no maps with non-string
+        // keys, no custom serializers.
+        serde_json::to_string(self).expect("client messages always serialise")
+    }
+}

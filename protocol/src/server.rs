@@ -1,0 +1,113 @@
+//! Messages the server sends to clients.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Point;
+
+/// A message from the server. Clients ignore types they do not know, which
+/// is what lets the protocol grow by addition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMessage {
+    /// First frame after the upgrade: who you are and who else is here.
+    Welcome {
+        id: String,
+        name: String,
+        color: String,
+        peers: Vec<PeerSnapshot>,
+    },
+    /// Someone entered the room.
+    Joined { peer: PeerInfo },
+    /// Someone changed their display name.
+    Renamed { id: String, name: String },
+    /// Latest positions of the users that moved; possibly several users and
+    /// possibly the receiver itself (clients skip their own id).
+    Cursors { moves: Vec<CursorPosition> },
+    /// That user's pointer left the board.
+    Hidden { id: String },
+    /// That user disconnected.
+    Left { id: String },
+    /// Answer to a client's `ping`.
+    Pong { id: u64 },
+    /// The last message was refused; the connection stays open unless a close
+    /// frame follows.
+    Error { code: ErrorCode, message: String },
+}
+
+impl ServerMessage {
+    /// The JSON text of this message, as it goes on the wire.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+
+    /// Parses a frame received from a server (used by clients and tools).
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// Identity of a user as announced in `joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+}
+
+/// A user as listed in `welcome`: identity plus the cursor position, which
+/// is absent while that user's cursor is hidden.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerSnapshot {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<f64>,
+}
+
+impl PeerSnapshot {
+    pub fn new(info: PeerInfo, position: Option<Point>) -> Self {
+        Self {
+            id: info.id,
+            name: info.name,
+            color: info.color,
+            x: position.map(|point| point.x),
+            y: position.map(|point| point.y),
+        }
+    }
+
+    /// The cursor position, if both coordinates are present.
+    pub fn position(&self) -> Option<Point> {
+        Some(Point {
+            x: self.x?,
+            y: self.y?,
+        })
+    }
+}
+
+/// One user's latest position inside a `cursors` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CursorPosition {
+    pub id: String,
+    pub x: f64,
+    pub y: f64,
+}
+
+impl CursorPosition {
+    pub fn point(&self) -> Point {
+        Point {
+            x: self.x,
+            y: self.y,
+        }
+    }
+}
+
+/// The `code` of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The message was malformed or invalid; nothing was relayed.
+    BadMessage,
+}

@@ -1,0 +1,131 @@
+//! The types against the examples of PROTOCOL.md, spelled exactly as there.
+//!
+//! Each example is parsed into our type and serialised back; the result must
+//! be the same JSON value (key order aside). Then every bad input of the
+//! protocol's table must be refused by `ClientMessage::parse`.
+
+use cursors_protocol::{ClientMessage, ProtocolError, ServerMessage};
+use serde_json::Value;
+
+fn same_json(left: &str, right: &str) {
+    let left: Value = serde_json::from_str(left).unwrap();
+    let right: Value = serde_json::from_str(right).unwrap();
+    assert_eq!(left, right);
+}
+
+fn client_round_trip(text: &str) -> ClientMessage {
+    let message = ClientMessage::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+    same_json(&message.to_json(), text);
+    message
+}
+
+fn server_round_trip(text: &str) -> ServerMessage {
+    let message = ServerMessage::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+    same_json(&message.to_json(), text);
+    message
+}
+
+#[test]
+fn client_messages_match_the_protocol() {
+    assert_eq!(
+        client_round_trip(r#"{"type":"hello","name":"Ada"}"#),
+        ClientMessage::Hello { name: "Ada".into() }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"move","x":0.4215,"y":0.1337}"#),
+        ClientMessage::Move { x: 0.4215, y: 0.1337 }
+    );
+    assert_eq!(client_round_trip(r#"{"type":"leave"}"#), ClientMessage::Leave);
+    assert_eq!(client_round_trip(r#"{"type":"ping","id":42}"#), ClientMessage::Ping { id: 42 });
+}
+
+#[test]
+fn server_messages_match_the_protocol() {
+    let welcome = server_round_trip(
+        r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[{"id":"p1","name":"Bo","color":"#30a46c","x":0.5,"y":0.5}]}"##,
+    );
+    let ServerMessage::Welcome { peers, .. } = welcome else { panic!("not a welcome") };
+    assert_eq!(peers[0].position().map(|point| (point.x, point.y)), Some((0.5, 0.5)));
+
+    // A hidden peer has no x/y at all (not null).
+    let hidden_peer = server_round_trip(
+        r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[{"id":"p1","name":"Bo","color":"#30a46c"}]}"##,
+    );
+    let ServerMessage::Welcome { peers, .. } = hidden_peer else { panic!("not a welcome") };
+    assert_eq!(peers[0].position(), None);
+
+    server_round_trip(r##"{"type":"joined","peer":{"id":"p1","name":"Bo","color":"#30a46c"}}"##);
+    server_round_trip(r#"{"type":"renamed","id":"p1","name":"Bob"}"#);
+    server_round_trip(r#"{"type":"cursors","moves":[{"id":"p1","x":0.5,"y":0.5}]}"#);
+    server_round_trip(r#"{"type":"hidden","id":"p1"}"#);
+    server_round_trip(r#"{"type":"left","id":"p1"}"#);
+    server_round_trip(r#"{"type":"pong","id":42}"#);
+    server_round_trip(r#"{"type":"error","code":"bad_message","message":"…"}"#);
+}
+
+#[test]
+fn coordinates_are_relayed_exactly() {
+    // The server re-serialises what it parsed; the value must come back
+    // bit-for-bit so a client can recognise its own coordinates.
+    for (x, y) in [(0.1, 0.2), (0.123456789012345, 1.0), (0.0, 5e-324), (1.0 / 3.0, 0.7)] {
+        let text = ClientMessage::Move { x, y }.to_json();
+        let ClientMessage::Move { x: parsed_x, y: parsed_y } = ClientMessage::parse(&text).unwrap()
+        else {
+            panic!("not a move")
+        };
+        assert_eq!((parsed_x.to_bits(), parsed_y.to_bits()), (x.to_bits(), y.to_bits()));
+    }
+}
+
+#[test]
+fn hello_names_are_trimmed() {
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"hello","name":"  Ada  "}"#).unwrap(),
+        ClientMessage::Hello { name: "Ada".into() }
+    );
+}
+
+#[test]
+fn every_bad_input_of_the_table_is_refused() {
+    let bad_inputs = [
+        ("not JSON", "hello there"),
+        ("truncated JSON", r#"{"type":"move","x":0.1"#),
+        ("JSON but not an object", "[1,2,3]"),
+        ("no type", r#"{"x":0.1,"y":0.2}"#),
+        ("unknown type", r#"{"type":"teleport","x":0.1,"y":0.2}"#),
+        ("missing field", r#"{"type":"move","x":0.1}"#),
+        ("wrong-typed field", r#"{"type":"move","x":"0.1","y":0.2}"#),
+        ("wrong-typed name", r#"{"type":"hello","name":7}"#),
+        ("wrong-typed ping id", r#"{"type":"ping","id":"42"}"#),
+        ("negative ping id", r#"{"type":"ping","id":-1}"#),
+        ("x below 0", r#"{"type":"move","x":-0.01,"y":0.5}"#),
+        ("y above 1", r#"{"type":"move","x":0.5,"y":1.0000001}"#),
+        ("huge exponent (not finite)", r#"{"type":"move","x":1e400,"y":0.5}"#),
+        ("NaN literal", r#"{"type":"move","x":NaN,"y":0.5}"#),
+        ("empty name", r#"{"type":"hello","name":"   "}"#),
+        ("long name", &format!(r#"{{"type":"hello","name":"{}"}}"#, "x".repeat(33))),
+        ("control character in name", r#"{"type":"hello","name":"A\u0000da"}"#),
+    ];
+    for (what, text) in bad_inputs {
+        let refusal = ClientMessage::parse(text);
+        assert!(refusal.is_err(), "{what} was accepted: {text}");
+    }
+    // The specific reasons, where the table names them.
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"move","x":2,"y":0.5}"#),
+        Err(ProtocolError::CoordinateOutOfRange)
+    );
+    assert!(matches!(
+        ClientMessage::parse(r#"{"type":"hello","name":""}"#),
+        Err(ProtocolError::BadName(_))
+    ));
+}
+
+#[test]
+fn unknown_extra_fields_are_tolerated() {
+    // Additions to the protocol must not break older servers.
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"move","x":0.5,"y":0.5,"pressure":0.3}"#).unwrap(),
+        ClientMessage::Move { x: 0.5, y: 0.5 }
+    );
+}
