@@ -101,9 +101,16 @@ mod tests {
         assert!(RoomName::parse(Some("design-review_2")).is_ok());
         assert!(RoomName::parse(Some(&"a".repeat(64))).is_ok());
         assert_eq!(RoomName::parse(Some("")), Err(RoomError::Empty));
-        assert_eq!(RoomName::parse(Some(&"a".repeat(65))), Err(RoomError::TooLong));
+        assert_eq!(
+            RoomName::parse(Some(&"a".repeat(65))),
+            Err(RoomError::TooLong)
+        );
         for bad in ["a b", "a/b", "é", "a.b", "../x", "a%20"] {
-            assert_eq!(RoomName::parse(Some(bad)), Err(RoomError::BadCharacter), "{bad}");
+            assert_eq!(
+                RoomName::parse(Some(bad)),
+                Err(RoomError::BadCharacter),
+                "{bad}"
+            );
         }
     }
 
@@ -114,6 +121,9 @@ mod tests {
         assert_eq!(normalize_name("   "), Err(NameError::Empty));
         assert_eq!(normalize_name(&"x".repeat(33)), Err(NameError::TooLong));
         assert_eq!(normalize_name("A\u{7}da"), Err(NameError::ControlCharacter));
-        assert_eq!(normalize_name("Ada\nLovelace"), Err(NameError::ControlCharacter));
+        assert_eq!(
+            normalize_name("Ada\nLovelace"),
+            Err(NameError::ControlCharacter)
+        );
     }
 }

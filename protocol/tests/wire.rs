@@ -33,10 +33,19 @@ fn client_messages_match_the_protocol() {
     );
     assert_eq!(
         client_round_trip(r#"{"type":"move","x":0.4215,"y":0.1337}"#),
-        ClientMessage::Move { x: 0.4215, y: 0.1337 }
+        ClientMessage::Move {
+            x: 0.4215,
+            y: 0.1337
+        }
     );
-    assert_eq!(client_round_trip(r#"{"type":"leave"}"#), ClientMessage::Leave);
-    assert_eq!(client_round_trip(r#"{"type":"ping","id":42}"#), ClientMessage::Ping { id: 42 });
+    assert_eq!(
+        client_round_trip(r#"{"type":"leave"}"#),
+        ClientMessage::Leave
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"ping","id":42}"#),
+        ClientMessage::Ping { id: 42 }
+    );
 }
 
 #[test]
@@ -44,14 +53,21 @@ fn server_messages_match_the_protocol() {
     let welcome = server_round_trip(
         r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[{"id":"p1","name":"Bo","color":"#30a46c","x":0.5,"y":0.5}]}"##,
     );
-    let ServerMessage::Welcome { peers, .. } = welcome else { panic!("not a welcome") };
-    assert_eq!(peers[0].position().map(|point| (point.x, point.y)), Some((0.5, 0.5)));
+    let ServerMessage::Welcome { peers, .. } = welcome else {
+        panic!("not a welcome")
+    };
+    assert_eq!(
+        peers[0].position().map(|point| (point.x, point.y)),
+        Some((0.5, 0.5))
+    );
 
     // A hidden peer has no x/y at all (not null).
     let hidden_peer = server_round_trip(
         r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[{"id":"p1","name":"Bo","color":"#30a46c"}]}"##,
     );
-    let ServerMessage::Welcome { peers, .. } = hidden_peer else { panic!("not a welcome") };
+    let ServerMessage::Welcome { peers, .. } = hidden_peer else {
+        panic!("not a welcome")
+    };
     assert_eq!(peers[0].position(), None);
 
     server_round_trip(r##"{"type":"joined","peer":{"id":"p1","name":"Bo","color":"#30a46c"}}"##);
@@ -67,13 +83,24 @@ fn server_messages_match_the_protocol() {
 fn coordinates_are_relayed_exactly() {
     // The server re-serialises what it parsed; the value must come back
     // bit-for-bit so a client can recognise its own coordinates.
-    for (x, y) in [(0.1, 0.2), (0.123456789012345, 1.0), (0.0, 5e-324), (1.0 / 3.0, 0.7)] {
+    for (x, y) in [
+        (0.1, 0.2),
+        (0.123456789012345, 1.0),
+        (0.0, 5e-324),
+        (1.0 / 3.0, 1.0 - 1.0 / 977.0),
+    ] {
         let text = ClientMessage::Move { x, y }.to_json();
-        let ClientMessage::Move { x: parsed_x, y: parsed_y } = ClientMessage::parse(&text).unwrap()
+        let ClientMessage::Move {
+            x: parsed_x,
+            y: parsed_y,
+        } = ClientMessage::parse(&text).unwrap()
         else {
             panic!("not a move")
         };
-        assert_eq!((parsed_x.to_bits(), parsed_y.to_bits()), (x.to_bits(), y.to_bits()));
+        assert_eq!(
+            (parsed_x.to_bits(), parsed_y.to_bits()),
+            (x.to_bits(), y.to_bits())
+        );
     }
 }
 
@@ -100,11 +127,20 @@ fn every_bad_input_of_the_table_is_refused() {
         ("negative ping id", r#"{"type":"ping","id":-1}"#),
         ("x below 0", r#"{"type":"move","x":-0.01,"y":0.5}"#),
         ("y above 1", r#"{"type":"move","x":0.5,"y":1.0000001}"#),
-        ("huge exponent (not finite)", r#"{"type":"move","x":1e400,"y":0.5}"#),
+        (
+            "huge exponent (not finite)",
+            r#"{"type":"move","x":1e400,"y":0.5}"#,
+        ),
         ("NaN literal", r#"{"type":"move","x":NaN,"y":0.5}"#),
         ("empty name", r#"{"type":"hello","name":"   "}"#),
-        ("long name", &format!(r#"{{"type":"hello","name":"{}"}}"#, "x".repeat(33))),
-        ("control character in name", r#"{"type":"hello","name":"A\u0000da"}"#),
+        (
+            "long name",
+            &format!(r#"{{"type":"hello","name":"{}"}}"#, "x".repeat(33)),
+        ),
+        (
+            "control character in name",
+            r#"{"type":"hello","name":"A\u0000da"}"#,
+        ),
     ];
     for (what, text) in bad_inputs {
         let refusal = ClientMessage::parse(text);

@@ -1,0 +1,102 @@
+//! Server configuration: every knob is a command-line flag with an
+//! environment-variable fallback, so the same binary serves a laptop demo,
+//! a test harness (port 0) and a deployment without recompiling.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// How moves are relayed to the other users of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FanoutMode {
+    /// Keep each user's latest position and send one `cursors` frame per
+    /// room per tick, serialised once and shared by every receiver. A move
+    /// into an idle room still goes out at once (the tick only throttles).
+    Coalesced,
+    /// The WebSocket Handbook's design: every move is sent to everyone else
+    /// the moment it arrives. Kept to compare against in the benchmark.
+    Immediate,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "cursors-server",
+    version,
+    about = "Relays cursor positions between the users of a room"
+)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "CURSORS_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Directory of the built client (Trunk's `dist/`), served at `/`.
+    #[arg(long, env = "CURSORS_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// How moves are relayed.
+    #[arg(long, env = "CURSORS_FANOUT", value_enum, default_value_t = FanoutMode::Coalesced)]
+    pub fanout: FanoutMode,
+
+    /// Coalescing window in milliseconds: at most one `cursors` frame per
+    /// room per tick. 16 ms matches a 60 Hz display.
+    #[arg(long, env = "CURSORS_TICK_MS", default_value_t = 16)]
+    pub tick_ms: u64,
+
+    /// Largest accepted WebSocket message, in bytes; larger ones close the
+    /// connection with 1009.
+    #[arg(long, env = "CURSORS_MAX_MESSAGE_BYTES", default_value_t = 4096)]
+    pub max_message_bytes: usize,
+
+    /// Events (joins, leaves, errors, pongs...) that may wait for one slow
+    /// client before it is closed with 1008. Cursor batches do not count:
+    /// only the latest one is ever kept.
+    #[arg(long, env = "CURSORS_OUTBOUND_QUEUE", default_value_t = 256)]
+    pub outbound_queue: usize,
+
+    /// Seconds a single write to a client may block before that client is
+    /// considered stuck and closed.
+    #[arg(long, env = "CURSORS_WRITE_TIMEOUT_SECS", default_value_t = 10)]
+    pub write_timeout_secs: u64,
+
+    /// Seconds between the server's WebSocket pings.
+    #[arg(long, env = "CURSORS_PING_INTERVAL_SECS", default_value_t = 15)]
+    pub ping_interval_secs: u64,
+
+    /// Seconds without a pong after a ping before a connection is closed.
+    #[arg(long, env = "CURSORS_PONG_TIMEOUT_SECS", default_value_t = 30)]
+    pub pong_timeout_secs: u64,
+
+    /// Seconds given to open connections to close after SIGINT/SIGTERM.
+    #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Config {
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms.max(1))
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs.max(1))
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+
+    pub fn pong_timeout(&self) -> Duration {
+        Duration::from_secs(self.pong_timeout_secs.max(1))
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The defaults, as if started with no flags and no environment: what
+    /// tests start from before changing the fields they care about.
+    pub fn defaults() -> Self {
+        Self::parse_from(["cursors-server"])
+    }
+}

@@ -1,0 +1,95 @@
+//! Who a user is to the others: a server-assigned id, a display name and a
+//! colour. Ids come from the server so no client can impersonate another;
+//! colours are picked to be distinct within a room while the palette lasts;
+//! a user who never says `hello` still gets a friendly name.
+
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+/// Twelve colours that stay readable as an arrow on a light board and as
+/// white text on a label. Picked from Radix Colors' step 9 hues.
+pub const PALETTE: [&str; 12] = [
+    "#e5484d", "#30a46c", "#0090ff", "#f76b15", "#8e4ec6", "#12a594", "#d6409f", "#ffc53d",
+    "#3e63dd", "#7ce2fe", "#a18072", "#bdee63",
+];
+
+const ADJECTIVES: [&str; 24] = [
+    "Amber", "Brave", "Calm", "Clever", "Cosy", "Daring", "Eager", "Gentle", "Happy", "Jolly",
+    "Kind", "Lively", "Lucky", "Merry", "Nimble", "Plucky", "Quick", "Quiet", "Sunny", "Swift",
+    "Tidy", "Witty", "Zesty", "Bold",
+];
+
+const ANIMALS: [&str; 24] = [
+    "Otter", "Panda", "Falcon", "Koala", "Lynx", "Heron", "Badger", "Gecko", "Puffin", "Marten",
+    "Ibis", "Tapir", "Wombat", "Quokka", "Narwhal", "Robin", "Beaver", "Fox", "Hare", "Owl",
+    "Seal", "Yak", "Crane", "Moth",
+];
+
+/// A name such as "Plucky Puffin" for users who have not chosen one.
+pub fn friendly_name(rng: &mut impl Rng) -> String {
+    let adjective = ADJECTIVES.choose(rng).copied().unwrap_or("Anonymous");
+    let animal = ANIMALS.choose(rng).copied().unwrap_or("Visitor");
+    format!("{adjective} {animal}")
+}
+
+/// A short random id in lowercase base 36, e.g. `k3f9x2`. Six characters give
+/// 2 billion values; the room still checks for a collision among its members.
+pub fn random_id(rng: &mut impl Rng) -> String {
+    const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..6)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// The palette colour least used by the colours already taken; ties go to
+/// the earliest in the palette. While fewer users than colours are present,
+/// this is always an unused colour.
+pub fn pick_color<'a>(taken: impl Iterator<Item = &'a str>) -> &'static str {
+    let mut uses = [0usize; PALETTE.len()];
+    for color in taken {
+        if let Some(index) = PALETTE.iter().position(|candidate| *candidate == color) {
+            uses[index] += 1;
+        }
+    }
+    let least_used = (0..PALETTE.len()).min_by_key(|&index| (uses[index], index));
+    PALETTE[least_used.unwrap_or(0)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_distinct_while_the_palette_lasts() {
+        let mut taken: Vec<&str> = Vec::new();
+        for _ in 0..PALETTE.len() {
+            let color = pick_color(taken.iter().copied());
+            assert!(!taken.contains(&color), "{color} handed out twice");
+            taken.push(color);
+        }
+        // Past the palette, colours are reused evenly.
+        let thirteenth = pick_color(taken.iter().copied());
+        taken.push(thirteenth);
+        let fourteenth = pick_color(taken.iter().copied());
+        assert_ne!(thirteenth, fourteenth);
+    }
+
+    #[test]
+    fn a_freed_colour_is_reused_first() {
+        let taken = [PALETTE[0], PALETTE[2]];
+        assert_eq!(pick_color(taken.iter().copied()), PALETTE[1]);
+    }
+
+    #[test]
+    fn ids_and_names_have_the_expected_shape() {
+        let mut rng = rand::rng();
+        let id = random_id(&mut rng);
+        assert_eq!(id.len(), 6);
+        assert!(
+            id.bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
+        );
+        let name = friendly_name(&mut rng);
+        assert!(cursors_protocol::normalize_name(&name).is_ok(), "{name}");
+    }
+}

@@ -1,0 +1,208 @@
+//! The outbound path of one connection: a bounded queue that the room fills
+//! and the connection task empties onto the socket.
+//!
+//! Two kinds of frames wait here, with different rules:
+//!
+//! * **Events** (`welcome`, `joined`, `left`, `hidden`, `renamed`, `pong`,
+//!   `error`) must all arrive, in order. At most `capacity` may wait; one
+//!   more means the client has stopped reading, and the mailbox is marked
+//!   overflowed so the connection closes it (1008) instead of buffering
+//!   without bound.
+//! * **Cursor batches** are snapshots: a newer one makes an older one
+//!   useless. At most one waits at any time. When a batch arrives while the
+//!   previous one is still unsent, the old one is dropped (counted as stale)
+//!   and the room's *full snapshot* of current positions is queued at the end
+//!   instead. A plain replacement would be wrong: the old batch may hold a
+//!   user whom the new one does not mention, and that user's last position
+//!   would be lost. Queuing the snapshot at the end (after any events that
+//!   were waiting behind the old batch) keeps each event and position in the
+//!   order the room produced them.
+//!
+//! Frames are `Utf8Bytes`, reference-counted: a batch serialised once by the
+//! room is shared by every mailbox that holds it.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::Notify;
+
+/// What happened to a cursor batch handed to [`Mailbox::push_cursor_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchDelivery {
+    /// Queued; nothing was waiting.
+    Queued,
+    /// An unsent older batch was dropped and the full snapshot queued.
+    ReplacedStale,
+}
+
+/// The client has stopped reading: its event queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the client's outbound queue is full")]
+pub struct Overflowed;
+
+#[derive(Debug)]
+enum Outbound {
+    Event(Utf8Bytes),
+    CursorBatch(Utf8Bytes),
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Outbound>,
+    events: usize,
+    overflowed: bool,
+}
+
+#[derive(Debug)]
+pub struct Mailbox {
+    queue: Mutex<Queue>,
+    ready: Notify,
+    capacity: usize,
+}
+
+impl Mailbox {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            queue: Mutex::new(Queue::default()),
+            ready: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Queues an event frame. Past the capacity, marks the mailbox overflowed
+    /// and drops the frame: the connection will be closed anyway.
+    pub fn push_event(&self, frame: Utf8Bytes) -> Result<(), Overflowed> {
+        {
+            let mut queue = self.lock();
+            if queue.overflowed || queue.events >= self.capacity {
+                queue.overflowed = true;
+                drop(queue);
+                self.ready.notify_one();
+                return Err(Overflowed);
+            }
+            queue.events += 1;
+            queue.frames.push_back(Outbound::Event(frame));
+        }
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Queues a cursor batch, replacing an unsent older one with the room's
+    /// full snapshot (computed only if needed, see the module doc).
+    pub fn push_cursor_batch(
+        &self,
+        batch: &Utf8Bytes,
+        snapshot: impl FnOnce() -> Utf8Bytes,
+    ) -> BatchDelivery {
+        let delivery = {
+            let mut queue = self.lock();
+            let stale = queue
+                .frames
+                .iter()
+                .position(|frame| matches!(frame, Outbound::CursorBatch(_)));
+            match stale {
+                None => {
+                    queue.frames.push_back(Outbound::CursorBatch(batch.clone()));
+                    BatchDelivery::Queued
+                }
+                Some(index) => {
+                    queue.frames.remove(index);
+                    queue.frames.push_back(Outbound::CursorBatch(snapshot()));
+                    BatchDelivery::ReplacedStale
+                }
+            }
+        };
+        self.ready.notify_one();
+        delivery
+    }
+
+    /// Moves every waiting frame into `frames`, oldest first.
+    pub fn drain_into(&self, frames: &mut Vec<Utf8Bytes>) -> Result<(), Overflowed> {
+        let mut queue = self.lock();
+        if queue.overflowed {
+            return Err(Overflowed);
+        }
+        queue.events = 0;
+        frames.extend(queue.frames.drain(..).map(|frame| match frame {
+            Outbound::Event(frame) | Outbound::CursorBatch(frame) => frame,
+        }));
+        Ok(())
+    }
+
+    /// Resolves when something was pushed since the last call (a push that
+    /// happens while nobody waits is remembered, so none is missed).
+    pub async fn ready(&self) {
+        self.ready.notified().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding this lock can only come from a bug in the
+        // few lines above; the queue is still consistent, so carry on.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Utf8Bytes {
+        Utf8Bytes::from(text.to_owned())
+    }
+
+    fn drained(mailbox: &Mailbox) -> Vec<String> {
+        let mut frames = Vec::new();
+        mailbox.drain_into(&mut frames).unwrap();
+        frames
+            .iter()
+            .map(|frame| frame.as_str().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn events_keep_their_order_and_a_stale_batch_becomes_the_snapshot_at_the_end() {
+        let mailbox = Mailbox::new(8);
+        mailbox.push_event(frame("joined")).unwrap();
+        assert_eq!(
+            mailbox.push_cursor_batch(&frame("batch-1"), || unreachable!()),
+            BatchDelivery::Queued
+        );
+        mailbox.push_event(frame("hidden")).unwrap();
+        assert_eq!(
+            mailbox.push_cursor_batch(&frame("batch-2"), || frame("snapshot-2")),
+            BatchDelivery::ReplacedStale
+        );
+        assert_eq!(drained(&mailbox), ["joined", "hidden", "snapshot-2"]);
+        assert!(drained(&mailbox).is_empty());
+    }
+
+    #[test]
+    fn a_reader_that_keeps_up_gets_every_batch() {
+        let mailbox = Mailbox::new(8);
+        mailbox.push_cursor_batch(&frame("batch-1"), || unreachable!());
+        assert_eq!(drained(&mailbox), ["batch-1"]);
+        mailbox.push_cursor_batch(&frame("batch-2"), || unreachable!());
+        assert_eq!(drained(&mailbox), ["batch-2"]);
+    }
+
+    #[test]
+    fn too_many_waiting_events_overflow_the_mailbox() {
+        let mailbox = Mailbox::new(2);
+        mailbox.push_event(frame("a")).unwrap();
+        mailbox.push_event(frame("b")).unwrap();
+        assert_eq!(mailbox.push_event(frame("c")), Err(Overflowed));
+        assert_eq!(mailbox.drain_into(&mut Vec::new()), Err(Overflowed));
+    }
+
+    #[test]
+    fn batches_never_accumulate() {
+        let mailbox = Mailbox::new(2);
+        for round in 0..1000 {
+            mailbox.push_cursor_batch(&frame("batch"), || frame(&format!("snapshot-{round}")));
+        }
+        assert_eq!(drained(&mailbox), ["snapshot-999"]);
+    }
+}

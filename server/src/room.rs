@@ -1,0 +1,553 @@
+//! Rooms: who is in them, where their cursors are, and the fan-out of every
+//! change to the other members.
+//!
+//! Each room is owned by one task ([`Room::run`]). Connections never touch
+//! room state; they send [`RoomCommand`]s over a bounded channel and receive
+//! frames through their [`Mailbox`]. One owner means no locks on the hot
+//! path and a single, obvious order of events per room: whatever the room
+//! task did first, every member sees first.
+//!
+//! The [`RoomHub`] maps room names to running rooms. Its lock is taken only
+//! to join a room and when an empty room shuts itself down, never per move.
+//!
+//! In the default coalesced fan-out, moves mark their member *dirty*; a flush
+//! sends one `cursors` frame with the latest position of every dirty member,
+//! serialised once and shared by every mailbox. Flushes are throttled to one
+//! per tick with a leading edge: a move into a room that has not flushed for a
+//! tick goes out at once, so at low load nothing waits for a timer.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use cursors_protocol::{CursorPosition, PeerInfo, PeerSnapshot, Point, RoomName, ServerMessage};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::config::FanoutMode;
+use crate::identity;
+use crate::mailbox::{BatchDelivery, Mailbox};
+use crate::metrics::Metrics;
+
+/// Commands a room accepts from its members' connections.
+#[derive(Debug)]
+enum RoomCommand {
+    Join { reply: oneshot::Sender<Admission> },
+    Hello { member: MemberKey, name: String },
+    Move { member: MemberKey, point: Point },
+    Leave { member: MemberKey },
+    Disconnect { member: MemberKey },
+}
+
+/// Key of a member inside its room; never reused within a room's life.
+type MemberKey = u64;
+
+/// What the room answers to a `Join`.
+#[derive(Debug)]
+struct Admission {
+    member: MemberKey,
+    id: String,
+    mailbox: Arc<Mailbox>,
+}
+
+/// How rooms behave; the same for every room of a server.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    pub fanout: FanoutMode,
+    pub tick: Duration,
+    pub outbound_queue: usize,
+    /// Commands that may wait for a room task before senders wait too.
+    pub command_queue: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("the room kept closing while we tried to join it")]
+    RoomUnavailable,
+}
+
+/// The room went away (only possible while the server shuts down).
+#[derive(Debug, thiserror::Error)]
+#[error("the room is gone")]
+pub struct RoomGone;
+
+#[derive(Debug, Clone)]
+struct RoomHandle {
+    commands: mpsc::Sender<RoomCommand>,
+}
+
+/// Every running room, by name.
+#[derive(Debug)]
+pub struct RoomHub {
+    rooms: Mutex<HashMap<RoomName, RoomHandle>>,
+    settings: RoomSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl RoomHub {
+    pub fn new(settings: RoomSettings, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self {
+            rooms: Mutex::new(HashMap::new()),
+            settings,
+            metrics,
+        })
+    }
+
+    /// Number of rooms with a running task.
+    pub fn room_count(&self) -> usize {
+        self.lock_rooms().len()
+    }
+
+    /// Joins `room`, starting it if needed. The returned membership's mailbox
+    /// already holds the `welcome` frame.
+    pub async fn join(self: &Arc<Self>, room: &RoomName) -> Result<Membership, JoinError> {
+        // An empty room shuts itself down; a join can race with that. The room
+        // then refuses the join (drops the reply) and the next attempt starts
+        // a fresh room. Two retries are plenty: a new room is not empty.
+        for _ in 0..3 {
+            let handle = self.room_handle(room);
+            let (reply, admission) = oneshot::channel();
+            if handle
+                .commands
+                .send(RoomCommand::Join { reply })
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            if let Ok(admission) = admission.await {
+                return Ok(Membership {
+                    member: admission.member,
+                    id: admission.id,
+                    mailbox: admission.mailbox,
+                    commands: handle.commands,
+                });
+            }
+        }
+        Err(JoinError::RoomUnavailable)
+    }
+
+    fn room_handle(self: &Arc<Self>, room: &RoomName) -> RoomHandle {
+        let mut rooms = self.lock_rooms();
+        if let Some(handle) = rooms
+            .get(room)
+            .filter(|handle| !handle.commands.is_closed())
+        {
+            return handle.clone();
+        }
+        let (commands, receiver) = mpsc::channel(self.settings.command_queue.max(1));
+        let handle = RoomHandle { commands };
+        rooms.insert(room.clone(), handle.clone());
+        self.metrics.rooms_opened();
+        let task = Room::new(room.clone(), self.settings.clone(), Arc::downgrade(self));
+        tokio::spawn(task.run(receiver));
+        handle
+    }
+
+    fn lock_rooms(&self) -> std::sync::MutexGuard<'_, HashMap<RoomName, RoomHandle>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A connection's place in a room. Dropping it leaves the room: the room
+/// tells the others `left` whatever way the connection ended.
+#[derive(Debug)]
+pub struct Membership {
+    member: MemberKey,
+    id: String,
+    mailbox: Arc<Mailbox>,
+    commands: mpsc::Sender<RoomCommand>,
+}
+
+impl Membership {
+    /// The id the server gave this user.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where the room puts this user's outbound frames.
+    pub fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.mailbox
+    }
+
+    pub async fn rename(&self, name: String) -> Result<(), RoomGone> {
+        self.send(RoomCommand::Hello {
+            member: self.member,
+            name,
+        })
+        .await
+    }
+
+    pub async fn move_to(&self, point: Point) -> Result<(), RoomGone> {
+        self.send(RoomCommand::Move {
+            member: self.member,
+            point,
+        })
+        .await
+    }
+
+    pub async fn hide(&self) -> Result<(), RoomGone> {
+        self.send(RoomCommand::Leave {
+            member: self.member,
+        })
+        .await
+    }
+
+    async fn send(&self, command: RoomCommand) -> Result<(), RoomGone> {
+        self.commands.send(command).await.map_err(|_| RoomGone)
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        // Drop cannot await, and a full queue must not lose the disconnect
+        // (the others would keep a ghost cursor), so hand it to a task.
+        let commands = self.commands.clone();
+        let member = self.member;
+        tokio::spawn(async move {
+            let _ = commands.send(RoomCommand::Disconnect { member }).await;
+        });
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    id: String,
+    name: String,
+    color: &'static str,
+    position: Option<Point>,
+    /// Moved since the last flush.
+    dirty: bool,
+    mailbox: Arc<Mailbox>,
+}
+
+impl Member {
+    fn info(&self) -> PeerInfo {
+        PeerInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            color: self.color.to_owned(),
+        }
+    }
+}
+
+/// The state of one room, owned by its task.
+struct Room {
+    name: RoomName,
+    settings: RoomSettings,
+    hub: Weak<RoomHub>,
+    /// Ordered by key, i.e. by arrival, so `welcome` lists peers in join order.
+    members: BTreeMap<MemberKey, Member>,
+    next_member: MemberKey,
+    /// Members whose position changed since the last flush, in move order.
+    dirty: Vec<MemberKey>,
+    last_flush: Option<Instant>,
+    flush_due: Option<Instant>,
+}
+
+/// Commands handled in one go before the room checks its flush timer: enough
+/// to amortise wake-ups under load, few enough to keep ticks on time.
+const COMMAND_BURST: usize = 512;
+
+impl Room {
+    fn new(name: RoomName, settings: RoomSettings, hub: Weak<RoomHub>) -> Self {
+        Self {
+            name,
+            settings,
+            hub,
+            members: BTreeMap::new(),
+            next_member: 0,
+            dirty: Vec::new(),
+            last_flush: None,
+            flush_due: None,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<RoomCommand>) {
+        tracing::debug!(room = %self.name, "room opened");
+        loop {
+            let command = match self.flush_due {
+                Some(due) => tokio::select! {
+                    command = commands.recv() => command,
+                    () = tokio::time::sleep_until(due) => {
+                        self.flush();
+                        continue;
+                    }
+                },
+                None => commands.recv().await,
+            };
+            // The hub keeps a sender while the room is listed, so `None`
+            // only happens once the hub itself is gone.
+            let Some(command) = command else { break };
+            self.handle(command);
+            for _ in 0..COMMAND_BURST {
+                match commands.try_recv() {
+                    Ok(command) => self.handle(command),
+                    Err(_) => break,
+                }
+            }
+            self.schedule_flush();
+            if self.members.is_empty() && self.close_if_still_empty(&mut commands) {
+                break;
+            }
+        }
+        tracing::debug!(room = %self.name, "room closed");
+    }
+
+    fn handle(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join { reply } => self.join(reply),
+            RoomCommand::Hello { member, name } => self.rename(member, name),
+            RoomCommand::Move { member, point } => self.move_member(member, point),
+            RoomCommand::Leave { member } => self.hide(member),
+            RoomCommand::Disconnect { member } => self.disconnect(member),
+        }
+    }
+
+    fn join(&mut self, reply: oneshot::Sender<Admission>) {
+        let mut rng = rand::rng();
+        let id = loop {
+            let candidate = identity::random_id(&mut rng);
+            if !self.members.values().any(|member| member.id == candidate) {
+                break candidate;
+            }
+        };
+        let color = identity::pick_color(self.members.values().map(|member| member.color));
+        let member = Member {
+            id: id.clone(),
+            name: identity::friendly_name(&mut rng),
+            color,
+            position: None,
+            dirty: false,
+            mailbox: Arc::new(Mailbox::new(self.settings.outbound_queue)),
+        };
+        let welcome = ServerMessage::Welcome {
+            id: member.id.clone(),
+            name: member.name.clone(),
+            color: member.color.to_owned(),
+            peers: self
+                .members
+                .values()
+                .map(|peer| PeerSnapshot::new(peer.info(), peer.position))
+                .collect(),
+        };
+        // The welcome goes in first, so it is the first frame on the wire.
+        let _ = member.mailbox.push_event(frame(&welcome));
+        let key = self.next_member;
+        self.next_member += 1;
+        let admission = Admission {
+            member: key,
+            id: id.clone(),
+            mailbox: member.mailbox.clone(),
+        };
+        if reply.send(admission).is_err() {
+            return; // The connection gave up while waiting; nobody joined.
+        }
+        self.broadcast(
+            Some(key),
+            &ServerMessage::Joined {
+                peer: member.info(),
+            },
+        );
+        self.members.insert(key, member);
+        tracing::debug!(room = %self.name, %id, members = self.members.len(), "member joined");
+    }
+
+    fn rename(&mut self, key: MemberKey, name: String) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        if member.name == name {
+            return;
+        }
+        member.name = name.clone();
+        let renamed = ServerMessage::Renamed {
+            id: member.id.clone(),
+            name,
+        };
+        // The sender hears it too: that is how it learns the name it got.
+        self.broadcast(None, &renamed);
+    }
+
+    fn move_member(&mut self, key: MemberKey, point: Point) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        member.position = Some(point);
+        match self.settings.fanout {
+            FanoutMode::Coalesced => {
+                if !member.dirty {
+                    member.dirty = true;
+                    self.dirty.push(key);
+                }
+            }
+            FanoutMode::Immediate => {
+                let moves = vec![CursorPosition {
+                    id: member.id.clone(),
+                    x: point.x,
+                    y: point.y,
+                }];
+                let batch = frame(&ServerMessage::Cursors { moves });
+                self.deliver_batch(&batch, Some(key));
+            }
+        }
+    }
+
+    fn hide(&mut self, key: MemberKey) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        let was_visible = member.position.take().is_some();
+        // A pending move must not reach anyone after the `hidden`, or the
+        // cursor would reappear.
+        self.forget_pending_move(key);
+        if was_visible {
+            let hidden = ServerMessage::Hidden {
+                id: self.members[&key].id.clone(),
+            };
+            self.broadcast(Some(key), &hidden);
+        }
+    }
+
+    fn disconnect(&mut self, key: MemberKey) {
+        let Some(member) = self.members.remove(&key) else {
+            return;
+        };
+        self.forget_pending_move(key);
+        self.broadcast(
+            None,
+            &ServerMessage::Left {
+                id: member.id.clone(),
+            },
+        );
+        tracing::debug!(room = %self.name, id = %member.id, members = self.members.len(), "member left");
+    }
+
+    fn forget_pending_move(&mut self, key: MemberKey) {
+        if let Some(member) = self.members.get_mut(&key) {
+            member.dirty = false;
+        }
+        self.dirty.retain(|dirty| *dirty != key);
+    }
+
+    /// Sends an event to every member except `except`.
+    fn broadcast(&self, except: Option<MemberKey>, message: &ServerMessage) {
+        let event = frame(message);
+        for (key, member) in &self.members {
+            if Some(*key) != except && member.mailbox.push_event(event.clone()).is_err() {
+                tracing::debug!(room = %self.name, id = %member.id, "outbound queue full");
+            }
+        }
+    }
+
+    fn schedule_flush(&mut self) {
+        if self.dirty.is_empty() || self.flush_due.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        match self.last_flush {
+            Some(last) if now < last + self.settings.tick => {
+                self.flush_due = Some(last + self.settings.tick);
+            }
+            _ => self.flush(),
+        }
+    }
+
+    /// Sends one `cursors` frame with the latest position of every member
+    /// that moved since the last flush.
+    fn flush(&mut self) {
+        self.flush_due = None;
+        self.last_flush = Some(Instant::now());
+        let mut moves = Vec::with_capacity(self.dirty.len());
+        for key in self.dirty.drain(..) {
+            let Some(member) = self.members.get_mut(&key) else {
+                continue;
+            };
+            member.dirty = false;
+            if let Some(point) = member.position {
+                moves.push(CursorPosition {
+                    id: member.id.clone(),
+                    x: point.x,
+                    y: point.y,
+                });
+            }
+        }
+        if moves.is_empty() {
+            return;
+        }
+        let batch = frame(&ServerMessage::Cursors { moves });
+        // The mover receives its own position too (the protocol allows it):
+        // that is what lets every member share one serialised frame.
+        self.deliver_batch(&batch, None);
+    }
+
+    /// Hands a cursor batch to every member but `except`. A member still
+    /// holding an unsent batch gets the room's full snapshot instead,
+    /// serialised at most once per call however many members lag.
+    fn deliver_batch(&self, batch: &Utf8Bytes, except: Option<MemberKey>) {
+        let snapshot = OnceCell::new();
+        let metrics = self.hub.upgrade().map(|hub| hub.metrics.clone());
+        for (key, member) in &self.members {
+            if Some(*key) == except {
+                continue;
+            }
+            let delivery = member
+                .mailbox
+                .push_cursor_batch(batch, || snapshot.get_or_init(|| self.snapshot()).clone());
+            if delivery == BatchDelivery::ReplacedStale
+                && let Some(metrics) = &metrics
+            {
+                metrics.stale_batch_dropped();
+            }
+        }
+    }
+
+    /// Every visible cursor of the room, as one `cursors` frame.
+    fn snapshot(&self) -> Utf8Bytes {
+        let moves = self
+            .members
+            .values()
+            .filter_map(|member| {
+                let point = member.position?;
+                Some(CursorPosition {
+                    id: member.id.clone(),
+                    x: point.x,
+                    y: point.y,
+                })
+            })
+            .collect();
+        frame(&ServerMessage::Cursors { moves })
+    }
+
+    /// Called with no members left: unlists the room unless a join slipped in.
+    /// Returns whether the room task should end.
+    fn close_if_still_empty(&mut self, commands: &mut mpsc::Receiver<RoomCommand>) -> bool {
+        let Some(hub) = self.hub.upgrade() else {
+            return true;
+        };
+        let mut rooms = hub.lock_rooms();
+        // Closing under the hub lock: from here, `room_handle` sees a closed
+        // channel and starts a fresh room. Joins already queued are refused
+        // by dropping their reply; their senders retry and land there.
+        commands.close();
+        while let Ok(command) = commands.try_recv() {
+            drop(command);
+        }
+        if rooms
+            .get(&self.name)
+            .is_some_and(|handle| handle.commands.is_closed())
+        {
+            rooms.remove(&self.name);
+        }
+        hub.metrics.rooms_closed();
+        true
+    }
+}
+
+fn frame(message: &ServerMessage) -> Utf8Bytes {
+    Utf8Bytes::from(message.to_json())
+}

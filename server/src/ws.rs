@@ -1,0 +1,325 @@
+//! The WebSocket endpoint: the upgrade checks, then one task per connection.
+//!
+//! The connection task is a single `select!` loop over four things: the
+//! server's shutdown token, the connection's mailbox (frames the room wants
+//! written), the socket's incoming frames, and the heartbeat. Everything the
+//! client is sent goes through the mailbox, including answers to its own
+//! messages, so there is exactly one writer and one bounded queue.
+//!
+//! The loop ends with an [`Ending`] that says whether and how to close;
+//! dropping the [`Membership`] then tells the room, which announces `left`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cursors_protocol::{ClientMessage, ErrorCode, Point, RoomName, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::AppState;
+use crate::room::Membership;
+
+/// Bytes the socket reads at a time. tungstenite's default (128 KiB) is
+/// allocated per connection up front; our frames are tiny.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Writes are collected up to this size before going to the socket.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// Hard cap on what tungstenite may buffer for a socket that is not
+/// draining; our mailbox already bounds what we hand it.
+const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+/// How long a closing handshake may take before the socket is just dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    room: Option<String>,
+}
+
+/// `GET /ws?room=NAME`: checks the request, then upgrades.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<ConnectQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let room = match RoomName::parse(query.room.as_deref()) {
+        Ok(room) => room,
+        Err(error) => {
+            app.metrics.refused_bad_room();
+            tracing::info!(%peer, %error, "refused: bad room name");
+            return (StatusCode::BAD_REQUEST, format!("bad room name: {error}\n")).into_response();
+        }
+    };
+    let max_message_bytes = app.config.max_message_bytes;
+    upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+        .max_message_size(max_message_bytes)
+        .max_frame_size(max_message_bytes)
+        .on_upgrade(move |socket| {
+            let connections = app.connections.clone();
+            connections.track_future(run_connection(app, socket, room, peer))
+        })
+}
+
+/// How a connection's loop ended.
+#[derive(Debug)]
+enum Ending {
+    /// Send this close frame, then drop the socket.
+    Close(u16, &'static str),
+    /// The client closed or vanished: only flush what tungstenite owes it
+    /// (the reply to its close frame).
+    Finished,
+}
+
+async fn run_connection(app: AppState, socket: WebSocket, room: RoomName, peer: SocketAddr) {
+    app.metrics.connection_opened();
+    let membership = match app.hub.join(&room).await {
+        Ok(membership) => membership,
+        Err(error) => {
+            tracing::warn!(%peer, %room, %error, "could not join room");
+            close(
+                socket.split().0,
+                close_code::ERROR,
+                "could not join the room",
+            )
+            .await;
+            app.metrics.connection_closed();
+            return;
+        }
+    };
+    tracing::info!(%peer, %room, id = membership.id(), "connected");
+    let ending = Connection::new(&app, &membership)
+        .run(socket, &room, peer)
+        .await;
+    tracing::info!(%peer, %room, id = membership.id(), ?ending, "disconnected");
+    drop(membership);
+    app.metrics.connection_closed();
+}
+
+struct Connection<'a> {
+    app: &'a AppState,
+    membership: &'a Membership,
+    /// When the last unanswered ping must have been answered by.
+    pong_due: Option<Instant>,
+}
+
+impl<'a> Connection<'a> {
+    fn new(app: &'a AppState, membership: &'a Membership) -> Self {
+        Self {
+            app,
+            membership,
+            pong_due: None,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket, room: &RoomName, peer: SocketAddr) -> Ending {
+        let config = &self.app.config;
+        let (mut sink, mut stream) = socket.split();
+        let mailbox = self.membership.mailbox().clone();
+        let mut outgoing = Vec::new();
+        let mut heartbeat = tokio::time::interval_at(
+            Instant::now() + config.ping_interval(),
+            config.ping_interval(),
+        );
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+        let ending = loop {
+            let pong_deadline = self.pong_due.unwrap_or_else(far_future);
+            tokio::select! {
+                () = self.app.shutdown.cancelled() => {
+                    break Ending::Close(close_code::AWAY, "server shutting down");
+                }
+                () = mailbox.ready() => {
+                    if mailbox.drain_into(&mut outgoing).is_err() {
+                        self.app.metrics.slow_client_closed();
+                        tracing::info!(%peer, %room, "closing: client is not reading");
+                        break Ending::Close(close_code::POLICY, "too slow: outbound queue full");
+                    }
+                    if let Err(ending) = self.write(&mut sink, &mut outgoing).await {
+                        break ending;
+                    }
+                }
+                incoming = stream.next() => {
+                    let message = match incoming {
+                        None => break Ending::Finished,
+                        Some(Err(error)) => break self.read_failed(error, peer),
+                        Some(Ok(message)) => message,
+                    };
+                    if let Some(ending) = self.receive(message).await {
+                        break ending;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if let Err(ending) = self.ping(&mut sink).await {
+                        break ending;
+                    }
+                }
+                () = tokio::time::sleep_until(pong_deadline), if self.pong_due.is_some() => {
+                    self.app.metrics.heartbeat_timed_out();
+                    tracing::info!(%peer, %room, "closing: no pong within the timeout");
+                    break Ending::Close(close_code::POLICY, "no pong within the timeout");
+                }
+            }
+        };
+        match ending {
+            Ending::Close(code, reason) => close(sink, code, reason).await,
+            Ending::Finished => {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.flush()).await;
+            }
+        }
+        ending
+    }
+
+    /// Handles one frame from the client; returns an ending if the
+    /// connection must end.
+    async fn receive(&mut self, message: Message) -> Option<Ending> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                self.refuse("binary frames are not part of the protocol; send JSON text");
+                return None;
+            }
+            Message::Pong(_) => {
+                self.pong_due = None;
+                return None;
+            }
+            // tungstenite answers pings and close frames by itself.
+            Message::Ping(_) => return None,
+            Message::Close(_) => return Some(Ending::Finished),
+        };
+        self.app.metrics.message_in();
+        let sent = match ClientMessage::parse(text.as_str()) {
+            Ok(ClientMessage::Move { x, y }) => self.membership.move_to(Point { x, y }).await,
+            Ok(ClientMessage::Hello { name }) => self.membership.rename(name).await,
+            Ok(ClientMessage::Leave) => self.membership.hide().await,
+            Ok(ClientMessage::Ping { id }) => {
+                self.answer(&ServerMessage::Pong { id });
+                Ok(())
+            }
+            Err(error) => {
+                self.refuse(&error.to_string());
+                Ok(())
+            }
+        };
+        // The room only goes away under us while the server shuts down.
+        sent.err()
+            .map(|_| Ending::Close(close_code::AWAY, "server shutting down"))
+    }
+
+    fn refuse(&self, reason: &str) {
+        self.app.metrics.bad_message();
+        self.answer(&ServerMessage::Error {
+            code: ErrorCode::BadMessage,
+            message: reason.to_owned(),
+        });
+    }
+
+    /// Queues a frame for this client only. If its queue is full the mailbox
+    /// is marked overflowed and the loop closes the connection next.
+    fn answer(&self, message: &ServerMessage) {
+        let _ = self
+            .membership
+            .mailbox()
+            .push_event(Utf8Bytes::from(message.to_json()));
+    }
+
+    /// Writes every waiting frame with one flush. A client that does not take
+    /// them within the write timeout is stuck and gets closed.
+    async fn write(
+        &self,
+        sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+        frames: &mut Vec<Utf8Bytes>,
+    ) -> Result<(), Ending> {
+        let count = frames.len() as u64;
+        let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
+        let written = tokio::time::timeout(self.app.config.write_timeout(), async {
+            for frame in frames.drain(..) {
+                sink.feed(Message::Text(frame)).await?;
+            }
+            sink.flush().await
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {
+                self.app.metrics.frames_written(count, bytes);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Ending::Finished),
+            Err(_elapsed) => {
+                frames.clear();
+                self.app.metrics.slow_client_closed();
+                Err(Ending::Close(
+                    close_code::POLICY,
+                    "too slow: write timed out",
+                ))
+            }
+        }
+    }
+
+    async fn ping(
+        &mut self,
+        sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    ) -> Result<(), Ending> {
+        if self.pong_due.is_none() {
+            self.pong_due = Some(Instant::now() + self.app.config.pong_timeout());
+        }
+        match tokio::time::timeout(
+            self.app.config.write_timeout(),
+            sink.send(Message::Ping(Default::default())),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ending::Finished),
+            Err(_elapsed) => Err(Ending::Close(
+                close_code::POLICY,
+                "too slow: write timed out",
+            )),
+        }
+    }
+
+    /// Turns a read error into the close the protocol asks for.
+    fn read_failed(&self, error: axum::Error, peer: SocketAddr) -> Ending {
+        let error = error.into_inner();
+        let Some(error) = error.downcast_ref::<tungstenite::Error>() else {
+            return Ending::Finished;
+        };
+        match error {
+            tungstenite::Error::Capacity(_) => {
+                self.app.metrics.oversized_closed();
+                tracing::info!(%peer, "closing: frame over the size limit");
+                Ending::Close(close_code::SIZE, "message too big")
+            }
+            tungstenite::Error::Utf8(_) => Ending::Close(close_code::INVALID, "invalid UTF-8"),
+            tungstenite::Error::Protocol(violation) => {
+                tracing::info!(%peer, %violation, "closing: protocol violation");
+                Ending::Close(close_code::PROTOCOL, "protocol violation")
+            }
+            _ => Ending::Finished,
+        }
+    }
+}
+
+/// Sends a close frame (best effort, bounded in time) and drops the socket.
+async fn close(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: &'static str,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}

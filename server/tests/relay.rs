@@ -1,0 +1,243 @@
+//! The relay, seen from real WebSocket clients: joining, positions, rooms,
+//! presence events, and the HTTP side of the server interface.
+
+mod support;
+
+use cursors_protocol::{ClientMessage, ServerMessage};
+use support::{TestServer, positions_of};
+
+#[tokio::test]
+async fn welcome_lists_peers_with_their_last_positions() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("welcome").await;
+    ada.move_to(0.25, 0.75).await;
+    ada.sync().await;
+    let mut hidden = server.join("welcome").await;
+    hidden.move_to(0.5, 0.5).await;
+    hidden.send(&ClientMessage::Leave).await;
+    hidden.sync().await;
+
+    let newcomer = server.join("welcome").await;
+    let ServerMessage::Welcome {
+        id,
+        name,
+        color,
+        peers,
+    } = &newcomer.welcome
+    else {
+        unreachable!()
+    };
+    assert!(!id.is_empty() && !name.is_empty() && color.starts_with('#'));
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(peers[0].id, ada.id);
+    assert_eq!(peers[0].name, ada.name);
+    assert_eq!(peers[0].color, ada.color);
+    assert_eq!((peers[0].x, peers[0].y), (Some(0.25), Some(0.75)));
+    assert_eq!(peers[1].id, hidden.id);
+    assert_eq!(
+        (peers[1].x, peers[1].y),
+        (None, None),
+        "a hidden cursor has no position"
+    );
+
+    // The others hear about the newcomer.
+    let joined = ada.recv_until(|message| match message {
+        ServerMessage::Joined { peer } if peer.id == newcomer.id => Some(peer.clone()),
+        _ => None,
+    });
+    let joined = joined.await;
+    assert_eq!(
+        (joined.name.as_str(), joined.color.as_str()),
+        (newcomer.name.as_str(), newcomer.color.as_str())
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn ids_are_unique_and_colours_distinct_within_a_room() {
+    let server = TestServer::start().await;
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(server.join("palette").await);
+    }
+    let mut ids: Vec<_> = clients.iter().map(|client| client.id.clone()).collect();
+    let mut colors: Vec<_> = clients.iter().map(|client| client.color.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    colors.sort();
+    colors.dedup();
+    assert_eq!(ids.len(), 8);
+    assert_eq!(colors.len(), 8, "colours repeat while the palette lasts");
+    assert!(
+        clients.iter().all(|client| client.name.contains(' ')),
+        "friendly generated names"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn moves_reach_the_others_exactly_and_in_order() {
+    let server = TestServer::start().await;
+    let mut sender = server.join("order").await;
+    let mut receivers = vec![server.join("order").await, server.join("order").await];
+
+    // Coordinates with many significant digits: they must come back bit-exact.
+    let sent: Vec<(f64, f64)> = (1..=300)
+        .map(|step| (step as f64 / 301.0, 1.0 - step as f64 / 977.0))
+        .collect();
+    for &(x, y) in &sent {
+        sender.move_to(x, y).await;
+    }
+    let last = *sent.last().unwrap();
+    for receiver in &mut receivers {
+        let mut seen = Vec::new();
+        while seen.last() != Some(&last) {
+            let message = receiver.recv().await;
+            seen.extend(positions_of(&message, &sender.id));
+        }
+        // The server may coalesce (skip) positions but never reorder them or
+        // alter them: each one received is a sent one, later than the last.
+        let mut previous_index = None;
+        for position in &seen {
+            let index = sent.iter().position(|candidate| candidate == position);
+            let index = index.unwrap_or_else(|| panic!("{position:?} was never sent"));
+            assert!(
+                previous_index < Some(index),
+                "position {index} arrived after {previous_index:?}"
+            );
+            previous_index = Some(index);
+        }
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn rooms_are_isolated() {
+    let server = TestServer::start().await;
+    let mut mover = server.join("red").await;
+    let mut neighbour = server.join("red").await;
+    let mut outsider = server.join("blue").await;
+    let ServerMessage::Welcome { peers, .. } = &outsider.welcome else {
+        unreachable!()
+    };
+    assert!(peers.is_empty(), "another room's users are not listed");
+
+    mover
+        .send(&ClientMessage::Hello {
+            name: "Mover".into(),
+        })
+        .await;
+    mover.move_to(0.3, 0.3).await;
+    mover.send(&ClientMessage::Leave).await;
+    // Once the neighbour has seen all of it, the room task has delivered it
+    // everywhere it was going to.
+    neighbour
+        .recv_until(|message| matches!(message, ServerMessage::Hidden { .. }).then_some(()))
+        .await;
+    mover.close().await;
+    neighbour
+        .recv_until(|message| matches!(message, ServerMessage::Left { .. }).then_some(()))
+        .await;
+
+    let seen = outsider.sync().await;
+    assert!(seen.is_empty(), "the other room saw {seen:?}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn leave_hides_and_disconnect_removes() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("presence").await;
+    let mut bo = server.join("presence").await;
+    ada.recv_until(|message| matches!(message, ServerMessage::Joined { .. }).then_some(()))
+        .await;
+
+    bo.move_to(0.1, 0.9).await;
+    assert_eq!(
+        ada.recv_until(|message| positions_of(message, &bo.id).pop())
+            .await,
+        (0.1, 0.9)
+    );
+    bo.send(&ClientMessage::Leave).await;
+    let hidden = ada.recv_until(|message| match message {
+        ServerMessage::Hidden { id } => Some(id.clone()),
+        _ => None,
+    });
+    assert_eq!(hidden.await, bo.id);
+
+    let bo_id = bo.id.clone();
+    bo.close().await;
+    let left = ada.recv_until(|message| match message {
+        ServerMessage::Left { id } => Some(id.clone()),
+        _ => None,
+    });
+    assert_eq!(left.await, bo_id);
+
+    let late = server.join("presence").await;
+    let ServerMessage::Welcome { peers, .. } = &late.welcome else {
+        unreachable!()
+    };
+    assert_eq!(
+        peers
+            .iter()
+            .map(|peer| peer.id.as_str())
+            .collect::<Vec<_>>(),
+        [ada.id.as_str()]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn hello_renames_for_everyone() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("names").await;
+    let mut bo = server.join("names").await;
+    ada.send(&ClientMessage::Hello {
+        name: "  Ada Lovelace ".into(),
+    })
+    .await;
+    for client in [&mut ada, &mut bo] {
+        let renamed = client.recv_until(|message| match message {
+            ServerMessage::Renamed { id, name } => Some((id.clone(), name.clone())),
+            _ => None,
+        });
+        assert_eq!(renamed.await.1, "Ada Lovelace", "trimmed");
+    }
+    let carol = server.join("names").await;
+    let ServerMessage::Welcome { peers, .. } = &carol.welcome else {
+        unreachable!()
+    };
+    assert_eq!(peers[0].name, "Ada Lovelace");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_the_same_id() {
+    let server = TestServer::start().await;
+    let mut client = server.join("rtt").await;
+    client.send(&ClientMessage::Ping { id: 42 }).await;
+    assert_eq!(client.recv().await, ServerMessage::Pong { id: 42 });
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn health_and_static_files() {
+    let dist = std::env::temp_dir().join(format!("cursors-dist-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<h1>the client</h1>").unwrap();
+    let static_dir = dist.clone();
+    let server = TestServer::start_with(move |config| config.static_dir = static_dir).await;
+
+    assert_eq!(server.get("/healthz").await.0, 200);
+    let (status, body) = server.get("/?room=lobby").await;
+    assert_eq!((status, body.as_str()), (200, "<h1>the client</h1>"));
+    let (status, body) = server.get("/missing.js").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("build the client"), "{body}");
+    let (status, body) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("cursors_connections 0"), "{body}");
+
+    server.stop().await.unwrap();
+    std::fs::remove_dir_all(dist).unwrap();
+}
