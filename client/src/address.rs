@@ -1,0 +1,48 @@
+//! Where to connect: the room comes from the page's `?room=` and the
+//! WebSocket URL from the page's own location, so the same build works behind
+//! `trunk serve` (which proxies `/ws`) and when the server serves it directly,
+//! over `http` (→ `ws`) or `https` (→ `wss`).
+
+use cursors_protocol::RoomName;
+
+/// The WebSocket URL for `room`, given `window.location`'s `protocol`
+/// (e.g. `"https:"`) and `host` (host and port).
+pub fn socket_url(page_protocol: &str, host: &str, room: &RoomName) -> String {
+    let scheme = if page_protocol == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{host}/ws?room={room}")
+}
+
+/// The page URL (path and query) that joins `room`.
+pub fn room_link(room: &RoomName) -> String {
+    format!("/?room={room}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(Some(name)).unwrap()
+    }
+
+    #[test]
+    fn plain_pages_use_ws_and_secure_pages_wss() {
+        assert_eq!(
+            socket_url("http:", "127.0.0.1:8080", &room("lobby")),
+            "ws://127.0.0.1:8080/ws?room=lobby"
+        );
+        assert_eq!(
+            socket_url("https:", "cursors.example", &room("team-1")),
+            "wss://cursors.example/ws?room=team-1"
+        );
+    }
+
+    #[test]
+    fn room_links_round_trip_through_the_room_parser() {
+        assert_eq!(room_link(&room("design_review")), "/?room=design_review");
+    }
+}

@@ -1,0 +1,249 @@
+//! The room as this page knows it: who I am, who else is here, and where
+//! their cursors are. Built only from server messages, by [`Roster::apply`],
+//! so the whole client-side view of the protocol is one pure function.
+
+use std::collections::BTreeMap;
+
+use cursors_protocol::{Point, ServerMessage};
+
+/// Another user of the room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peer {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+    /// `None` while their pointer is off the board.
+    pub position: Option<Point>,
+}
+
+/// This page's own identity, as the server assigned it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Roster {
+    me: Option<Me>,
+    peers: BTreeMap<String, Peer>,
+}
+
+impl Roster {
+    /// Updates the roster with one message from the server. Messages that do
+    /// not change it (`pong`, `error`, unknown ids) are ignored.
+    pub fn apply(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Welcome {
+                id,
+                name,
+                color,
+                peers,
+            } => {
+                // A welcome describes the whole room: start over from it.
+                self.peers = peers
+                    .into_iter()
+                    .map(|peer| {
+                        let position = peer.position();
+                        let entry = Peer {
+                            id: peer.id,
+                            name: peer.name,
+                            color: peer.color,
+                            position,
+                        };
+                        (entry.id.clone(), entry)
+                    })
+                    .collect();
+                self.peers.remove(&id);
+                self.me = Some(Me { id, name, color });
+            }
+            ServerMessage::Joined { peer } => {
+                if !self.is_me(&peer.id) {
+                    let entry = Peer {
+                        id: peer.id,
+                        name: peer.name,
+                        color: peer.color,
+                        position: None,
+                    };
+                    self.peers.insert(entry.id.clone(), entry);
+                }
+            }
+            ServerMessage::Renamed { id, name } => match &mut self.me {
+                Some(me) if me.id == id => me.name = name,
+                _ => {
+                    if let Some(peer) = self.peers.get_mut(&id) {
+                        peer.name = name;
+                    }
+                }
+            },
+            ServerMessage::Cursors { moves } => {
+                for position in moves {
+                    // Our own position comes back in shared frames: skip it.
+                    if let Some(peer) = self.peers.get_mut(&position.id) {
+                        peer.position = Some(position.point());
+                    }
+                }
+            }
+            ServerMessage::Hidden { id } => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.position = None;
+                }
+            }
+            ServerMessage::Left { id } => {
+                self.peers.remove(&id);
+            }
+            ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
+        }
+    }
+
+    pub fn me(&self) -> Option<&Me> {
+        self.me.as_ref()
+    }
+
+    pub fn peer(&self, id: &str) -> Option<&Peer> {
+        self.peers.get(id)
+    }
+
+    /// Ids of the peers whose cursor is on the board, in a stable order.
+    pub fn visible_ids(&self) -> Vec<String> {
+        self.peers
+            .values()
+            .filter(|peer| peer.position.is_some())
+            .map(|peer| peer.id.clone())
+            .collect()
+    }
+
+    /// People in the room, this page included once it has been welcomed.
+    pub fn headcount(&self) -> usize {
+        self.peers.len() + usize::from(self.me.is_some())
+    }
+
+    fn is_me(&self, id: &str) -> bool {
+        self.me.as_ref().is_some_and(|me| me.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cursors_protocol::{CursorPosition, PeerInfo, PeerSnapshot};
+
+    use super::*;
+
+    fn welcomed() -> Roster {
+        let mut roster = Roster::default();
+        roster.apply(ServerMessage::Welcome {
+            id: "me".into(),
+            name: "Ada".into(),
+            color: "#e5484d".into(),
+            peers: vec![
+                PeerSnapshot {
+                    id: "bo".into(),
+                    name: "Bo".into(),
+                    color: "#30a46c".into(),
+                    x: Some(0.5),
+                    y: Some(0.25),
+                },
+                PeerSnapshot {
+                    id: "cy".into(),
+                    name: "Cy".into(),
+                    color: "#0090ff".into(),
+                    x: None,
+                    y: None,
+                },
+            ],
+        });
+        roster
+    }
+
+    fn cursors(moves: &[(&str, f64, f64)]) -> ServerMessage {
+        ServerMessage::Cursors {
+            moves: moves
+                .iter()
+                .map(|&(id, x, y)| CursorPosition {
+                    id: id.into(),
+                    x,
+                    y,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn welcome_sets_me_and_the_peers_with_their_positions() {
+        let roster = welcomed();
+        assert_eq!(roster.me().map(|me| me.name.as_str()), Some("Ada"));
+        assert_eq!(roster.headcount(), 3);
+        assert_eq!(
+            roster.peer("bo").unwrap().position,
+            Some(Point { x: 0.5, y: 0.25 })
+        );
+        assert_eq!(roster.visible_ids(), ["bo"], "cy's cursor is hidden");
+    }
+
+    #[test]
+    fn cursors_move_peers_and_skip_my_own_position() {
+        let mut roster = welcomed();
+        roster.apply(cursors(&[
+            ("me", 0.9, 0.9),
+            ("cy", 0.1, 0.2),
+            ("ghost", 0.3, 0.3),
+        ]));
+        assert_eq!(
+            roster.peer("cy").unwrap().position,
+            Some(Point { x: 0.1, y: 0.2 })
+        );
+        assert_eq!(roster.peer("me"), None, "I am not my own peer");
+        assert_eq!(roster.peer("ghost"), None, "unknown ids are not invented");
+        assert_eq!(roster.visible_ids(), ["bo", "cy"]);
+    }
+
+    #[test]
+    fn joined_hidden_renamed_and_left() {
+        let mut roster = welcomed();
+        roster.apply(ServerMessage::Joined {
+            peer: PeerInfo {
+                id: "di".into(),
+                name: "Di".into(),
+                color: "#f76b15".into(),
+            },
+        });
+        assert_eq!(roster.headcount(), 4);
+        assert_eq!(
+            roster.peer("di").unwrap().position,
+            None,
+            "a newcomer has no cursor yet"
+        );
+
+        roster.apply(ServerMessage::Hidden { id: "bo".into() });
+        assert!(roster.visible_ids().is_empty());
+
+        roster.apply(ServerMessage::Renamed {
+            id: "di".into(),
+            name: "Diana".into(),
+        });
+        roster.apply(ServerMessage::Renamed {
+            id: "me".into(),
+            name: "Ada L.".into(),
+        });
+        assert_eq!(roster.peer("di").unwrap().name, "Diana");
+        assert_eq!(roster.me().unwrap().name, "Ada L.");
+
+        roster.apply(ServerMessage::Left { id: "bo".into() });
+        assert_eq!(roster.peer("bo"), None);
+        assert_eq!(roster.headcount(), 3);
+    }
+
+    #[test]
+    fn a_new_welcome_replaces_everything() {
+        let mut roster = welcomed();
+        roster.apply(ServerMessage::Welcome {
+            id: "me2".into(),
+            name: "Ada".into(),
+            color: "#000".into(),
+            peers: vec![],
+        });
+        assert_eq!(roster.headcount(), 1);
+        assert!(roster.visible_ids().is_empty());
+    }
+}
