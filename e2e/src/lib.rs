@@ -1,0 +1,284 @@
+//! Harness for the end-to-end tests: a real server serving the release
+//! client from `dist/`, a real ChromeDriver, and one headless Chromium per
+//! page, each in its own window size.
+//!
+//! Nothing here is mocked. Waits poll the real page until a condition holds,
+//! bounded by a generous limit so a broken build fails instead of hanging;
+//! no test asserts on how long anything took.
+
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Upper bound on any wait for the page to reach a state.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The workspace root (where `dist/` is built).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
+}
+
+/// The real server, in this process, serving the release build.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    pub async fn start() -> Result<Self> {
+        let dist = workspace_root().join("dist");
+        if !dist.join("index.html").is_file() {
+            bail!(
+                "{} has no built client: run scripts/build-client.sh (scripts/test.sh does)",
+                dist.display()
+            );
+        }
+        let mut config = cursors_server::Config::defaults();
+        config.static_dir = dist;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cursors_server::serve(listener, config, shutdown.clone()));
+        Ok(Self { addr, shutdown })
+    }
+
+    pub fn page_url(&self, room: &str) -> String {
+        format!("http://{}/?room={room}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A ChromeDriver process, killed (with the browsers it started) on drop.
+pub struct ChromeDriver {
+    process: Child,
+    pub url: String,
+}
+
+impl ChromeDriver {
+    pub fn start() -> Result<Self> {
+        let binary =
+            std::env::var("CURSORS_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let port = StdTcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let process = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so drop can take the browsers down too.
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot start {binary}: run scripts/setup.sh --browser"))?;
+        let driver = Self {
+            process,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("chromedriver did not listen on port {port}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(driver)
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// One page in its own headless Chromium window.
+pub struct Page {
+    pub client: Client,
+    _profile: TempDir,
+}
+
+impl Page {
+    pub async fn open(driver: &ChromeDriver, width: u32, height: u32, url: &str) -> Result<Self> {
+        let profile = TempDir::new("cursors-e2e-profile")?;
+        let chromium =
+            std::env::var("CURSORS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        // The flags that make Chromium behave on a machine with no network
+        // beyond loopback (see ../shared/TOOLCHAIN.md).
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", "--force-device-scale-factor=1",
+                    format!("--window-size={width},{height}"),
+                    format!("--user-data-dir={}", profile.path.display()),
+                ],
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .context("cannot start a Chromium session")?;
+        client.goto(url).await?;
+        Ok(Self {
+            client,
+            _profile: profile,
+        })
+    }
+
+    /// Runs `script` (a function body) with `args` and returns its result.
+    pub async fn eval(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        Ok(self.client.execute(script, args).await?)
+    }
+
+    pub async fn text(&self, test_id: &str) -> Result<String> {
+        let selector = format!("[data-testid={test_id}]");
+        Ok(self
+            .client
+            .find(Locator::Css(&selector))
+            .await?
+            .text()
+            .await?)
+    }
+
+    /// The board's box in viewport pixels: left, top, width, height.
+    pub async fn board_rect(&self) -> Result<[f64; 4]> {
+        let rect = self
+            .eval(
+                "const r = document.querySelector('[data-testid=board]').getBoundingClientRect();
+                 return [r.left, r.top, r.width, r.height];",
+                vec![],
+            )
+            .await?;
+        serde_json::from_value(rect).context("board rect")
+    }
+
+    /// Moves the real (WebDriver) mouse pointer to `(x, y)` of the board,
+    /// as fractions of its width and height, in a few steps like a hand would.
+    pub async fn move_pointer_to(&self, x: f64, y: f64) -> Result<()> {
+        let [left, top, width, height] = self.board_rect().await?;
+        let target = (left + x * width, top + y * height);
+        let mut mouse = MouseActions::new("mouse".into());
+        for step in 1..=4 {
+            let fraction = f64::from(step) / 4.0;
+            mouse = mouse.then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(30)),
+                x: (left + width / 2.0 + (target.0 - left - width / 2.0) * fraction).round(),
+                y: (top + height / 2.0 + (target.1 - top - height / 2.0) * fraction).round(),
+            });
+        }
+        self.client.perform_actions(mouse).await?;
+        Ok(())
+    }
+
+    /// Every remote cursor on this page: peer id and the tip's position as
+    /// fractions of the board.
+    pub async fn cursors(&self) -> Result<Vec<(String, f64, f64)>> {
+        let found = self
+            .eval(
+                "const board = document.querySelector('[data-testid=board]').getBoundingClientRect();
+                 return [...document.querySelectorAll('[data-testid=cursor]')].map(c => {
+                   const r = c.getBoundingClientRect();
+                   return [c.dataset.peer, (r.left - board.left) / board.width, (r.top - board.top) / board.height];
+                 });",
+                vec![],
+            )
+            .await?;
+        serde_json::from_value(found).context("cursor list")
+    }
+
+    /// Polls `check` until it returns `Some`, or fails after [`PATIENCE`].
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        mut check: impl AsyncFnMut(&Self) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut last_error = None;
+        loop {
+            match check(self).await {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(error) => last_error = Some(error),
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(anyhow!(
+                    "gave up waiting for {what} (last error: {last_error:?})"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn screenshot(&self) -> Result<image::RgbaImage> {
+        let png = self.client.screenshot().await?;
+        Ok(image::load_from_memory_with_format(&png, image::ImageFormat::Png)?.to_rgba8())
+    }
+
+    /// Ends the session: Chromium closes, and with it the page's socket.
+    pub async fn close(self) -> Result<()> {
+        self.client.close().await?;
+        Ok(())
+    }
+}
+
+/// Puts screenshots side by side on a light grey background.
+pub fn side_by_side(images: &[image::RgbaImage]) -> image::RgbaImage {
+    const GAP: u32 = 24;
+    let width =
+        images.iter().map(|image| image.width()).sum::<u32>() + GAP * (images.len() as u32 + 1);
+    let height = images.iter().map(|image| image.height()).max().unwrap_or(0) + 2 * GAP;
+    let mut canvas = image::RgbaImage::from_pixel(width, height, image::Rgba([224, 225, 230, 255]));
+    let mut left = GAP;
+    for image in images {
+        image::imageops::overlay(&mut canvas, image, i64::from(left), i64::from(GAP));
+        left += image.width() + GAP;
+    }
+    canvas
+}
+
+/// A directory removed on drop (Chromium's throwaway profile).
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(prefix: &str) -> Result<Self> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("{prefix}-{}-{unique}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

@@ -1,0 +1,49 @@
+# Shared by the scripts in this folder: paths, logging, and the environment
+# the wasm build needs. Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+TRUNK_VERSION="0.21.14"
+BINARYEN_VERSION="132"
+
+# Tools installed by setup.sh: cargo's bin dir and the local npm packages.
+export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The wasm-bindgen version the client is locked to; its CLI must match.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+# Which way this machine builds wasm32: "rustup" when the rustup toolchain
+# has the wasm32 standard library, "debian" when Debian's rustc-web builds it
+# from source (see ../shared/TOOLCHAIN.md), "none" otherwise.
+wasm_route() {
+  if [ "${CURSORS_WASM_ROUTE:-}" = "debian" ]; then
+    [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ] && echo debian || echo none
+  elif rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo rustup
+  elif [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; then
+    echo debian
+  else
+    echo none
+  fi
+}
+
+# Exports what cargo (run by trunk) needs for the wasm build on this route.
+wasm_build_env() {
+  case "$(wasm_route)" in
+    rustup) ;;
+    debian)
+      # rustup's cargo drives Debian's rustc, which builds the wasm32 std
+      # from source. Its own target dir: the two compilers fingerprint
+      # differently and would rebuild each other's artifacts.
+      export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+      export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+      export CARGO_TARGET_DIR="$ROOT/target/wasm-debian"
+      ;;
+    *) die "no way to build wasm32 here: run scripts/setup.sh first" ;;
+  esac
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs whatever is missing to build the client and run the server, and
+# (with --browser) the headless Chromium the end-to-end tests drive.
+# Idempotent: every step checks first and skips what is already there.
+#
+#   scripts/setup.sh            toolchain for building and running
+#   scripts/setup.sh --browser  also chromium + chromedriver for the tests
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+want_browser=false
+[ "${1:-}" = "--browser" ] && want_browser=true
+
+apt_updated=false
+apt_install() {
+  command -v apt-get >/dev/null || die "need $* but apt-get is not available; install them by hand"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! $apt_updated; then
+    $sudo apt-get update -qq
+    apt_updated=true
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v cargo >/dev/null && command -v rustup >/dev/null \
+  || die "rustup and cargo are required (https://rustup.rs)"
+
+# 1. A compiler that can target wasm32. The usual route first...
+if [ "$(wasm_route)" = none ]; then
+  say "adding the wasm32-unknown-unknown target"
+  if ! timeout 300 rustup target add wasm32-unknown-unknown; then
+    # ...and where rustup cannot download, Debian's rustc-web with the std
+    # source (built by cargo's build-std) and lld for rust-lld.
+    say "rustup could not add the target; installing Debian's rustc-web instead"
+    apt_install rustc-web cargo-web rust-web-src lld-22
+  fi
+  [ "$(wasm_route)" != none ] || die "could not set up a wasm32 compiler"
+elif [ "${CURSORS_WASM_ROUTE:-}" = debian ] && [ "$(wasm_route)" = none ]; then
+  apt_install rustc-web cargo-web rust-web-src lld-22
+fi
+say "wasm32 builds via: $(wasm_route)"
+
+# 2. wasm-bindgen CLI, exactly the version in Cargo.lock (trunk would try to
+#    download it otherwise, which fails on machines without internet).
+bindgen_version="$(wasm_bindgen_version)"
+[ -n "$bindgen_version" ] || die "no wasm-bindgen in Cargo.lock"
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $bindgen_version"
+  # --locked fails for some versions (a locked dependency was yanked).
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --locked \
+    || cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# 3. Trunk (0.22 needs a newer rustc than this machine's).
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  say "installing trunk $TRUNK_VERSION"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+# 4. wasm-opt from npm's binaryen (Debian's is too old for today's wasm).
+if ! wasm-opt --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
+  say "installing binaryen $BINARYEN_VERSION (wasm-opt) into .tools/"
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+fi
+
+# 5. For the browser tests: Chromium and a matching ChromeDriver.
+if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+  say "installing chromium and chromedriver"
+  apt_install chromium chromium-driver
+fi
+
+say "setup complete"
