@@ -26,18 +26,20 @@ apt_install() {
 command -v cargo >/dev/null && command -v rustup >/dev/null \
   || die "rustup and cargo are required (https://rustup.rs)"
 
-# 1. A compiler that can target wasm32. The usual route first...
+# 1. A compiler that can target wasm32. The usual route first (unless
+#    CURSORS_WASM_ROUTE=debian asks for the fallback)...
 if [ "$(wasm_route)" = none ]; then
-  say "adding the wasm32-unknown-unknown target"
-  if ! timeout 300 rustup target add wasm32-unknown-unknown; then
+  if [ "${CURSORS_WASM_ROUTE:-}" != debian ] \
+    && say "adding the wasm32-unknown-unknown target" \
+    && timeout 300 rustup target add wasm32-unknown-unknown; then
+    :
+  else
     # ...and where rustup cannot download, Debian's rustc-web with the std
-    # source (built by cargo's build-std) and lld for rust-lld.
-    say "rustup could not add the target; installing Debian's rustc-web instead"
+    # source (built by cargo's build-std) and lld-22 for rust-lld.
+    say "installing Debian's rustc-web to build wasm32 (rustup route unavailable)"
     apt_install rustc-web cargo-web rust-web-src lld-22
   fi
   [ "$(wasm_route)" != none ] || die "could not set up a wasm32 compiler"
-elif [ "${CURSORS_WASM_ROUTE:-}" = debian ] && [ "$(wasm_route)" = none ]; then
-  apt_install rustc-web cargo-web rust-web-src lld-22
 fi
 say "wasm32 builds via: $(wasm_route)"
 
