@@ -68,6 +68,44 @@ pub struct Config {
     #[arg(long, env = "CURSORS_PONG_TIMEOUT_SECS", default_value_t = 30)]
     pub pong_timeout_secs: u64,
 
+    /// Most WebSocket connections open at once; more are refused with 503.
+    #[arg(long, env = "CURSORS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most WebSocket connections from one IP address (503 past it).
+    #[arg(long, env = "CURSORS_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
+    /// Origins, besides the server's own, whose pages may open a WebSocket
+    /// (exact match; repeat the flag, or comma-separate in the env var).
+    /// The default allows `trunk serve`'s page.
+    #[arg(
+        long = "allowed-origin",
+        env = "CURSORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_values_t = [String::from("http://127.0.0.1:8080"), String::from("http://localhost:8080")]
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Messages per second a connection may send (a browser sends at most
+    /// one move per frame); the excess is dropped.
+    #[arg(long, env = "CURSORS_RATE_LIMIT", default_value_t = 120)]
+    pub rate_limit: u32,
+
+    /// Messages a connection may send in one burst above the rate.
+    #[arg(long, env = "CURSORS_RATE_BURST", default_value_t = 240)]
+    pub rate_burst: u32,
+
+    /// Consecutive seconds over the rate limit before a connection is
+    /// closed for abuse (1008).
+    #[arg(long, env = "CURSORS_RATE_ABUSE_SECS", default_value_t = 5)]
+    pub rate_abuse_secs: u32,
+
+    /// Seconds a client has to send a request's headers; slower ones are
+    /// cut off, so a slowloris client cannot hold a connection.
+    #[arg(long, env = "CURSORS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
     /// Seconds given to open connections to close after SIGINT/SIGTERM.
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
@@ -88,6 +126,10 @@ impl Config {
 
     pub fn pong_timeout(&self) -> Duration {
         Duration::from_secs(self.pong_timeout_secs.max(1))
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.max(1))
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -5,21 +5,26 @@
 //! - [`config`]: command-line flags and their environment fallbacks;
 //! - [`room`]: room state, one task per room, and the coalescing fan-out;
 //! - `mailbox`: each connection's bounded outbound queue;
-//! - `ws`: the upgrade checks and the per-connection task;
+//! - `admission`: checks before the upgrade (room, origin, connection caps);
+//! - `rate_limit`: each connection's message rate limit;
+//! - `ws`: the upgrade and the per-connection task;
+//! - `listener`: the accept loop (header-read timeout, graceful shutdown);
 //! - [`identity`]: ids, friendly names and colours;
 //! - [`metrics`]: counters exported at `/metrics`.
 //!
 //! [`serve`] runs the whole server on a listener the caller bound, which is
 //! how `main` starts it and how tests start it on port 0.
 
+mod admission;
 pub mod config;
 pub mod identity;
+mod listener;
 mod mailbox;
 pub mod metrics;
+mod rate_limit;
 pub mod room;
 mod ws;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -32,6 +37,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
+use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
 use metrics::Metrics;
 use room::{RoomHub, RoomSettings};
@@ -45,6 +51,7 @@ pub struct AppState {
     config: Arc<Config>,
     hub: Arc<RoomHub>,
     metrics: Arc<Metrics>,
+    admission: Arc<Admission>,
     /// Cancelled when the server starts shutting down; every connection task
     /// watches it, because axum's graceful shutdown does not wait for
     /// upgraded WebSockets (axum issue #3003).
@@ -62,8 +69,13 @@ impl AppState {
             outbound_queue: config.outbound_queue,
             command_queue: ROOM_COMMAND_QUEUE,
         };
+        let admission = Admission {
+            origins: OriginPolicy::new(&config.allowed_origins),
+            limits: ConnectionLimits::new(config.max_connections, config.max_connections_per_ip),
+        };
         Self {
             hub: RoomHub::new(settings, metrics.clone()),
+            admission: Arc::new(admission),
             config: Arc::new(config),
             metrics,
             shutdown,
@@ -91,10 +103,28 @@ pub fn router(state: AppState) -> Router {
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
     let mut text = state.metrics.render();
-    text.push_str(&format!(
-        "# HELP cursors_room_tasks Room tasks running.\n# TYPE cursors_room_tasks gauge\ncursors_room_tasks {}\n",
-        state.hub.room_count()
-    ));
+    let limits = &state.admission.limits;
+    for (name, help, value) in [
+        (
+            "cursors_room_tasks",
+            "Room tasks running.",
+            state.hub.room_count(),
+        ),
+        (
+            "cursors_connection_permits",
+            "Connection slots held (global cap).",
+            limits.open(),
+        ),
+        (
+            "cursors_connected_addresses",
+            "Addresses holding a connection slot (per-IP cap).",
+            limits.addresses(),
+        ),
+    ] {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
     text
 }
 
@@ -105,8 +135,9 @@ async fn client_not_found() -> (StatusCode, &'static str) {
     )
 }
 
-/// Serves until `shutdown` is cancelled, then closes every WebSocket with
-/// 1001 and waits (up to the configured grace period) for them to finish.
+/// Serves until `shutdown` is cancelled, then stops accepting, closes
+/// every WebSocket with 1001 and waits, up to the configured grace period,
+/// for every connection task to finish.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -114,20 +145,32 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     let grace = config.shutdown_grace();
+    let header_read_timeout = config.header_read_timeout();
     let state = AppState::new(config, shutdown.clone());
-    let connections = state.connections.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let websockets = state.connections.clone();
+    let http_connections = TaskTracker::new();
     tracing::info!("listening on http://{address}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
-    connections.close();
-    if tokio::time::timeout(grace, connections.wait())
-        .await
-        .is_err()
-    {
+    listener::accept_loop(
+        listener,
+        router(state),
+        header_read_timeout,
+        shutdown,
+        http_connections.clone(),
+    )
+    .await;
+
+    // The WebSocket tasks saw the same token and are sending their 1001s.
+    tracing::info!(websockets = websockets.len(), "shutting down");
+    http_connections.close();
+    websockets.close();
+    let drained = tokio::time::timeout(grace, async {
+        http_connections.wait().await;
+        websockets.wait().await;
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!(
-            open = connections.len(),
+            open = websockets.len(),
             "connections still open after the shutdown grace period"
         );
     }

@@ -17,6 +17,11 @@ pub struct Metrics {
     stale_batches_dropped: AtomicU64,
     slow_client_closes: AtomicU64,
     refused_bad_room: AtomicU64,
+    refused_forbidden_origin: AtomicU64,
+    refused_server_full: AtomicU64,
+    refused_too_many_from_address: AtomicU64,
+    rate_limited_drops: AtomicU64,
+    abuse_closes: AtomicU64,
     oversized_closes: AtomicU64,
     heartbeat_timeouts: AtomicU64,
 }
@@ -68,8 +73,22 @@ impl Metrics {
         bump(&self.slow_client_closes);
     }
 
-    pub fn refused_bad_room(&self) {
-        bump(&self.refused_bad_room);
+    /// Counts a refused upgrade under its reason label.
+    pub fn refused(&self, reason: &str) {
+        match reason {
+            "bad_room" => bump(&self.refused_bad_room),
+            "forbidden_origin" => bump(&self.refused_forbidden_origin),
+            "server_full" => bump(&self.refused_server_full),
+            _ => bump(&self.refused_too_many_from_address),
+        }
+    }
+
+    pub fn rate_limited(&self) {
+        bump(&self.rate_limited_drops);
+    }
+
+    pub fn abuse_closed(&self) {
+        bump(&self.abuse_closes);
     }
 
     pub fn oversized_closed(&self) {
@@ -82,86 +101,118 @@ impl Metrics {
 
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut text = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(
-                text,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed).to_string();
-        metric(
+        let out = &mut text;
+        gauge(
+            out,
             "cursors_connections",
-            "gauge",
             "Open WebSocket connections.",
-            self.connections_open().to_string(),
+            self.connections_open(),
         );
-        metric(
+        gauge(
+            out,
+            "cursors_rooms",
+            "Rooms with at least one member.",
+            self.rooms_open.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
             "cursors_connections_total",
-            "counter",
             "WebSocket connections accepted.",
             load(&self.connections_total),
         );
-        metric(
-            "cursors_rooms",
-            "gauge",
-            "Rooms with at least one member.",
-            self.rooms_open.load(Ordering::Relaxed).to_string(),
-        );
-        metric(
+        counter(
+            out,
             "cursors_messages_in_total",
-            "counter",
             "Text frames received from clients.",
             load(&self.messages_in),
         );
-        metric(
+        counter(
+            out,
             "cursors_bad_messages_total",
-            "counter",
             "Frames refused with an error frame.",
             load(&self.bad_messages),
         );
-        metric(
+        counter(
+            out,
             "cursors_frames_out_total",
-            "counter",
             "Frames written to clients.",
             load(&self.frames_out),
         );
-        metric(
+        counter(
+            out,
             "cursors_bytes_out_total",
-            "counter",
             "Payload bytes written to clients.",
             load(&self.bytes_out),
         );
-        metric(
+        counter(
+            out,
             "cursors_stale_batches_dropped_total",
-            "counter",
             "Cursor batches replaced before a slow client read them.",
             load(&self.stale_batches_dropped),
         );
-        metric(
+        counter(
+            out,
             "cursors_slow_client_closes_total",
-            "counter",
             "Connections closed for not reading.",
             load(&self.slow_client_closes),
         );
-        metric(
-            "cursors_refused_bad_room_total",
-            "counter",
-            "Upgrades refused for a bad room name.",
-            load(&self.refused_bad_room),
-        );
-        metric(
+        counter(
+            out,
             "cursors_oversized_closes_total",
-            "counter",
             "Connections closed for a frame over the size limit.",
             load(&self.oversized_closes),
         );
-        metric(
+        counter(
+            out,
             "cursors_heartbeat_timeouts_total",
-            "counter",
             "Connections closed for not answering pings.",
             load(&self.heartbeat_timeouts),
         );
+        counter(
+            out,
+            "cursors_rate_limited_drops_total",
+            "Messages dropped by the per-connection rate limit.",
+            load(&self.rate_limited_drops),
+        );
+        counter(
+            out,
+            "cursors_abuse_closes_total",
+            "Connections closed for staying over the rate limit.",
+            load(&self.abuse_closes),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cursors_refusals_total Upgrades refused before the WebSocket opened, by reason."
+        );
+        let _ = writeln!(out, "# TYPE cursors_refusals_total counter");
+        for (reason, refusals) in [
+            ("bad_room", &self.refused_bad_room),
+            ("forbidden_origin", &self.refused_forbidden_origin),
+            ("server_full", &self.refused_server_full),
+            ("too_many_from_address", &self.refused_too_many_from_address),
+        ] {
+            let _ = writeln!(
+                out,
+                "cursors_refusals_total{{reason=\"{reason}\"}} {}",
+                load(refusals)
+            );
+        }
         text
     }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cursors_protocol::{ClientMessage, ErrorCode, Point, RoomName, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
@@ -22,6 +22,8 @@ use serde::Deserialize;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::AppState;
+use crate::admission::ConnectionPermit;
+use crate::rate_limit::{RateLimiter, Verdict};
 use crate::room::Membership;
 
 /// Bytes the socket reads at a time. tungstenite's default (128 KiB) is
@@ -40,19 +42,25 @@ pub struct ConnectQuery {
     room: Option<String>,
 }
 
-/// `GET /ws?room=NAME`: checks the request, then upgrades.
+/// `GET /ws?room=NAME`: checks the request (room, origin, caps), then
+/// upgrades. Refusals are answered before the upgrade with a status and a
+/// plain-text reason.
 pub async fn upgrade(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Query(query): Query<ConnectQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let room = match RoomName::parse(query.room.as_deref()) {
-        Ok(room) => room,
-        Err(error) => {
-            app.metrics.refused_bad_room();
-            tracing::info!(%peer, %error, "refused: bad room name");
-            return (StatusCode::BAD_REQUEST, format!("bad room name: {error}\n")).into_response();
+    let (room, permit) = match app
+        .admission
+        .admit(peer.ip(), &headers, query.room.as_deref())
+    {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            app.metrics.refused(refusal.reason());
+            tracing::info!(%peer, reason = refusal.reason(), %refusal, "refused");
+            return refusal.into_response();
         }
     };
     let max_message_bytes = app.config.max_message_bytes;
@@ -64,7 +72,7 @@ pub async fn upgrade(
         .max_frame_size(max_message_bytes)
         .on_upgrade(move |socket| {
             let connections = app.connections.clone();
-            connections.track_future(run_connection(app, socket, room, peer))
+            connections.track_future(run_connection(app, socket, room, peer, permit))
         })
 }
 
@@ -78,7 +86,15 @@ enum Ending {
     Finished,
 }
 
-async fn run_connection(app: AppState, socket: WebSocket, room: RoomName, peer: SocketAddr) {
+/// The life of one WebSocket. `_permit` holds this connection's place under
+/// the connection caps until the function returns.
+async fn run_connection(
+    app: AppState,
+    socket: WebSocket,
+    room: RoomName,
+    peer: SocketAddr,
+    _permit: ConnectionPermit,
+) {
     app.metrics.connection_opened();
     let membership = match app.hub.join(&room).await {
         Ok(membership) => membership,
@@ -108,14 +124,24 @@ struct Connection<'a> {
     membership: &'a Membership,
     /// When the last unanswered ping must have been answered by.
     pong_due: Option<Instant>,
+    rate_limiter: RateLimiter,
 }
 
 impl<'a> Connection<'a> {
     fn new(app: &'a AppState, membership: &'a Membership) -> Self {
+        let config = &app.config;
+        let now = std::time::Instant::now();
+        let rate_limiter = RateLimiter::new(
+            config.rate_limit,
+            config.rate_burst,
+            config.rate_abuse_secs,
+            now,
+        );
         Self {
             app,
             membership,
             pong_due: None,
+            rate_limiter,
         }
     }
 
@@ -180,6 +206,19 @@ impl<'a> Connection<'a> {
     /// Handles one frame from the client; returns an ending if the
     /// connection must end.
     async fn receive(&mut self, message: Message) -> Option<Ending> {
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            match self.rate_limiter.check(std::time::Instant::now()) {
+                Verdict::Allow => {}
+                Verdict::Drop => {
+                    self.app.metrics.rate_limited();
+                    return None;
+                }
+                Verdict::Abuse => {
+                    self.app.metrics.abuse_closed();
+                    return Some(Ending::Close(close_code::POLICY, "rate limit exceeded"));
+                }
+            }
+        }
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(_) => {

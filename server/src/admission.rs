@@ -1,0 +1,283 @@
+//! Who may open a WebSocket, decided before the upgrade: a valid room name,
+//! an allowed `Origin`, and room under the connection caps.
+//!
+//! The caps are held for the socket's whole life: the [`ConnectionPermit`]
+//! moves into the connection task and is released when that task ends. A
+//! request-level concurrency limit would stop counting at the upgrade, which
+//! is exactly when a WebSocket starts costing memory.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cursors_protocol::{RoomError, RoomName};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Why a request was refused before the upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("bad room name: {0}")]
+    BadRoom(#[from] RoomError),
+    #[error("origin {0:?} is not allowed")]
+    ForbiddenOrigin(String),
+    #[error("the server is at its connection limit")]
+    ServerFull,
+    #[error("too many connections from your address")]
+    TooManyFromAddress,
+}
+
+impl Refusal {
+    /// Label for logs and the `cursors_refusals_total` metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::BadRoom(_) => "bad_room",
+            Refusal::ForbiddenOrigin(_) => "forbidden_origin",
+            Refusal::ServerFull => "server_full",
+            Refusal::TooManyFromAddress => "too_many_from_address",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::BadRoom(_) => StatusCode::BAD_REQUEST,
+            Refusal::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Refusal::ServerFull | Refusal::TooManyFromAddress => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.status(), format!("{self}\n")).into_response()
+    }
+}
+
+/// Exact-match `Origin` check against cross-site WebSocket hijacking.
+///
+/// A browser always sends `Origin` on a WebSocket handshake; a page of
+/// another site must not be able to open a socket with this user's cookies
+/// and network position. Allowed: requests without `Origin` (not a browser),
+/// the server's own origin (the `Origin` names the same host as the `Host`
+/// header), and each configured origin, compared as whole strings, so
+/// `https://app.example.com.evil.com` is not `https://app.example.com`.
+#[derive(Debug, Clone)]
+pub struct OriginPolicy {
+    allowed: HashSet<String>,
+}
+
+impl OriginPolicy {
+    pub fn new(allowed: &[String]) -> Self {
+        let allowed = allowed
+            .iter()
+            .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        Self { allowed }
+    }
+
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().unwrap_or_default().to_ascii_lowercase();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or_default();
+        let same_origin = !host.is_empty()
+            && origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(host));
+        if same_origin || self.allowed.contains(&origin) {
+            Ok(())
+        } else {
+            Err(Refusal::ForbiddenOrigin(origin))
+        }
+    }
+}
+
+/// The global and per-address connection caps.
+#[derive(Debug)]
+pub struct ConnectionLimits {
+    global: Arc<Semaphore>,
+    max_global: usize,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    max_per_address: usize,
+}
+
+/// One open connection's share of the caps; released on drop.
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    _global: OwnedSemaphorePermit,
+    address: IpAddr,
+    limits: Arc<ConnectionLimits>,
+}
+
+impl ConnectionLimits {
+    pub fn new(max_global: usize, max_per_address: usize) -> Arc<Self> {
+        Arc::new(Self {
+            global: Arc::new(Semaphore::new(max_global)),
+            max_global,
+            per_address: Mutex::new(HashMap::new()),
+            max_per_address,
+        })
+    }
+
+    pub fn try_acquire(self: &Arc<Self>, address: IpAddr) -> Result<ConnectionPermit, Refusal> {
+        let global = self
+            .global
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::ServerFull)?;
+        let mut per_address = self.lock();
+        let count = per_address.entry(address).or_insert(0);
+        if *count >= self.max_per_address {
+            if *count == 0 {
+                per_address.remove(&address);
+            }
+            return Err(Refusal::TooManyFromAddress);
+        }
+        *count += 1;
+        Ok(ConnectionPermit {
+            _global: global,
+            address,
+            limits: self.clone(),
+        })
+    }
+
+    /// Connections holding a permit.
+    pub fn open(&self) -> usize {
+        self.max_global - self.global.available_permits()
+    }
+
+    /// Addresses with at least one open connection.
+    pub fn addresses(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.per_address
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut per_address = self.limits.lock();
+        if let Some(count) = per_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                // Forget the address, so the map is as large as the set of
+                // connected addresses, not of every address ever seen.
+                per_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// Everything checked before an upgrade, in order of cost.
+#[derive(Debug)]
+pub struct Admission {
+    pub origins: OriginPolicy,
+    pub limits: Arc<ConnectionLimits>,
+}
+
+impl Admission {
+    pub fn admit(
+        &self,
+        address: IpAddr,
+        headers: &HeaderMap,
+        room: Option<&str>,
+    ) -> Result<(RoomName, ConnectionPermit), Refusal> {
+        let room = RoomName::parse(room)?;
+        self.origins.check(headers)?;
+        let permit = self.limits.try_acquire(address)?;
+        Ok((room, permit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn origins_match_exactly() {
+        let policy = OriginPolicy::new(&["https://app.example.com/".to_owned()]);
+        assert!(
+            policy
+                .check(&headers(Some("https://app.example.com"), "api.example.com"))
+                .is_ok()
+        );
+        for refused in [
+            "https://app.example.com.evil.com",
+            "https://evil-app.example.com",
+            "http://app.example.com",
+            "https://app.example.com:8443",
+            "null",
+        ] {
+            assert!(
+                policy
+                    .check(&headers(Some(refused), "api.example.com"))
+                    .is_err(),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn own_origin_and_no_origin_are_allowed() {
+        let policy = OriginPolicy::new(&[]);
+        assert!(
+            policy
+                .check(&headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"))
+                .is_ok()
+        );
+        assert!(policy.check(&headers(None, "127.0.0.1:3000")).is_ok());
+        assert!(
+            policy
+                .check(&headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn caps_are_held_until_the_permit_drops() {
+        let limits = ConnectionLimits::new(3, 2);
+        let here: IpAddr = "127.0.0.1".parse().unwrap();
+        let there: IpAddr = "127.0.0.2".parse().unwrap();
+        let first = limits.try_acquire(here).unwrap();
+        let _second = limits.try_acquire(here).unwrap();
+        assert_eq!(
+            limits.try_acquire(here).unwrap_err(),
+            Refusal::TooManyFromAddress
+        );
+        let _third = limits.try_acquire(there).unwrap();
+        assert_eq!(limits.try_acquire(there).unwrap_err(), Refusal::ServerFull);
+        assert_eq!((limits.open(), limits.addresses()), (3, 2));
+        drop(first);
+        assert_eq!(limits.open(), 2);
+        assert!(limits.try_acquire(here).is_ok());
+    }
+
+    #[test]
+    fn a_refused_address_leaves_no_entry_behind() {
+        let limits = ConnectionLimits::new(1, 0);
+        let here: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(limits.try_acquire(here).is_err());
+        assert_eq!((limits.open(), limits.addresses()), (0, 0));
+    }
+}
