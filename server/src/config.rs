@@ -106,6 +106,13 @@ pub struct Config {
     #[arg(long, env = "CURSORS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
 
+    /// Kernel send buffer per connection (SO_SNDBUF), in bytes; 0 leaves
+    /// it to the OS, which may grow it to megabytes. A small buffer bounds
+    /// kernel memory at many connections and shows a client that stopped
+    /// reading sooner, so it is closed (1008) sooner.
+    #[arg(long, env = "CURSORS_SOCKET_SEND_BUFFER_BYTES", default_value_t = 0)]
+    pub socket_send_buffer_bytes: usize,
+
     /// Seconds given to open connections to close after SIGINT/SIGTERM.
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,

@@ -146,6 +146,7 @@ pub async fn serve(
     let address = listener.local_addr()?;
     let grace = config.shutdown_grace();
     let header_read_timeout = config.header_read_timeout();
+    let send_buffer_bytes = config.socket_send_buffer_bytes;
     let state = AppState::new(config, shutdown.clone());
     let websockets = state.connections.clone();
     let http_connections = TaskTracker::new();
@@ -154,6 +155,7 @@ pub async fn serve(
         listener,
         router(state),
         header_read_timeout,
+        send_buffer_bytes,
         shutdown,
         http_connections.clone(),
     )

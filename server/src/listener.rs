@@ -29,6 +29,7 @@ pub async fn accept_loop(
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    send_buffer_bytes: usize,
     shutdown: CancellationToken,
     connections: TaskTracker,
 ) {
@@ -51,6 +52,9 @@ pub async fn accept_loop(
         };
         // Cursor frames are small and latency-sensitive: no Nagle delay.
         let _ = stream.set_nodelay(true);
+        if send_buffer_bytes > 0 {
+            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(send_buffer_bytes);
+        }
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             // What `into_make_service_with_connect_info` would add.

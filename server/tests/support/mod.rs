@@ -107,6 +107,11 @@ impl Client {
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("WebSocket upgrade");
+        Self::from_socket(socket).await
+    }
+
+    /// Wraps an open socket and reads the welcome.
+    pub async fn from_socket(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
         let mut client = Self {
             socket,
             id: String::new(),
@@ -135,6 +140,13 @@ impl Client {
         self.socket.send(message).await.expect("send");
     }
 
+    /// Sends a move, reporting failure instead of panicking (for tests in
+    /// which the server is expected to hang up).
+    pub async fn try_move_to(&mut self, x: f64, y: f64) -> bool {
+        let text = ClientMessage::Move { x, y }.to_json();
+        self.socket.send(Message::text(text)).await.is_ok()
+    }
+
     pub async fn move_to(&mut self, x: f64, y: f64) {
         self.send(&ClientMessage::Move { x, y }).await;
     }
@@ -156,6 +168,19 @@ impl Client {
                 other => panic!("unexpected frame {other:?}"),
             }
         }
+    }
+
+    /// Reads whatever has already arrived, without waiting.
+    pub async fn drain_available(&mut self) -> Vec<ServerMessage> {
+        let mut messages = Vec::new();
+        while let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(Duration::ZERO, self.socket.next()).await
+        {
+            if let Message::Text(text) = frame {
+                messages.extend(ServerMessage::parse(text.as_str()).ok());
+            }
+        }
+        messages
     }
 
     /// Reads until `pick` returns something, skipping other messages.
@@ -213,5 +238,126 @@ pub fn positions_of(message: &ServerMessage, id: &str) -> Vec<(f64, f64)> {
             .map(|position| (position.x, position.y))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// A WebSocket handshake done by hand on a raw TCP stream, so a test can
+/// then write bytes no well-behaved client library would.
+pub async fn raw_handshake(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Read the response head byte by byte, so nothing after it is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(PATIENCE, stream.read_u8())
+            .await
+            .unwrap()
+            .unwrap();
+        head.push(byte);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// A client frame: FIN set, `first_byte_flags` or-ed into the first byte,
+/// masked unless `masked` is false.
+pub fn raw_frame(first_byte: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut frame = vec![first_byte];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        length @ 0..=125 => frame.push(mask_bit | length as u8),
+        length => {
+            frame.push(mask_bit | 126);
+            frame.extend_from_slice(&(length as u16).to_be_bytes());
+        }
+    }
+    if masked {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        frame.extend_from_slice(&key);
+        frame.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(index, byte)| byte ^ key[index % 4]),
+        );
+    } else {
+        frame.extend_from_slice(payload);
+    }
+    frame
+}
+
+/// Reads until the server closes the TCP connection (EOF or reset); panics
+/// if it stays open past the patience bound.
+pub async fn wait_for_eof(stream: &mut TcpStream) {
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("the server kept the connection open"),
+        }
+    }
+}
+
+/// Reads one counter or gauge from `/metrics`.
+pub async fn metric(server: &TestServer, name: &str) -> f64 {
+    let (_, body) = server.get("/metrics").await;
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{body}"))
+}
+
+/// Polls `/metrics` until `name` equals `expected` (disconnects are
+/// processed asynchronously).
+pub async fn wait_for_metric(server: &TestServer, name: &str, expected: f64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let value = metric(server, name).await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stayed at {value}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Connects with extra request headers and an optional source address;
+/// returns the HTTP status of a refusal, or the connected client.
+pub async fn try_connect(
+    url: &str,
+    headers: &[(&str, &str)],
+    source: Option<std::net::IpAddr>,
+) -> Result<Client, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let host = request.uri().authority().unwrap().as_str().to_owned();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(source) = source {
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+    }
+    let stream = socket.connect(host.parse().unwrap()).await.unwrap();
+    match tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await {
+        Ok((socket, _)) => Ok(Client::from_socket(socket).await),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(error) => panic!("unexpected handshake error: {error}"),
     }
 }
