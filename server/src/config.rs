@@ -39,10 +39,18 @@ pub struct Config {
     #[arg(long, env = "CURSORS_FANOUT", value_enum, default_value_t = FanoutMode::Coalesced)]
     pub fanout: FanoutMode,
 
-    /// Coalescing window in milliseconds: at most one `cursors` frame per
-    /// room per tick. 16 ms matches a 60 Hz display.
+    /// Longest coalescing window in milliseconds: a room sends at least one
+    /// `cursors` frame per tick while anyone moves. 16 ms matches a 60 Hz
+    /// display. Small rooms flush sooner (see `--room-frame-budget`).
     #[arg(long, env = "CURSORS_TICK_MS", default_value_t = 16)]
     pub tick_ms: u64,
+
+    /// Frames per second one room may write in total (members × flushes).
+    /// A room of N waits at least N / budget seconds between flushes, capped
+    /// at the tick: 0.3 ms for 10 users (a move goes out at once), the whole
+    /// 16 ms tick from about 500 users on.
+    #[arg(long, env = "CURSORS_ROOM_FRAME_BUDGET", default_value_t = 30_000)]
+    pub room_frame_budget: u32,
 
     /// Largest accepted WebSocket message, in bytes; larger ones close the
     /// connection with 1009.

@@ -12,9 +12,12 @@
 //!
 //! In the default coalesced fan-out, moves mark their member *dirty*; a flush
 //! sends one `cursors` frame with the latest position of every dirty member,
-//! serialised once and shared by every mailbox. Flushes are throttled to one
-//! per tick with a leading edge: a move into a room that has not flushed for a
-//! tick goes out at once, so at low load nothing waits for a timer.
+//! serialised once and shared by every mailbox. Flushes are throttled with a
+//! leading edge: a move into a room that has not flushed for its interval goes
+//! out at once. The interval grows with the room, because each flush costs one
+//! write per member: it is `members / frame_budget`, capped at the tick. A room
+//! of 10 flushes every move (a third of a millisecond apart at most), a room of
+//! 500 once per 16 ms tick, where coalescing is what keeps it afloat.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +60,8 @@ struct Admission {
 pub struct RoomSettings {
     pub fanout: FanoutMode,
     pub tick: Duration,
+    /// Frames per second the room may write in total, all members counted.
+    pub frame_budget: u32,
     pub outbound_queue: usize,
     /// Commands that may wait for a room task before senders wait too.
     pub command_queue: usize,
@@ -449,12 +454,20 @@ impl Room {
             return;
         }
         let now = Instant::now();
+        let interval = self.flush_interval();
         match self.last_flush {
-            Some(last) if now < last + self.settings.tick => {
-                self.flush_due = Some(last + self.settings.tick);
+            Some(last) if now < last + interval => {
+                self.flush_due = Some(last + interval);
             }
             _ => self.flush(),
         }
+    }
+
+    /// Least time between two flushes of this room (see the module doc).
+    fn flush_interval(&self) -> Duration {
+        let writes_per_flush = self.members.len().max(1) as f64;
+        let budget = f64::from(self.settings.frame_budget.max(1));
+        Duration::from_secs_f64(writes_per_flush / budget).min(self.settings.tick)
     }
 
     /// Sends one `cursors` frame with the latest position of every member

@@ -89,7 +89,7 @@ async fn excess_messages_are_dropped_and_sustained_abuse_is_closed() {
         .iter()
         .flat_map(|message| positions_of(message, &flooder.id))
         .map(|(x, _)| x)
-        .last();
+        .next_back();
     assert!(
         last_x.is_some_and(|x| x < 0.3),
         "the late moves of the burst were relayed: {last_x:?}"

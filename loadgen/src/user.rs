@@ -1,0 +1,194 @@
+//! One simulated user: a real WebSocket that moves on a fixed schedule
+//! (open loop: it never waits for replies) and times every position of the
+//! other users it receives.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cursors_protocol::{ClientMessage, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::coords;
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Moves remembered per user for latency lookups: 4 s at 60 Hz.
+const RING: u64 = 256;
+
+/// When each user sent each recent move, shared by every user task (they
+/// all run in this process), so a receiver can time a position it decodes.
+pub struct SendClock {
+    origin: Instant,
+    /// Per user and `sequence % RING`: the sequence in the top 24 bits and
+    /// microseconds since `origin` in the low 40.
+    slots: Vec<AtomicU64>,
+}
+
+impl SendClock {
+    pub fn new(users: u64) -> Arc<Self> {
+        let slots = (0..users * RING).map(|_| AtomicU64::new(u64::MAX)).collect();
+        Arc::new(Self { origin: Instant::now(), slots })
+    }
+
+    fn micros(&self, at: Instant) -> u64 {
+        at.duration_since(self.origin).as_micros() as u64 & ((1 << 40) - 1)
+    }
+
+    fn record(&self, user: u64, sequence: u64, at: Instant) {
+        let packed = (sequence << 40) | self.micros(at);
+        self.slots[(user * RING + sequence % RING) as usize].store(packed, Ordering::Relaxed);
+    }
+
+    /// Microseconds from the send of `(user, sequence)` to `now`, if that
+    /// send is still remembered.
+    fn latency_micros(&self, user: u64, sequence: u64, now: Instant) -> Option<u64> {
+        let packed = self.slots.get((user * RING + sequence % RING) as usize)?.load(Ordering::Relaxed);
+        if packed == u64::MAX || packed >> 40 != sequence {
+            return None;
+        }
+        Some(self.micros(now).saturating_sub(packed & ((1 << 40) - 1)))
+    }
+}
+
+/// What one user does.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub user: u64,
+    /// Moves per second; 0 for an idle user that only listens.
+    pub rate: f64,
+    /// First move at `start + phase`, so users do not move in lockstep.
+    pub phase: Duration,
+    pub start: Instant,
+    /// Deliveries from here on are measured (before: warm-up).
+    pub measure_from: Instant,
+    pub stop_at: Instant,
+    /// Stops reading (and moving) during this window.
+    pub stall: Option<(Instant, Instant)>,
+    /// Deliveries later than this count as delivered but not fresh.
+    pub fresh_within: Duration,
+    /// Decodes and times what it receives; other users read and discard,
+    /// which keeps the generator's CPU for the sending schedule.
+    pub observer: bool,
+}
+
+/// What one user saw during the measured window.
+pub struct Report {
+    pub latency_micros: Histogram<u64>,
+    pub delivered: u64,
+    pub fresh: u64,
+    pub sent: u64,
+    pub closed_early: bool,
+}
+
+/// The lean view of a server frame the generator needs: only `cursors`
+/// positions matter, and their coordinates say who sent them (see
+/// [`coords`]). Borrowing and skipping the rest keeps the generator's own
+/// CPU low, so it measures the server rather than itself.
+#[derive(Deserialize)]
+struct Frame {
+    #[serde(default)]
+    moves: Vec<Position>,
+}
+
+#[derive(Deserialize)]
+struct Position {
+    x: f64,
+    y: f64,
+}
+
+/// Connects and reads the welcome.
+pub async fn connect(url: &str) -> Result<Socket> {
+    // Nagle off, as browsers do for WebSockets: otherwise a small frame
+    // waits for the ACK of the previous one (tens of milliseconds).
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .with_context(|| format!("connect {url}"))?;
+    match socket.next().await {
+        Some(Ok(Message::Text(text))) if matches!(ServerMessage::parse(text.as_str()), Ok(ServerMessage::Welcome { .. })) => {
+            Ok(socket)
+        }
+        other => bail!("expected a welcome, got {other:?}"),
+    }
+}
+
+pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Report {
+    let mut report = Report {
+        latency_micros: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+        delivered: 0,
+        fresh: 0,
+        sent: 0,
+        closed_early: false,
+    };
+    let fresh_micros = plan.fresh_within.as_micros() as u64;
+    let moving = plan.rate > 0.0;
+    let period = Duration::from_secs_f64(1.0 / plan.rate.max(0.001));
+    let mut schedule = tokio::time::interval_at(plan.start + plan.phase, period);
+    // Open loop: a late tick is skipped, never bunched up.
+    schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sequence = 0u64;
+
+    loop {
+        if let Some((from, until)) = plan.stall
+            && Instant::now() >= from
+            && Instant::now() < until
+        {
+            // Neither read nor write: the server must cope on its own.
+            tokio::time::sleep_until(until.min(plan.stop_at)).await;
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(plan.stop_at) => break,
+            _ = schedule.tick(), if moving => {
+                sequence += 1;
+                let (x, y) = coords::encode(plan.user, sequence);
+                let now = Instant::now();
+                clock.record(plan.user, sequence, now);
+                let text = ClientMessage::Move { x, y }.to_json();
+                if socket.send(Message::text(text)).await.is_err() {
+                    report.closed_early = true;
+                    break;
+                }
+                if now >= plan.measure_from {
+                    report.sent += 1;
+                }
+            }
+            frame = socket.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => {
+                        report.closed_early = true;
+                        break;
+                    }
+                };
+                let now = Instant::now();
+                if !plan.observer || now < plan.measure_from {
+                    continue;
+                }
+                let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) else { continue };
+                for position in frame.moves {
+                    let Some((user, sent)) = coords::decode(position.x, position.y) else { continue };
+                    if user == plan.user {
+                        continue; // our own position, echoed in the shared frame
+                    }
+                    let Some(latency) = clock.latency_micros(user, sent, now) else { continue };
+                    report.delivered += 1;
+                    if latency <= fresh_micros {
+                        report.fresh += 1;
+                    }
+                    let _ = report.latency_micros.record(latency.max(1));
+                }
+            }
+        }
+    }
+    let _ = socket.close(None).await;
+    report
+}

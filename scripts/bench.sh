@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The load benchmark: every scenario against a release server, in both
+# fan-out modes side by side, printed as one Markdown table (also saved to
+# target/bench/results.md). A benchmark, not a test: it measures, prints and
+# asserts nothing. Loopback only; every run is bounded in time.
+#
+#   scripts/bench.sh            all scenarios (about 8 minutes)
+#   DURATION=5 scripts/bench.sh shorter runs
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+DURATION="${DURATION:-10}"
+STALL_SECONDS="${STALL_SECONDS:-30}"
+say "building the server and the load generator (release)"
+cargo build --release -q -p cursors-server -p cursors-loadgen
+# 10,000 idle connections need that many descriptors in both processes.
+ulimit -n "$(ulimit -Hn)"
+mkdir -p target/bench
+results=target/bench/results.md
+server_log=target/bench/server.log
+
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+
+start_server() { # fanout mode
+  stop_server
+  # Only warnings, plus the "listening on" line: logging every connection
+  # would be part of what gets measured.
+  RUST_LOG="warn,cursors_server=info,cursors_server::ws=warn" target/release/cursors-server \
+    --addr 127.0.0.1:0 --fanout "$1" --static-dir /nonexistent \
+    --max-connections 20000 --max-connections-per-ip 20000 >"$server_log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    url=$(grep -o 'listening on http://[0-9.:]*' "$server_log" | sed 's/listening on http/ws/') && [ -n "$url" ] && return
+    sleep 0.1
+  done
+  die "the server did not start: $(cat "$server_log")"
+}
+
+header="--header"
+loadgen() { # scenario fanout [loadgen args...]
+  local scenario="$1" fanout="$2"
+  shift 2
+  target/release/cursors-loadgen --url "$url" --server-pid "$server_pid" \
+    --scenario "$scenario" --fanout "$fanout" --duration "$DURATION" $header "$@" | tee -a "$results"
+  header=""
+}
+
+: >"$results"
+say "results go to $results"
+for fanout in coalesced immediate; do
+  for users in 10 50 100 200 300 500; do
+    # A fresh server per size, so one overloaded run cannot spill into the next.
+    start_server "$fanout"
+    loadgen "one room" "$fanout" --users "$users" --rooms 1 --rate 60
+  done
+  start_server "$fanout"
+  loadgen "100 rooms of 10" "$fanout" --users 1000 --rooms 100 --rate 60
+  start_server "$fanout"
+  loadgen "one room, baseline for the stall" "$fanout" --users 50 --rate 60 --duration "$STALL_SECONDS"
+  start_server "$fanout"
+  loadgen "one room, 1 reader stalled ${STALL_SECONDS}s" "$fanout" --users 50 --rate 60 \
+    --duration "$STALL_SECONDS" --stall-users 1 --stall-after 0 --stall-for "$STALL_SECONDS"
+done
+start_server coalesced
+loadgen "10,000 idle connections" "-" --users 10000 --rate 0 --duration 5 --warmup 0 --connect-concurrency 256
+stop_server
+say "done: $results"
