@@ -12,7 +12,10 @@ const SCALE: f64 = (1u64 << 20) as f64;
 pub const LIMIT: u64 = 1 << 20;
 
 pub fn encode(user: u64, sequence: u64) -> (f64, f64) {
-    ((sequence % LIMIT) as f64 / SCALE, (user % LIMIT) as f64 / SCALE)
+    (
+        (sequence % LIMIT) as f64 / SCALE,
+        (user % LIMIT) as f64 / SCALE,
+    )
 }
 
 /// `(user, sequence)` from relayed coordinates, if they are ours.
@@ -32,7 +35,8 @@ mod tests {
             let (x, y) = encode(user, sequence);
             assert!((0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y));
             let text = cursors_protocol::ClientMessage::Move { x, y }.to_json();
-            let Ok(cursors_protocol::ClientMessage::Move { x, y }) = cursors_protocol::ClientMessage::parse(&text)
+            let Ok(cursors_protocol::ClientMessage::Move { x, y }) =
+                cursors_protocol::ClientMessage::parse(&text)
             else {
                 panic!("{text}")
             };

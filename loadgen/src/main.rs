@@ -21,7 +21,11 @@ use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
 #[derive(Debug, Parser)]
-#[command(name = "cursors-loadgen", about = "Load generator for the cursors server")]
+#[command(
+    name = "cursors-loadgen",
+    about = "Load generator for the cursors server",
+    args_override_self = true
+)]
 struct Args {
     /// Server base URL.
     #[arg(long, default_value = "ws://127.0.0.1:3000")]
@@ -75,7 +79,10 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(run(args))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
 }
 
 async fn run(args: Args) -> Result<()> {
@@ -86,7 +93,13 @@ async fn run(args: Args) -> Result<()> {
     // Connect everyone first, so the measured window has no handshakes.
     let before_connect = server_sample()?;
     let urls: Vec<String> = (0..args.users)
-        .map(|user| format!("{}/ws?room={room_prefix}-{}", args.url.trim_end_matches('/'), user % args.rooms.max(1)))
+        .map(|user| {
+            format!(
+                "{}/ws?room={room_prefix}-{}",
+                args.url.trim_end_matches('/'),
+                user % args.rooms.max(1)
+            )
+        })
         .collect();
     let mut sockets = Vec::with_capacity(urls.len());
     let mut connecting = futures_util::stream::iter(urls.iter().map(|url| user::connect(url)))
@@ -107,6 +120,7 @@ async fn run(args: Args) -> Result<()> {
         (from, from + Duration::from_secs_f64(args.stall_for))
     });
     let period = 1.0 / args.rate.max(0.001);
+    let rooms = args.rooms.max(1);
     let mut tasks = tokio::task::JoinSet::new();
     for (index, socket) in sockets.into_iter().enumerate() {
         let user = index as u64;
@@ -117,9 +131,11 @@ async fn run(args: Args) -> Result<()> {
             start,
             measure_from,
             stop_at,
-            stall: stall_window.filter(|_| user < args.stall_users * args.rooms.max(1) && user % args.rooms.max(1) == 0),
+            // Users are dealt round-robin, so room 0 holds users 0, R, 2R...;
+            // its first `stall_users` members stall.
+            stall: stall_window.filter(|_| user.is_multiple_of(rooms) && user / rooms < args.stall_users),
             fresh_within: Duration::from_millis(args.fresh_ms),
-            observer: user / args.rooms.max(1) < args.observers_per_room,
+            observer: user / rooms < args.observers_per_room,
         };
         let stalled = plan.stall.is_some();
         let clock = clock.clone();
@@ -154,11 +170,14 @@ async fn run(args: Args) -> Result<()> {
 
     // What the observers should have received (every moving member of their
     // room but themselves, at the rate), and what the whole room should have.
-    let rooms = args.rooms.max(1);
     let (mut expected_per_second, mut observed_expected_per_second) = (0.0, 0.0);
     for room in 0..rooms {
         let members = (args.users + rooms - 1 - room) / rooms;
-        let stalled = if room == 0 { args.stall_users.min(members) } else { 0 };
+        let stalled = if room == 0 {
+            args.stall_users.min(members)
+        } else {
+            0
+        };
         let movers = members - stalled;
         let observers = members.min(args.observers_per_room).saturating_sub(stalled);
         expected_per_second += (movers * members.saturating_sub(1)) as f64 * args.rate;
@@ -175,17 +194,30 @@ async fn run(args: Args) -> Result<()> {
     let (rss, rss_per_connection) = match (before_connect, connected, measure_end.0) {
         (Some(before), Some(connected), Some(_)) => (
             format!("{}→{}", mib(connected.rss_bytes), mib(peak_rss)),
-            format!("{:.1}", connected.rss_bytes.saturating_sub(before.rss_bytes) as f64 / args.users.max(1) as f64 / 1024.0),
+            format!(
+                "{:.1}",
+                connected.rss_bytes.saturating_sub(before.rss_bytes) as f64
+                    / args.users.max(1) as f64
+                    / 1024.0
+            ),
         ),
         _ => ("-".into(), "-".into()),
     };
-    let valid = if generator_cores >= 0.95 { "NO: generator saturated" } else { "yes" };
-    let fraction = |count: u64| {
-        (observed_expected_per_second > 0.0).then(|| count as f64 / (observed_expected_per_second * seconds))
+    let valid = if generator_cores >= 0.95 {
+        "NO: generator saturated"
+    } else {
+        "yes"
     };
-    let share = |count: u64| fraction(count).map_or("-".into(), |fraction| format!("{:.1}%", 100.0 * fraction));
+    let fraction = |count: u64| {
+        (observed_expected_per_second > 0.0)
+            .then(|| count as f64 / (observed_expected_per_second * seconds))
+    };
+    let share = |count: u64| {
+        fraction(count).map_or("-".into(), |fraction| format!("{:.1}%", 100.0 * fraction))
+    };
     // Observers are a sample of receivers: scale their share to the room.
-    let delivered_per_second = fraction(delivered).map_or(0.0, |fraction| fraction * expected_per_second);
+    let delivered_per_second =
+        fraction(delivered).map_or(0.0, |fraction| fraction * expected_per_second);
     if args.header {
         println!(
             "| scenario | fanout | users | rooms | Hz | delivered/s | of N(N−1)·Hz | fresh (≤{}ms) | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | closed early | valid |",

@@ -19,12 +19,17 @@ pub struct Sample {
 
 /// `pid` is a number, or "self".
 pub fn sample(pid: &str) -> Result<Sample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("process {pid}"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("process {pid}"))?;
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the line, the 12th and 13th after it.
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).context("stat format")?;
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("stat format")?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()? + fields.get(12).context("stime")?.parse::<f64>()?;
+    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()?
+        + fields.get(12).context("stime")?.parse::<f64>()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let rss_kib: u64 = status
         .lines()
@@ -32,11 +37,19 @@ pub fn sample(pid: &str) -> Result<Sample> {
         .and_then(|value| value.split_whitespace().next())
         .context("VmRSS")?
         .parse()?;
-    Ok(Sample { at: Instant::now(), cpu_seconds: ticks / TICKS_PER_SECOND, rss_bytes: rss_kib * 1024 })
+    Ok(Sample {
+        at: Instant::now(),
+        cpu_seconds: ticks / TICKS_PER_SECOND,
+        rss_bytes: rss_kib * 1024,
+    })
 }
 
 /// CPU used between two samples, in cores (1.0 = one core busy).
 pub fn cores_between(start: &Sample, end: &Sample) -> f64 {
     let wall = end.at.duration_since(start.at).as_secs_f64();
-    if wall > 0.0 { (end.cpu_seconds - start.cpu_seconds) / wall } else { 0.0 }
+    if wall > 0.0 {
+        (end.cpu_seconds - start.cpu_seconds) / wall
+    } else {
+        0.0
+    }
 }

@@ -34,8 +34,13 @@ pub struct SendClock {
 
 impl SendClock {
     pub fn new(users: u64) -> Arc<Self> {
-        let slots = (0..users * RING).map(|_| AtomicU64::new(u64::MAX)).collect();
-        Arc::new(Self { origin: Instant::now(), slots })
+        let slots = (0..users * RING)
+            .map(|_| AtomicU64::new(u64::MAX))
+            .collect();
+        Arc::new(Self {
+            origin: Instant::now(),
+            slots,
+        })
     }
 
     fn micros(&self, at: Instant) -> u64 {
@@ -50,7 +55,10 @@ impl SendClock {
     /// Microseconds from the send of `(user, sequence)` to `now`, if that
     /// send is still remembered.
     fn latency_micros(&self, user: u64, sequence: u64, now: Instant) -> Option<u64> {
-        let packed = self.slots.get((user * RING + sequence % RING) as usize)?.load(Ordering::Relaxed);
+        let packed = self
+            .slots
+            .get((user * RING + sequence % RING) as usize)?
+            .load(Ordering::Relaxed);
         if packed == u64::MAX || packed >> 40 != sequence {
             return None;
         }
@@ -112,7 +120,12 @@ pub async fn connect(url: &str) -> Result<Socket> {
         .await
         .with_context(|| format!("connect {url}"))?;
     match socket.next().await {
-        Some(Ok(Message::Text(text))) if matches!(ServerMessage::parse(text.as_str()), Ok(ServerMessage::Welcome { .. })) => {
+        Some(Ok(Message::Text(text)))
+            if matches!(
+                ServerMessage::parse(text.as_str()),
+                Ok(ServerMessage::Welcome { .. })
+            ) =>
+        {
             Ok(socket)
         }
         other => bail!("expected a welcome, got {other:?}"),
@@ -121,7 +134,8 @@ pub async fn connect(url: &str) -> Result<Socket> {
 
 pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Report {
     let mut report = Report {
-        latency_micros: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+        latency_micros: Histogram::new_with_bounds(1, 60_000_000, 3)
+            .expect("valid histogram bounds"),
         delivered: 0,
         fresh: 0,
         sent: 0,

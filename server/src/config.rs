@@ -45,12 +45,13 @@ pub struct Config {
     #[arg(long, env = "CURSORS_TICK_MS", default_value_t = 16)]
     pub tick_ms: u64,
 
-    /// Frames per second one room may write in total (members × flushes).
-    /// A room of N waits at least N / budget seconds between flushes, capped
-    /// at the tick: 0.3 ms for 10 users (a move goes out at once), the whole
-    /// 16 ms tick from about 500 users on.
-    #[arg(long, env = "CURSORS_ROOM_FRAME_BUDGET", default_value_t = 30_000)]
-    pub room_frame_budget: u32,
+    /// Frames per second the whole server aims to write at most, split
+    /// evenly between the rooms with members. A room of N, one of R such
+    /// rooms, waits at least N·R / budget seconds between flushes, capped at
+    /// the tick: a lone room of 10 relays each move at once (0.3 ms), a room
+    /// of 500 or 100 rooms of 10 flush once per tick.
+    #[arg(long, env = "CURSORS_FRAME_BUDGET", default_value_t = 30_000)]
+    pub frame_budget: u32,
 
     /// Largest accepted WebSocket message, in bytes; larger ones close the
     /// connection with 1009.

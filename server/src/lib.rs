@@ -66,7 +66,7 @@ impl AppState {
         let settings = RoomSettings {
             fanout: config.fanout,
             tick: config.tick(),
-            frame_budget: config.room_frame_budget,
+            frame_budget: config.frame_budget,
             outbound_queue: config.outbound_queue,
             command_queue: ROOM_COMMAND_QUEUE,
         };

@@ -15,12 +15,15 @@
 //! serialised once and shared by every mailbox. Flushes are throttled with a
 //! leading edge: a move into a room that has not flushed for its interval goes
 //! out at once. The interval grows with the room, because each flush costs one
-//! write per member: it is `members / frame_budget`, capped at the tick. A room
-//! of 10 flushes every move (a third of a millisecond apart at most), a room of
-//! 500 once per 16 ms tick, where coalescing is what keeps it afloat.
+//! write per member, and with the number of busy rooms, because they share
+//! the server: it is `members × rooms / frame_budget`, capped at the tick. A
+//! lone room of 10 flushes every move (a third of a millisecond apart at most);
+//! a room of 500, or 100 rooms of 10, flush once per 16 ms tick, where
+//! coalescing is what keeps the server afloat.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -60,7 +63,8 @@ struct Admission {
 pub struct RoomSettings {
     pub fanout: FanoutMode,
     pub tick: Duration,
-    /// Frames per second the room may write in total, all members counted.
+    /// Frames per second the whole server aims to write, split between the
+    /// rooms that have members.
     pub frame_budget: u32,
     pub outbound_queue: usize,
     /// Commands that may wait for a room task before senders wait too.
@@ -87,6 +91,8 @@ struct RoomHandle {
 #[derive(Debug)]
 pub struct RoomHub {
     rooms: Mutex<HashMap<RoomName, RoomHandle>>,
+    /// Rooms with at least one member, for splitting the frame budget.
+    occupied_rooms: AtomicUsize,
     settings: RoomSettings,
     metrics: Arc<Metrics>,
 }
@@ -95,6 +101,7 @@ impl RoomHub {
     pub fn new(settings: RoomSettings, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             rooms: Mutex::new(HashMap::new()),
+            occupied_rooms: AtomicUsize::new(0),
             settings,
             metrics,
         })
@@ -466,8 +473,12 @@ impl Room {
     /// Least time between two flushes of this room (see the module doc).
     fn flush_interval(&self) -> Duration {
         let writes_per_flush = self.members.len().max(1) as f64;
-        let budget = f64::from(self.settings.frame_budget.max(1));
-        Duration::from_secs_f64(writes_per_flush / budget).min(self.settings.tick)
+        let rooms = self
+            .hub
+            .upgrade()
+            .map_or(1, |hub| hub.occupied_rooms.load(Ordering::Relaxed).max(1));
+        let budget_per_room = f64::from(self.settings.frame_budget.max(1)) / rooms as f64;
+        Duration::from_secs_f64(writes_per_flush / budget_per_room).min(self.settings.tick)
     }
 
     /// Sends one `cursors` frame with the latest position of every member
