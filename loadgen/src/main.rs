@@ -67,6 +67,9 @@ struct Args {
     /// discard): latency and delivery are measured on them.
     #[arg(long, default_value_t = 32)]
     observers_per_room: u64,
+    /// Ask for binary `cursors` frames (subprotocol cursors.binary.v1).
+    #[arg(long)]
+    binary: bool,
     /// Names for the row.
     #[arg(long, default_value = "run")]
     scenario: String,
@@ -102,8 +105,9 @@ async fn run(args: Args) -> Result<()> {
         })
         .collect();
     let mut sockets = Vec::with_capacity(urls.len());
-    let mut connecting = futures_util::stream::iter(urls.iter().map(|url| user::connect(url)))
-        .buffered(args.connect_concurrency.max(1));
+    let mut connecting =
+        futures_util::stream::iter(urls.iter().map(|url| user::connect(url, args.binary)))
+            .buffered(args.connect_concurrency.max(1));
     while let Some(socket) = connecting.next().await {
         sockets.push(socket.context("a simulated user could not connect")?);
     }
@@ -126,6 +130,7 @@ async fn run(args: Args) -> Result<()> {
         let user = index as u64;
         let plan = user::Plan {
             user,
+            users: args.users,
             rate: args.rate,
             phase: Duration::from_secs_f64(period * (user as f64 * 0.618_034).fract()),
             start,
@@ -133,7 +138,8 @@ async fn run(args: Args) -> Result<()> {
             stop_at,
             // Users are dealt round-robin, so room 0 holds users 0, R, 2R...;
             // its first `stall_users` members stall.
-            stall: stall_window.filter(|_| user.is_multiple_of(rooms) && user / rooms < args.stall_users),
+            stall: stall_window
+                .filter(|_| user.is_multiple_of(rooms) && user / rooms < args.stall_users),
             fresh_within: Duration::from_millis(args.fresh_ms),
             observer: user / rooms < args.observers_per_room,
         };
@@ -156,7 +162,7 @@ async fn run(args: Args) -> Result<()> {
     let measure_end = (server_sample()?, procstat::sample("self")?);
 
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let (mut delivered, mut fresh, mut closed_early) = (0u64, 0u64, 0u64);
+    let (mut delivered, mut fresh, mut reordered, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
     while let Some(joined) = tasks.join_next().await {
         let (not_measured, report) = joined?;
         closed_early += u64::from(report.closed_early);
@@ -165,6 +171,7 @@ async fn run(args: Args) -> Result<()> {
         }
         latency.add(&report.latency_micros)?;
         delivered += report.delivered;
+        reordered += report.reordered;
         fresh += report.fresh;
     }
 
@@ -220,21 +227,28 @@ async fn run(args: Args) -> Result<()> {
         fraction(delivered).map_or(0.0, |fraction| fraction * expected_per_second);
     if args.header {
         println!(
-            "| scenario | fanout | users | rooms | Hz | delivered/s | of N(N−1)·Hz | fresh (≤{}ms) | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | closed early | valid |",
+            "| scenario | fanout | encoding | users | rooms | Hz | delivered/s | of N(N−1)·Hz | fresh: ≤{}ms of delivered | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | closed early | out of order | valid |",
             args.fresh_ms
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
     }
     println!(
-        "| {} | {} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {:.2} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {:.2} | {} | {} | {} |",
         args.scenario,
         args.fanout,
+        if args.binary { "binary" } else { "JSON" },
         args.users,
         rooms,
         args.rate,
         delivered_per_second,
         share(delivered),
-        share(fresh),
+        if delivered > 0 {
+            format!("{:.1}%", 100.0 * fresh as f64 / delivered as f64)
+        } else {
+            "-".into()
+        },
         millis(0.5),
         millis(0.99),
         millis(0.999),
@@ -244,6 +258,7 @@ async fn run(args: Args) -> Result<()> {
         rss_per_connection,
         generator_cores,
         closed_early,
+        reordered,
         valid,
     );
     Ok(())

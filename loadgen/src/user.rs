@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use cursors_protocol::binary::{BINARY_SUBPROTOCOL, for_each_cursor};
 use cursors_protocol::{ClientMessage, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -70,6 +71,8 @@ impl SendClock {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub user: u64,
+    /// Users in the whole run (for per-sender bookkeeping).
+    pub users: u64,
     /// Moves per second; 0 for an idle user that only listens.
     pub rate: f64,
     /// First move at `start + phase`, so users do not move in lockstep.
@@ -90,7 +93,11 @@ pub struct Plan {
 /// What one user saw during the measured window.
 pub struct Report {
     pub latency_micros: Histogram<u64>,
+    /// New positions: a sender's sequence newer than any seen before.
+    /// Positions seen again (in a snapshot sent to catch up) do not count.
     pub delivered: u64,
+    /// A sender's position older than one already seen: must stay 0.
+    pub reordered: u64,
     pub fresh: u64,
     pub sent: u64,
     pub closed_early: bool,
@@ -112,13 +119,24 @@ struct Position {
     y: f64,
 }
 
-/// Connects and reads the welcome.
-pub async fn connect(url: &str) -> Result<Socket> {
+/// Connects (asking for binary `cursors` frames if `binary`) and reads the
+/// welcome.
+pub async fn connect(url: &str, binary: bool) -> Result<Socket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request()?;
+    if binary {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", BINARY_SUBPROTOCOL.parse()?);
+    }
     // Nagle off, as browsers do for WebSockets: otherwise a small frame
     // waits for the ACK of the previous one (tens of milliseconds).
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+    let (mut socket, response) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .with_context(|| format!("connect {url}"))?;
+    if binary && response.headers().get("Sec-WebSocket-Protocol").is_none() {
+        bail!("the server did not accept {BINARY_SUBPROTOCOL}");
+    }
     match socket.next().await {
         Some(Ok(Message::Text(text)))
             if matches!(
@@ -132,11 +150,50 @@ pub async fn connect(url: &str) -> Result<Socket> {
     }
 }
 
+/// Times one received position, if it is another user's and new.
+#[allow(clippy::too_many_arguments)]
+fn observe(
+    plan: &Plan,
+    clock: &SendClock,
+    newest_seen: &mut [u64],
+    report: &mut Report,
+    fresh_micros: u64,
+    now: Instant,
+    x: f64,
+    y: f64,
+) {
+    let Some((user, sent)) = coords::decode(x, y) else {
+        return;
+    };
+    if user == plan.user {
+        return; // our own position, echoed in the shared frame
+    }
+    let Some(newest) = newest_seen.get_mut(user as usize) else {
+        return;
+    };
+    if sent < *newest {
+        report.reordered += 1;
+    }
+    if sent <= *newest {
+        return; // seen already (a catch-up snapshot repeats positions)
+    }
+    *newest = sent;
+    let Some(latency) = clock.latency_micros(user, sent, now) else {
+        return;
+    };
+    report.delivered += 1;
+    if latency <= fresh_micros {
+        report.fresh += 1;
+    }
+    let _ = report.latency_micros.record(latency.max(1));
+}
+
 pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Report {
     let mut report = Report {
         latency_micros: Histogram::new_with_bounds(1, 60_000_000, 3)
             .expect("valid histogram bounds"),
         delivered: 0,
+        reordered: 0,
         fresh: 0,
         sent: 0,
         closed_early: false,
@@ -148,6 +205,12 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
     // Open loop: a late tick is skipped, never bunched up.
     schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sequence = 0u64;
+    // Newest sequence seen from each sender (observers only).
+    let mut newest_seen: Vec<u64> = if plan.observer {
+        vec![0; plan.users as usize]
+    } else {
+        Vec::new()
+    };
 
     loop {
         if let Some((from, until)) = plan.stall
@@ -175,9 +238,8 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
                 }
             }
             frame = socket.next() => {
-                let text = match frame {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(_)) => continue,
+                let frame = match frame {
+                    Some(Ok(frame)) => frame,
                     Some(Err(_)) | None => {
                         report.closed_early = true;
                         break;
@@ -187,18 +249,17 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
                 if !plan.observer || now < plan.measure_from {
                     continue;
                 }
-                let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) else { continue };
-                for position in frame.moves {
-                    let Some((user, sent)) = coords::decode(position.x, position.y) else { continue };
-                    if user == plan.user {
-                        continue; // our own position, echoed in the shared frame
+                let mut observe = |x: f64, y: f64| observe(&plan, &clock, &mut newest_seen, &mut report, fresh_micros, now, x, y);
+                match frame {
+                    Message::Text(text) => {
+                        if let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) {
+                            frame.moves.iter().for_each(|position| observe(position.x, position.y));
+                        }
                     }
-                    let Some(latency) = clock.latency_micros(user, sent, now) else { continue };
-                    report.delivered += 1;
-                    if latency <= fresh_micros {
-                        report.fresh += 1;
+                    Message::Binary(bytes) => {
+                        let _ = for_each_cursor(&bytes, |_, x, y| observe(x, y));
                     }
-                    let _ = report.latency_micros.record(latency.max(1));
+                    _ => {}
                 }
             }
         }

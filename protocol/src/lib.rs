@@ -10,6 +10,7 @@
 //! The human-readable description of the protocol lives in `docs/PROTOCOL.md`;
 //! the tests in `tests/wire.rs` check these types against its examples.
 
+pub mod binary;
 mod client;
 mod names;
 mod server;

@@ -18,13 +18,14 @@
 //!   were waiting behind the old batch) keeps each event and position in the
 //!   order the room produced them.
 //!
-//! Frames are `Utf8Bytes`, reference-counted: a batch serialised once by the
-//! room is shared by every mailbox that holds it.
+//! Frames are reference-counted (`Utf8Bytes` for JSON text, `Bytes` for
+//! binary batches): a batch serialised once by the room is shared by every
+//! mailbox that holds it.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use axum::extract::ws::Utf8Bytes;
+use axum::extract::ws::{Message, Utf8Bytes};
 use tokio::sync::Notify;
 
 /// What happened to a cursor batch handed to [`Mailbox::push_cursor_batch`].
@@ -43,8 +44,10 @@ pub struct Overflowed;
 
 #[derive(Debug)]
 enum Outbound {
+    /// A JSON text frame.
     Event(Utf8Bytes),
-    CursorBatch(Utf8Bytes),
+    /// A `cursors` frame, JSON text or binary as the client negotiated.
+    CursorBatch(Message),
 }
 
 #[derive(Debug, Default)]
@@ -92,8 +95,8 @@ impl Mailbox {
     /// full snapshot (computed only if needed, see the module doc).
     pub fn push_cursor_batch(
         &self,
-        batch: &Utf8Bytes,
-        snapshot: impl FnOnce() -> Utf8Bytes,
+        batch: Message,
+        snapshot: impl FnOnce() -> Message,
     ) -> BatchDelivery {
         let delivery = {
             let mut queue = self.lock();
@@ -103,7 +106,7 @@ impl Mailbox {
                 .position(|frame| matches!(frame, Outbound::CursorBatch(_)));
             match stale {
                 None => {
-                    queue.frames.push_back(Outbound::CursorBatch(batch.clone()));
+                    queue.frames.push_back(Outbound::CursorBatch(batch));
                     BatchDelivery::Queued
                 }
                 Some(index) => {
@@ -118,14 +121,15 @@ impl Mailbox {
     }
 
     /// Moves every waiting frame into `frames`, oldest first.
-    pub fn drain_into(&self, frames: &mut Vec<Utf8Bytes>) -> Result<(), Overflowed> {
+    pub fn drain_into(&self, frames: &mut Vec<Message>) -> Result<(), Overflowed> {
         let mut queue = self.lock();
         if queue.overflowed {
             return Err(Overflowed);
         }
         queue.events = 0;
         frames.extend(queue.frames.drain(..).map(|frame| match frame {
-            Outbound::Event(frame) | Outbound::CursorBatch(frame) => frame,
+            Outbound::Event(text) => Message::Text(text),
+            Outbound::CursorBatch(batch) => batch,
         }));
         Ok(())
     }
@@ -153,12 +157,16 @@ mod tests {
         Utf8Bytes::from(text.to_owned())
     }
 
+    fn batch(text: &str) -> Message {
+        Message::Text(frame(text))
+    }
+
     fn drained(mailbox: &Mailbox) -> Vec<String> {
         let mut frames = Vec::new();
         mailbox.drain_into(&mut frames).unwrap();
         frames
             .iter()
-            .map(|frame| frame.as_str().to_owned())
+            .map(|frame| frame.to_text().unwrap().to_owned())
             .collect()
     }
 
@@ -167,12 +175,12 @@ mod tests {
         let mailbox = Mailbox::new(8);
         mailbox.push_event(frame("joined")).unwrap();
         assert_eq!(
-            mailbox.push_cursor_batch(&frame("batch-1"), || unreachable!()),
+            mailbox.push_cursor_batch(batch("batch-1"), || unreachable!()),
             BatchDelivery::Queued
         );
         mailbox.push_event(frame("hidden")).unwrap();
         assert_eq!(
-            mailbox.push_cursor_batch(&frame("batch-2"), || frame("snapshot-2")),
+            mailbox.push_cursor_batch(batch("batch-2"), || batch("snapshot-2")),
             BatchDelivery::ReplacedStale
         );
         assert_eq!(drained(&mailbox), ["joined", "hidden", "snapshot-2"]);
@@ -182,9 +190,9 @@ mod tests {
     #[test]
     fn a_reader_that_keeps_up_gets_every_batch() {
         let mailbox = Mailbox::new(8);
-        mailbox.push_cursor_batch(&frame("batch-1"), || unreachable!());
+        mailbox.push_cursor_batch(batch("batch-1"), || unreachable!());
         assert_eq!(drained(&mailbox), ["batch-1"]);
-        mailbox.push_cursor_batch(&frame("batch-2"), || unreachable!());
+        mailbox.push_cursor_batch(batch("batch-2"), || unreachable!());
         assert_eq!(drained(&mailbox), ["batch-2"]);
     }
 
@@ -201,7 +209,7 @@ mod tests {
     fn batches_never_accumulate() {
         let mailbox = Mailbox::new(2);
         for round in 0..1000 {
-            mailbox.push_cursor_batch(&frame("batch"), || frame(&format!("snapshot-{round}")));
+            mailbox.push_cursor_batch(batch("batch"), || batch(&format!("snapshot-{round}")));
         }
         assert_eq!(drained(&mailbox), ["snapshot-999"]);
     }

@@ -27,8 +27,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
-use cursors_protocol::{CursorPosition, PeerInfo, PeerSnapshot, Point, RoomName, ServerMessage};
+use axum::extract::ws::{Message, Utf8Bytes};
+use cursors_protocol::{
+    CursorPosition, PeerInfo, PeerSnapshot, Point, RoomName, ServerMessage, binary,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -40,11 +42,32 @@ use crate::metrics::Metrics;
 /// Commands a room accepts from its members' connections.
 #[derive(Debug)]
 enum RoomCommand {
-    Join { reply: oneshot::Sender<Admission> },
-    Hello { member: MemberKey, name: String },
-    Move { member: MemberKey, point: Point },
-    Leave { member: MemberKey },
-    Disconnect { member: MemberKey },
+    Join {
+        encoding: Encoding,
+        reply: oneshot::Sender<Admission>,
+    },
+    Hello {
+        member: MemberKey,
+        name: String,
+    },
+    Move {
+        member: MemberKey,
+        point: Point,
+    },
+    Leave {
+        member: MemberKey,
+    },
+    Disconnect {
+        member: MemberKey,
+    },
+}
+
+/// How a member receives `cursors` frames: JSON text (the default) or the
+/// compact binary layout, when it negotiated `cursors.binary.v1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Binary,
 }
 
 /// Key of a member inside its room; never reused within a room's life.
@@ -114,7 +137,11 @@ impl RoomHub {
 
     /// Joins `room`, starting it if needed. The returned membership's mailbox
     /// already holds the `welcome` frame.
-    pub async fn join(self: &Arc<Self>, room: &RoomName) -> Result<Membership, JoinError> {
+    pub async fn join(
+        self: &Arc<Self>,
+        room: &RoomName,
+        encoding: Encoding,
+    ) -> Result<Membership, JoinError> {
         // An empty room shuts itself down; a join can race with that. The room
         // then refuses the join (drops the reply) and the next attempt starts
         // a fresh room. Two retries are plenty: a new room is not empty.
@@ -123,7 +150,7 @@ impl RoomHub {
             let (reply, admission) = oneshot::channel();
             if handle
                 .commands
-                .send(RoomCommand::Join { reply })
+                .send(RoomCommand::Join { encoding, reply })
                 .await
                 .is_err()
             {
@@ -234,6 +261,7 @@ struct Member {
     position: Option<Point>,
     /// Moved since the last flush.
     dirty: bool,
+    encoding: Encoding,
     mailbox: Arc<Mailbox>,
 }
 
@@ -312,7 +340,7 @@ impl Room {
 
     fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { reply } => self.join(reply),
+            RoomCommand::Join { encoding, reply } => self.join(encoding, reply),
             RoomCommand::Hello { member, name } => self.rename(member, name),
             RoomCommand::Move { member, point } => self.move_member(member, point),
             RoomCommand::Leave { member } => self.hide(member),
@@ -320,7 +348,7 @@ impl Room {
         }
     }
 
-    fn join(&mut self, reply: oneshot::Sender<Admission>) {
+    fn join(&mut self, encoding: Encoding, reply: oneshot::Sender<Admission>) {
         let mut rng = rand::rng();
         let id = loop {
             let candidate = identity::random_id(&mut rng);
@@ -335,6 +363,7 @@ impl Room {
             color,
             position: None,
             dirty: false,
+            encoding,
             mailbox: Arc::new(Mailbox::new(self.settings.outbound_queue)),
         };
         let welcome = ServerMessage::Welcome {
@@ -398,13 +427,12 @@ impl Room {
                 }
             }
             FanoutMode::Immediate => {
-                let moves = vec![CursorPosition {
+                let moves = [CursorPosition {
                     id: member.id.clone(),
                     x: point.x,
                     y: point.y,
                 }];
-                let batch = frame(&ServerMessage::Cursors { moves });
-                self.deliver_batch(&batch, Some(key));
+                self.deliver_batch(&moves, Some(key));
             }
         }
     }
@@ -503,25 +531,33 @@ impl Room {
         if moves.is_empty() {
             return;
         }
-        let batch = frame(&ServerMessage::Cursors { moves });
         // The mover receives its own position too (the protocol allows it):
         // that is what lets every member share one serialised frame.
-        self.deliver_batch(&batch, None);
+        self.deliver_batch(&moves, None);
     }
 
-    /// Hands a cursor batch to every member but `except`. A member still
-    /// holding an unsent batch gets the room's full snapshot instead,
-    /// serialised at most once per call however many members lag.
-    fn deliver_batch(&self, batch: &Utf8Bytes, except: Option<MemberKey>) {
-        let snapshot = OnceCell::new();
+    /// Hands a cursor batch to every member but `except`. Each encoding is
+    /// serialised at most once, and only if a member uses it. A member still
+    /// holding an unsent batch gets the room's full snapshot instead, built
+    /// at most once however many members lag.
+    fn deliver_batch(&self, moves: &[CursorPosition], except: Option<MemberKey>) {
+        let batch = EncodedBatch::default();
+        let snapshot = EncodedBatch::default();
+        let snapshot_moves = OnceCell::new();
         let metrics = self.hub.upgrade().map(|hub| hub.metrics.clone());
         for (key, member) in &self.members {
             if Some(*key) == except {
                 continue;
             }
-            let delivery = member
-                .mailbox
-                .push_cursor_batch(batch, || snapshot.get_or_init(|| self.snapshot()).clone());
+            let delivery =
+                member
+                    .mailbox
+                    .push_cursor_batch(batch.frame(member.encoding, moves), || {
+                        snapshot.frame(
+                            member.encoding,
+                            snapshot_moves.get_or_init(|| self.visible_positions()),
+                        )
+                    });
             if delivery == BatchDelivery::ReplacedStale
                 && let Some(metrics) = &metrics
             {
@@ -530,10 +566,9 @@ impl Room {
         }
     }
 
-    /// Every visible cursor of the room, as one `cursors` frame.
-    fn snapshot(&self) -> Utf8Bytes {
-        let moves = self
-            .members
+    /// Every visible cursor of the room.
+    fn visible_positions(&self) -> Vec<CursorPosition> {
+        self.members
             .values()
             .filter_map(|member| {
                 let point = member.position?;
@@ -543,8 +578,7 @@ impl Room {
                     y: point.y,
                 })
             })
-            .collect();
-        frame(&ServerMessage::Cursors { moves })
+            .collect()
     }
 
     /// Called with no members left: unlists the room unless a join slipped in.
@@ -574,4 +608,31 @@ impl Room {
 
 fn frame(message: &ServerMessage) -> Utf8Bytes {
     Utf8Bytes::from(message.to_json())
+}
+
+/// One set of positions as a `cursors` frame, serialised on first use in
+/// each encoding and then shared (cloning a frame only bumps a count).
+#[derive(Default)]
+struct EncodedBatch {
+    json: OnceCell<Message>,
+    binary: OnceCell<Message>,
+}
+
+impl EncodedBatch {
+    fn frame(&self, encoding: Encoding, moves: &[CursorPosition]) -> Message {
+        match encoding {
+            Encoding::Json => self
+                .json
+                .get_or_init(|| {
+                    Message::Text(frame(&ServerMessage::Cursors {
+                        moves: moves.to_vec(),
+                    }))
+                })
+                .clone(),
+            Encoding::Binary => self
+                .binary
+                .get_or_init(|| Message::Binary(binary::encode_cursors(moves).into()))
+                .clone(),
+        }
+    }
 }

@@ -16,6 +16,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use cursors_protocol::binary::BINARY_SUBPROTOCOL;
 use cursors_protocol::{ClientMessage, ErrorCode, Point, RoomName, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -24,7 +25,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::AppState;
 use crate::admission::ConnectionPermit;
 use crate::rate_limit::{RateLimiter, Verdict};
-use crate::room::Membership;
+use crate::room::{Encoding, Membership};
 
 /// Bytes the socket reads at a time. tungstenite's default (128 KiB) is
 /// allocated per connection up front; our frames are tiny.
@@ -65,6 +66,8 @@ pub async fn upgrade(
     };
     let max_message_bytes = app.config.max_message_bytes;
     upgrade
+        // Offered by clients that want binary `cursors` frames.
+        .protocols([BINARY_SUBPROTOCOL])
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
@@ -96,7 +99,12 @@ async fn run_connection(
     _permit: ConnectionPermit,
 ) {
     app.metrics.connection_opened();
-    let membership = match app.hub.join(&room).await {
+    let encoding = if socket.protocol().is_some() {
+        Encoding::Binary
+    } else {
+        Encoding::Json
+    };
+    let membership = match app.hub.join(&room, encoding).await {
         Ok(membership) => membership,
         Err(error) => {
             tracing::warn!(%peer, %room, %error, "could not join room");
@@ -274,13 +282,13 @@ impl<'a> Connection<'a> {
     async fn write(
         &self,
         sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-        frames: &mut Vec<Utf8Bytes>,
+        frames: &mut Vec<Message>,
     ) -> Result<(), Ending> {
         let count = frames.len() as u64;
-        let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
+        let bytes: u64 = frames.iter().map(payload_bytes).sum();
         let written = tokio::time::timeout(self.app.config.write_timeout(), async {
             for frame in frames.drain(..) {
-                sink.feed(Message::Text(frame)).await?;
+                sink.feed(frame).await?;
             }
             sink.flush().await
         })
@@ -357,6 +365,14 @@ async fn close(
         reason: Utf8Bytes::from_static(reason),
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+fn payload_bytes(frame: &Message) -> u64 {
+    match frame {
+        Message::Text(text) => text.len() as u64,
+        Message::Binary(bytes) => bytes.len() as u64,
+        _ => 0,
+    }
 }
 
 fn far_future() -> Instant {

@@ -243,3 +243,65 @@ async fn health_and_static_files() {
     server.stop().await.unwrap();
     std::fs::remove_dir_all(dist).unwrap();
 }
+
+#[tokio::test]
+async fn binary_subprotocol_carries_exact_cursors_while_json_clients_share_the_room() {
+    use cursors_protocol::binary::{BINARY_SUBPROTOCOL, decode_cursors};
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = TestServer::start().await;
+    let mut request = server
+        .ws_url("?room=encodings")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        BINARY_SUBPROTOCOL.parse().unwrap(),
+    );
+    let (mut binary, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["Sec-WebSocket-Protocol"],
+        BINARY_SUBPROTOCOL
+    );
+    let mut json = server.join("encodings").await;
+
+    let (x, y) = (1.0 / 3.0, 1.0 - 1.0 / 977.0);
+    json.move_to(x, y).await;
+    // The binary client: welcome and joined stay JSON text, cursors are binary.
+    let mut saw_text = false;
+    let position = loop {
+        match tokio::time::timeout(support::PATIENCE, binary.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            Message::Text(text) => {
+                saw_text = true;
+                assert!(ServerMessage::parse(text.as_str()).is_ok());
+            }
+            Message::Binary(bytes) => {
+                let moves = decode_cursors(&bytes).unwrap();
+                if let Some(position) = moves.into_iter().find(|position| position.id == json.id) {
+                    break position;
+                }
+            }
+            _ => {}
+        }
+    };
+    assert!(saw_text, "the welcome is JSON");
+    assert_eq!(
+        (position.x.to_bits(), position.y.to_bits()),
+        (x.to_bits(), y.to_bits())
+    );
+    // The JSON client in the same room still gets JSON.
+    let json_id = json.id.clone();
+    assert_eq!(
+        json.recv_until(|message| positions_of(message, &json_id).pop())
+            .await,
+        (x, y)
+    );
+    server.stop().await.unwrap();
+}
