@@ -17,7 +17,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use futures_util::StreamExt;
-use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
 #[derive(Debug, Parser)]
@@ -130,7 +129,6 @@ async fn run(args: Args) -> Result<()> {
         let user = index as u64;
         let plan = user::Plan {
             user,
-            users: args.users,
             rate: args.rate,
             phase: Duration::from_secs_f64(period * (user as f64 * 0.618_034).fract()),
             start,
@@ -161,7 +159,7 @@ async fn run(args: Args) -> Result<()> {
     }
     let measure_end = (server_sample()?, procstat::sample("self")?);
 
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut latency = user::new_latency_histogram();
     let (mut delivered, mut fresh, mut reordered, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
     while let Some(joined) = tasks.join_next().await {
         let (not_measured, report) = joined?;
@@ -169,7 +167,9 @@ async fn run(args: Args) -> Result<()> {
         if not_measured {
             continue; // stalled users are the disturbance; non-observers only load
         }
-        latency.add(&report.latency_micros)?;
+        if let Some(histogram) = &report.latency_micros {
+            latency.add(histogram)?;
+        }
         delivered += report.delivered;
         reordered += report.reordered;
         fresh += report.fresh;

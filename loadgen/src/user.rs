@@ -2,6 +2,7 @@
 //! (open loop: it never waits for replies) and times every position of the
 //! other users it receives.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -71,8 +72,6 @@ impl SendClock {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub user: u64,
-    /// Users in the whole run (for per-sender bookkeeping).
-    pub users: u64,
     /// Moves per second; 0 for an idle user that only listens.
     pub rate: f64,
     /// First move at `start + phase`, so users do not move in lockstep.
@@ -92,7 +91,9 @@ pub struct Plan {
 
 /// What one user saw during the measured window.
 pub struct Report {
-    pub latency_micros: Histogram<u64>,
+    /// Created on the first delivery: a histogram is hundreds of KB, and
+    /// 10,000 idle users must not allocate gigabytes mid-measurement.
+    pub latency_micros: Option<Histogram<u64>>,
     /// New positions: a sender's sequence newer than any seen before.
     /// Positions seen again (in a snapshot sent to catch up) do not count.
     pub delivered: u64,
@@ -117,6 +118,11 @@ struct Frame {
 struct Position {
     x: f64,
     y: f64,
+}
+
+/// Microseconds from 1 µs to a minute, to three significant figures.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
 /// Connects (asking for binary `cursors` frames if `binary`) and reads the
@@ -155,7 +161,7 @@ pub async fn connect(url: &str, binary: bool) -> Result<Socket> {
 fn observe(
     plan: &Plan,
     clock: &SendClock,
-    newest_seen: &mut [u64],
+    newest_seen: &mut HashMap<u64, u64>,
     report: &mut Report,
     fresh_micros: u64,
     now: Instant,
@@ -168,9 +174,7 @@ fn observe(
     if user == plan.user {
         return; // our own position, echoed in the shared frame
     }
-    let Some(newest) = newest_seen.get_mut(user as usize) else {
-        return;
-    };
+    let newest = newest_seen.entry(user).or_insert(0);
     if sent < *newest {
         report.reordered += 1;
     }
@@ -185,13 +189,15 @@ fn observe(
     if latency <= fresh_micros {
         report.fresh += 1;
     }
-    let _ = report.latency_micros.record(latency.max(1));
+    let histogram = report
+        .latency_micros
+        .get_or_insert_with(new_latency_histogram);
+    let _ = histogram.record(latency.max(1));
 }
 
 pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Report {
     let mut report = Report {
-        latency_micros: Histogram::new_with_bounds(1, 60_000_000, 3)
-            .expect("valid histogram bounds"),
+        latency_micros: None,
         delivered: 0,
         reordered: 0,
         fresh: 0,
@@ -205,12 +211,9 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
     // Open loop: a late tick is skipped, never bunched up.
     schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sequence = 0u64;
-    // Newest sequence seen from each sender (observers only).
-    let mut newest_seen: Vec<u64> = if plan.observer {
-        vec![0; plan.users as usize]
-    } else {
-        Vec::new()
-    };
+    // Newest sequence seen from each sender: only the room's senders appear,
+    // so this stays small however many users the run has.
+    let mut newest_seen: HashMap<u64, u64> = HashMap::new();
 
     loop {
         if let Some((from, until)) = plan.stall
