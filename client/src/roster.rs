@@ -40,6 +40,7 @@ impl Roster {
                 name,
                 color,
                 peers,
+                ..
             } => {
                 // A welcome describes the whole room: start over from it.
                 self.peers = peers
@@ -93,7 +94,10 @@ impl Roster {
             ServerMessage::Left { id } => {
                 self.peers.remove(&id);
             }
-            ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
+            // Cursor chat is not drawn by this client yet.
+            ServerMessage::Pong { .. }
+            | ServerMessage::Error { .. }
+            | ServerMessage::Said { .. } => {}
         }
     }
 
@@ -152,6 +156,7 @@ mod tests {
                     y: None,
                 },
             ],
+            resume: None,
         });
         roster
     }
@@ -242,6 +247,7 @@ mod tests {
             name: "Ada".into(),
             color: "#000".into(),
             peers: vec![],
+            resume: None,
         });
         assert_eq!(roster.headcount(), 1);
         assert!(roster.visible_ids().is_empty());

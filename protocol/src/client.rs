@@ -18,7 +18,13 @@ pub enum ClientMessage {
     Leave,
     /// Asks for a `pong` carrying the same id, to measure round-trip time.
     Ping { id: u64 },
+    /// Cursor chat: what the sender is typing, shown beside their cursor.
+    /// Empty text clears it.
+    Say { text: String },
 }
+
+/// Longest cursor-chat text, in characters.
+pub const MAX_SAY_CHARS: usize = 64;
 
 /// Why a text frame was refused. Every variant is answered with an `error`
 /// frame of code `bad_message`; the connection stays open.
@@ -31,6 +37,8 @@ pub enum ProtocolError {
     CoordinateOutOfRange,
     #[error("bad name: {0}")]
     BadName(#[from] NameError),
+    #[error("chat text must be at most {MAX_SAY_CHARS} characters without control characters")]
+    BadSay,
 }
 
 impl ProtocolError {
@@ -56,6 +64,11 @@ impl ClientMessage {
             ClientMessage::Hello { name } => Ok(ClientMessage::Hello {
                 name: normalize_name(&name)?,
             }),
+            ClientMessage::Say { text }
+                if text.chars().count() > MAX_SAY_CHARS || text.chars().any(char::is_control) =>
+            {
+                Err(ProtocolError::BadSay)
+            }
             valid => Ok(valid),
         }
     }

@@ -15,6 +15,10 @@ pub enum ServerMessage {
         name: String,
         color: String,
         peers: Vec<PeerSnapshot>,
+        /// Reconnecting with `/ws?room=…&resume=TOKEN` within the grace
+        /// period gives back this identity (see docs/PROTOCOL.md).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// Someone entered the room.
     Joined { peer: PeerInfo },
@@ -29,6 +33,8 @@ pub enum ServerMessage {
     Left { id: String },
     /// Answer to a client's `ping`.
     Pong { id: u64 },
+    /// Someone's cursor-chat text changed (empty: cleared).
+    Said { id: String, text: String },
     /// The last message was refused; the connection stays open unless a close
     /// frame follows.
     Error { code: ErrorCode, message: String },

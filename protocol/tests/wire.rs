@@ -76,6 +76,10 @@ fn server_messages_match_the_protocol() {
     server_round_trip(r#"{"type":"hidden","id":"p1"}"#);
     server_round_trip(r#"{"type":"left","id":"p1"}"#);
     server_round_trip(r#"{"type":"pong","id":42}"#);
+    server_round_trip(r#"{"type":"said","id":"p1","text":"hello"}"#);
+    server_round_trip(
+        r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[],"resume":"0123456789abcdef0123456789abcdef"}"##,
+    );
     server_round_trip(r#"{"type":"error","code":"bad_message","message":"…"}"#);
 }
 
@@ -114,6 +118,7 @@ fn hello_names_are_trimmed() {
 
 #[test]
 fn every_bad_input_of_the_table_is_refused() {
+    let long_say = format!(r#"{{"type":"say","text":"{}"}}"#, "x".repeat(65));
     let bad_inputs = [
         ("not JSON", "hello there"),
         ("truncated JSON", r#"{"type":"move","x":0.1"#),
@@ -141,6 +146,12 @@ fn every_bad_input_of_the_table_is_refused() {
             "control character in name",
             r#"{"type":"hello","name":"A\u0000da"}"#,
         ),
+        ("chat text over 64 characters", &long_say),
+        (
+            "control character in chat",
+            r#"{"type":"say","text":"a\nb"}"#,
+        ),
+        ("wrong-typed chat text", r#"{"type":"say","text":5}"#),
     ];
     for (what, text) in bad_inputs {
         let refusal = ClientMessage::parse(text);

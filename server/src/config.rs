@@ -122,6 +122,24 @@ pub struct Config {
     #[arg(long, env = "CURSORS_SOCKET_SEND_BUFFER_BYTES", default_value_t = 0)]
     pub socket_send_buffer_bytes: usize,
 
+    /// Seconds a user whose connection dropped (no close frame: network
+    /// loss, a suspended laptop) keeps their place, so that reconnecting with
+    /// the `resume` token of their `welcome` gives back the same id, name and
+    /// colour and the others see no `left`/`joined`.
+    #[arg(long, env = "CURSORS_RESUME_GRACE_SECS", default_value_t = 10)]
+    pub resume_grace_secs: u64,
+
+    /// Milliseconds the same holds after a clean close (the page was closed
+    /// or reloaded; a browser cannot tell the server which). Long enough for
+    /// a reload to come back, short enough that a closed tab leaves at once.
+    #[arg(long, env = "CURSORS_RELOAD_GRACE_MS", default_value_t = 1500)]
+    pub reload_grace_ms: u64,
+
+    /// Cursor-chat messages per second a connection may send (one per
+    /// keystroke); the excess is dropped.
+    #[arg(long, env = "CURSORS_SAY_RATE_LIMIT", default_value_t = 20)]
+    pub say_rate_limit: u32,
+
     /// Seconds given to open connections to close after SIGINT/SIGTERM.
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,

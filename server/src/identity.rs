@@ -41,6 +41,14 @@ pub fn random_id(rng: &mut impl Rng) -> String {
         .collect()
 }
 
+/// A resume token: 128 bits from the thread's cryptographically secure
+/// generator (ChaCha, seeded by the OS), as 32 hex digits. Unguessable, so
+/// holding one proves being the user it was given to.
+pub fn resume_token(rng: &mut impl Rng) -> String {
+    let bits: u128 = rng.random();
+    format!("{bits:032x}")
+}
+
 /// The palette colour least used by the colours already taken; ties go to
 /// the earliest in the palette. While fewer users than colours are present,
 /// this is always an unused colour.
@@ -90,6 +98,9 @@ mod tests {
                 .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
         );
         let name = friendly_name(&mut rng);
+        let token = resume_token(&mut rng);
+        assert_eq!(token.len(), 32);
+        assert_ne!(token, resume_token(&mut rng));
         assert!(cursors_protocol::normalize_name(&name).is_ok(), "{name}");
     }
 }

@@ -67,6 +67,8 @@ impl AppState {
             fanout: config.fanout,
             tick: config.tick(),
             frame_budget: config.frame_budget,
+            resume_grace: std::time::Duration::from_secs(config.resume_grace_secs),
+            reload_grace: std::time::Duration::from_millis(config.reload_grace_ms),
             outbound_queue: config.outbound_queue,
             command_queue: ROOM_COMMAND_QUEUE,
         };

@@ -37,10 +37,16 @@ pub enum BatchDelivery {
     ReplacedStale,
 }
 
-/// The client has stopped reading: its event queue is full.
+/// Why a mailbox no longer delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the client's outbound queue is full")]
-pub struct Overflowed;
+pub enum Closed {
+    /// The client has stopped reading: its event queue is full.
+    #[error("the client's outbound queue is full")]
+    Overflowed,
+    /// The same user resumed on a newer connection.
+    #[error("resumed on a newer connection")]
+    Superseded,
+}
 
 #[derive(Debug)]
 enum Outbound {
@@ -54,7 +60,7 @@ enum Outbound {
 struct Queue {
     frames: VecDeque<Outbound>,
     events: usize,
-    overflowed: bool,
+    closed: Option<Closed>,
 }
 
 #[derive(Debug)]
@@ -75,14 +81,17 @@ impl Mailbox {
 
     /// Queues an event frame. Past the capacity, marks the mailbox overflowed
     /// and drops the frame: the connection will be closed anyway.
-    pub fn push_event(&self, frame: Utf8Bytes) -> Result<(), Overflowed> {
+    pub fn push_event(&self, frame: Utf8Bytes) -> Result<(), Closed> {
         {
             let mut queue = self.lock();
-            if queue.overflowed || queue.events >= self.capacity {
-                queue.overflowed = true;
+            if let Some(closed) = queue.closed {
+                return Err(closed);
+            }
+            if queue.events >= self.capacity {
+                queue.closed = Some(Closed::Overflowed);
                 drop(queue);
                 self.ready.notify_one();
-                return Err(Overflowed);
+                return Err(Closed::Overflowed);
             }
             queue.events += 1;
             queue.frames.push_back(Outbound::Event(frame));
@@ -121,10 +130,10 @@ impl Mailbox {
     }
 
     /// Moves every waiting frame into `frames`, oldest first.
-    pub fn drain_into(&self, frames: &mut Vec<Message>) -> Result<(), Overflowed> {
+    pub fn drain_into(&self, frames: &mut Vec<Message>) -> Result<(), Closed> {
         let mut queue = self.lock();
-        if queue.overflowed {
-            return Err(Overflowed);
+        if let Some(closed) = queue.closed {
+            return Err(closed);
         }
         queue.events = 0;
         frames.extend(queue.frames.drain(..).map(|frame| match frame {
@@ -132,6 +141,13 @@ impl Mailbox {
             Outbound::CursorBatch(batch) => batch,
         }));
         Ok(())
+    }
+
+    /// Tells the connection behind this mailbox that its user resumed
+    /// elsewhere: it stops delivering and the connection closes.
+    pub fn supersede(&self) {
+        self.lock().closed.get_or_insert(Closed::Superseded);
+        self.ready.notify_one();
     }
 
     /// Resolves when something was pushed since the last call (a push that
@@ -201,8 +217,17 @@ mod tests {
         let mailbox = Mailbox::new(2);
         mailbox.push_event(frame("a")).unwrap();
         mailbox.push_event(frame("b")).unwrap();
-        assert_eq!(mailbox.push_event(frame("c")), Err(Overflowed));
-        assert_eq!(mailbox.drain_into(&mut Vec::new()), Err(Overflowed));
+        assert_eq!(mailbox.push_event(frame("c")), Err(Closed::Overflowed));
+        assert_eq!(mailbox.drain_into(&mut Vec::new()), Err(Closed::Overflowed));
+    }
+
+    #[test]
+    fn a_superseded_mailbox_stops_delivering() {
+        let mailbox = Mailbox::new(2);
+        mailbox.push_event(frame("a")).unwrap();
+        mailbox.supersede();
+        assert_eq!(mailbox.drain_into(&mut Vec::new()), Err(Closed::Superseded));
+        assert_eq!(mailbox.push_event(frame("b")), Err(Closed::Superseded));
     }
 
     #[test]

@@ -44,7 +44,12 @@ use crate::metrics::Metrics;
 enum RoomCommand {
     Join {
         encoding: Encoding,
+        resume: Option<String>,
         reply: oneshot::Sender<Admission>,
+    },
+    Say {
+        member: MemberKey,
+        text: String,
     },
     Hello {
         member: MemberKey,
@@ -59,7 +64,21 @@ enum RoomCommand {
     },
     Disconnect {
         member: MemberKey,
+        connection: u64,
+        kind: DisconnectKind,
     },
+}
+
+/// How a connection ended, which decides how long its user keeps their
+/// place (see `--resume-grace-secs` and `--reload-grace-ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectKind {
+    /// The client sent a close frame: a closed or reloading page.
+    Clean,
+    /// The connection vanished: network loss, missed pongs.
+    Dropped,
+    /// The server closed it for misbehaving: gone at once.
+    Expelled,
 }
 
 /// How a member receives `cursors` frames: JSON text (the default) or the
@@ -77,6 +96,8 @@ type MemberKey = u64;
 #[derive(Debug)]
 struct Admission {
     member: MemberKey,
+    /// Which connection of this member this is (a resume makes a new one).
+    connection: u64,
     id: String,
     mailbox: Arc<Mailbox>,
 }
@@ -89,6 +110,10 @@ pub struct RoomSettings {
     /// Frames per second the whole server aims to write, split between the
     /// rooms that have members.
     pub frame_budget: u32,
+    /// How long a dropped user may resume.
+    pub resume_grace: Duration,
+    /// How long a cleanly closed user may resume (a page reload).
+    pub reload_grace: Duration,
     pub outbound_queue: usize,
     /// Commands that may wait for a room task before senders wait too.
     pub command_queue: usize,
@@ -141,6 +166,7 @@ impl RoomHub {
         self: &Arc<Self>,
         room: &RoomName,
         encoding: Encoding,
+        resume: Option<&str>,
     ) -> Result<Membership, JoinError> {
         // An empty room shuts itself down; a join can race with that. The room
         // then refuses the join (drops the reply) and the next attempt starts
@@ -150,7 +176,11 @@ impl RoomHub {
             let (reply, admission) = oneshot::channel();
             if handle
                 .commands
-                .send(RoomCommand::Join { encoding, reply })
+                .send(RoomCommand::Join {
+                    encoding,
+                    resume: resume.map(str::to_owned),
+                    reply,
+                })
                 .await
                 .is_err()
             {
@@ -159,6 +189,8 @@ impl RoomHub {
             if let Ok(admission) = admission.await {
                 return Ok(Membership {
                     member: admission.member,
+                    connection: admission.connection,
+                    ending: DisconnectKind::Dropped,
                     id: admission.id,
                     mailbox: admission.mailbox,
                     commands: handle.commands,
@@ -197,6 +229,9 @@ impl RoomHub {
 #[derive(Debug)]
 pub struct Membership {
     member: MemberKey,
+    connection: u64,
+    /// Reported to the room when this membership is dropped.
+    ending: DisconnectKind,
     id: String,
     mailbox: Arc<Mailbox>,
     commands: mpsc::Sender<RoomCommand>,
@@ -228,6 +263,19 @@ impl Membership {
         })
         .await
     }
+    pub async fn say(&self, text: String) -> Result<(), RoomGone> {
+        self.send(RoomCommand::Say {
+            member: self.member,
+            text,
+        })
+        .await
+    }
+
+    /// Records how the connection ended, for the room to decide how long
+    /// this user may resume.
+    pub fn set_ending(&mut self, ending: DisconnectKind) {
+        self.ending = ending;
+    }
 
     pub async fn hide(&self) -> Result<(), RoomGone> {
         self.send(RoomCommand::Leave {
@@ -246,9 +294,15 @@ impl Drop for Membership {
         // Drop cannot await, and a full queue must not lose the disconnect
         // (the others would keep a ghost cursor), so hand it to a task.
         let commands = self.commands.clone();
-        let member = self.member;
+        let (member, connection, kind) = (self.member, self.connection, self.ending);
         tokio::spawn(async move {
-            let _ = commands.send(RoomCommand::Disconnect { member }).await;
+            let _ = commands
+                .send(RoomCommand::Disconnect {
+                    member,
+                    connection,
+                    kind,
+                })
+                .await;
         });
     }
 }
@@ -263,6 +317,13 @@ struct Member {
     dirty: bool,
     encoding: Encoding,
     mailbox: Arc<Mailbox>,
+    /// Secret that lets this user resume (128 random bits, hex).
+    resume_token: String,
+    /// The live connection's number; a disconnect from an older one is stale.
+    connection: u64,
+    /// Set while no connection is attached: the user leaves at this instant
+    /// unless they resume first.
+    detached_until: Option<Instant>,
 }
 
 impl Member {
@@ -287,6 +348,7 @@ struct Room {
     dirty: Vec<MemberKey>,
     last_flush: Option<Instant>,
     flush_due: Option<Instant>,
+    next_connection: u64,
 }
 
 /// Commands handled in one go before the room checks its flush timer: enough
@@ -304,21 +366,34 @@ impl Room {
             dirty: Vec::new(),
             last_flush: None,
             flush_due: None,
+            next_connection: 0,
         }
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<RoomCommand>) {
         tracing::debug!(room = %self.name, "room opened");
         loop {
-            let command = match self.flush_due {
-                Some(due) => tokio::select! {
+            let expiry = self
+                .members
+                .values()
+                .filter_map(|member| member.detached_until)
+                .min();
+            let command = match (self.flush_due, expiry) {
+                (None, None) => commands.recv().await,
+                (flush_due, expiry) => tokio::select! {
                     command = commands.recv() => command,
-                    () = tokio::time::sleep_until(due) => {
+                    () = sleep_until_some(flush_due) => {
                         self.flush();
                         continue;
                     }
+                    () = sleep_until_some(expiry) => {
+                        self.expire_detached();
+                        if self.members.is_empty() && self.close_if_still_empty(&mut commands) {
+                            break;
+                        }
+                        continue;
+                    }
                 },
-                None => commands.recv().await,
             };
             // The hub keeps a sender while the room is listed, so `None`
             // only happens once the hub itself is gone.
@@ -340,11 +415,31 @@ impl Room {
 
     fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { encoding, reply } => self.join(encoding, reply),
+            RoomCommand::Join {
+                encoding,
+                resume,
+                reply,
+            } => {
+                match resume.and_then(|token| self.resume(&token, encoding)) {
+                    Some((key, admission)) => {
+                        let connection = admission.connection;
+                        if reply.send(admission).is_err() {
+                            // The new connection gave up waiting: detached again.
+                            self.detach(key, connection, DisconnectKind::Dropped);
+                        }
+                    }
+                    None => self.join(encoding, reply),
+                }
+            }
+            RoomCommand::Say { member, text } => self.say(member, text),
             RoomCommand::Hello { member, name } => self.rename(member, name),
             RoomCommand::Move { member, point } => self.move_member(member, point),
             RoomCommand::Leave { member } => self.hide(member),
-            RoomCommand::Disconnect { member } => self.disconnect(member),
+            RoomCommand::Disconnect {
+                member,
+                connection,
+                kind,
+            } => self.detach(member, connection, kind),
         }
     }
 
@@ -365,23 +460,20 @@ impl Room {
             dirty: false,
             encoding,
             mailbox: Arc::new(Mailbox::new(self.settings.outbound_queue)),
+            resume_token: identity::resume_token(&mut rng),
+            connection: self.next_connection,
+            detached_until: None,
         };
-        let welcome = ServerMessage::Welcome {
-            id: member.id.clone(),
-            name: member.name.clone(),
-            color: member.color.to_owned(),
-            peers: self
-                .members
-                .values()
-                .map(|peer| PeerSnapshot::new(peer.info(), peer.position))
-                .collect(),
-        };
+        self.next_connection += 1;
         // The welcome goes in first, so it is the first frame on the wire.
-        let _ = member.mailbox.push_event(frame(&welcome));
+        let _ = member
+            .mailbox
+            .push_event(frame(&self.welcome(&member, None)));
         let key = self.next_member;
         self.next_member += 1;
         let admission = Admission {
             member: key,
+            connection: member.connection,
             id: id.clone(),
             mailbox: member.mailbox.clone(),
         };
@@ -453,10 +545,104 @@ impl Room {
         }
     }
 
-    fn disconnect(&mut self, key: MemberKey) {
+    /// The `welcome` for `member`: everyone else, with their positions, and
+    /// the token to resume with.
+    fn welcome(&self, member: &Member, skip: Option<MemberKey>) -> ServerMessage {
+        ServerMessage::Welcome {
+            id: member.id.clone(),
+            name: member.name.clone(),
+            color: member.color.to_owned(),
+            peers: self
+                .members
+                .iter()
+                .filter(|(key, _)| Some(**key) != skip)
+                .map(|(_, peer)| PeerSnapshot::new(peer.info(), peer.position))
+                .collect(),
+            resume: Some(member.resume_token.clone()),
+        }
+    }
+
+    /// Gives a returning user their place back, if `token` is one of this
+    /// room's. Tokens live in their room, so another room's token is simply
+    /// unknown here. The others see nothing: no `left`, no `joined`.
+    fn resume(&mut self, token: &str, encoding: Encoding) -> Option<(MemberKey, Admission)> {
+        let key = *self
+            .members
+            .iter()
+            .find(|(_, member)| member.resume_token == token)?
+            .0;
+        let connection = self.next_connection;
+        self.next_connection += 1;
+        let mailbox = Arc::new(Mailbox::new(self.settings.outbound_queue));
+        let member = self.members.get_mut(&key)?;
+        // Still attached (the old connection has not noticed it is dead):
+        // the newer connection wins, and the older one is told to close.
+        member.mailbox.supersede();
+        member.mailbox = mailbox.clone();
+        member.encoding = encoding;
+        member.connection = connection;
+        member.detached_until = None;
+        // A token is good for one resume: the welcome carries a fresh one.
+        member.resume_token = identity::resume_token(&mut rand::rng());
+        let member = &self.members[&key];
+        let _ = mailbox.push_event(frame(&self.welcome(member, Some(key))));
+        tracing::debug!(room = %self.name, id = %member.id, "member resumed");
+        let admission = Admission {
+            member: key,
+            connection,
+            id: member.id.clone(),
+            mailbox,
+        };
+        Some((key, admission))
+    }
+
+    /// A connection ended. Its user keeps their place for a grace period
+    /// (unless expelled), with their cursor hidden so no ghost stays behind.
+    fn detach(&mut self, key: MemberKey, connection: u64, kind: DisconnectKind) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        if member.connection != connection || member.detached_until.is_some() {
+            return; // an older connection of a user who has since resumed
+        }
+        let grace = match kind {
+            DisconnectKind::Clean => self.settings.reload_grace,
+            DisconnectKind::Dropped => self.settings.resume_grace,
+            DisconnectKind::Expelled => Duration::ZERO,
+        };
+        if grace.is_zero() {
+            self.remove(key);
+            return;
+        }
+        member.detached_until = Some(Instant::now() + grace);
+        if member.position.is_some() {
+            self.hide(key);
+        }
+    }
+
+    /// Removes the detached users whose grace period is over.
+    fn expire_detached(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<MemberKey> = self
+            .members
+            .iter()
+            .filter(|(_, member)| member.detached_until.is_some_and(|until| until <= now))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in expired {
+            self.remove(key);
+        }
+    }
+
+    fn remove(&mut self, key: MemberKey) {
         let Some(member) = self.members.remove(&key) else {
             return;
         };
+        if self.members.is_empty()
+            && let Some(hub) = self.hub.upgrade()
+        {
+            hub.occupied_rooms.fetch_sub(1, Ordering::Relaxed);
+        }
         self.forget_pending_move(key);
         self.broadcast(
             None,
@@ -465,6 +651,21 @@ impl Room {
             },
         );
         tracing::debug!(room = %self.name, id = %member.id, members = self.members.len(), "member left");
+    }
+
+    /// Relays cursor-chat text to the others.
+    fn say(&mut self, key: MemberKey, text: String) {
+        let Some(member) = self.members.get(&key) else {
+            return;
+        };
+        if member.detached_until.is_some() {
+            return;
+        }
+        let said = ServerMessage::Said {
+            id: member.id.clone(),
+            text,
+        };
+        self.broadcast(Some(key), &said);
     }
 
     fn forget_pending_move(&mut self, key: MemberKey) {
@@ -603,6 +804,14 @@ impl Room {
         }
         hub.metrics.rooms_closed();
         true
+    }
+}
+
+/// Sleeps until `deadline`, or forever if there is none.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -24,8 +24,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::AppState;
 use crate::admission::ConnectionPermit;
+use crate::mailbox::Closed;
 use crate::rate_limit::{RateLimiter, Verdict};
-use crate::room::{Encoding, Membership};
+use crate::room::{DisconnectKind, Encoding, Membership};
 
 /// Bytes the socket reads at a time. tungstenite's default (128 KiB) is
 /// allocated per connection up front; our frames are tiny.
@@ -41,6 +42,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Deserialize)]
 pub struct ConnectQuery {
     room: Option<String>,
+    /// The token of an earlier `welcome`, to come back as the same user.
+    resume: Option<String>,
 }
 
 /// `GET /ws?room=NAME`: checks the request (room, origin, caps), then
@@ -75,7 +78,14 @@ pub async fn upgrade(
         .max_frame_size(max_message_bytes)
         .on_upgrade(move |socket| {
             let connections = app.connections.clone();
-            connections.track_future(run_connection(app, socket, room, peer, permit))
+            connections.track_future(run_connection(
+                app,
+                socket,
+                room,
+                query.resume,
+                peer,
+                permit,
+            ))
         })
 }
 
@@ -83,10 +93,22 @@ pub async fn upgrade(
 #[derive(Debug)]
 enum Ending {
     /// Send this close frame, then drop the socket.
-    Close(u16, &'static str),
-    /// The client closed or vanished: only flush what tungstenite owes it
-    /// (the reply to its close frame).
-    Finished,
+    Close(u16, &'static str, DisconnectKind),
+    /// The client sent a close frame (tungstenite answers it).
+    ClientClosed,
+    /// The connection vanished without a close frame.
+    Vanished,
+}
+
+impl Ending {
+    /// What the room makes of it: how long the user may come back.
+    fn kind(&self) -> DisconnectKind {
+        match self {
+            Ending::Close(_, _, kind) => *kind,
+            Ending::ClientClosed => DisconnectKind::Clean,
+            Ending::Vanished => DisconnectKind::Dropped,
+        }
+    }
 }
 
 /// The life of one WebSocket. `_permit` holds this connection's place under
@@ -95,6 +117,7 @@ async fn run_connection(
     app: AppState,
     socket: WebSocket,
     room: RoomName,
+    resume: Option<String>,
     peer: SocketAddr,
     _permit: ConnectionPermit,
 ) {
@@ -104,7 +127,7 @@ async fn run_connection(
     } else {
         Encoding::Json
     };
-    let membership = match app.hub.join(&room, encoding).await {
+    let mut membership = match app.hub.join(&room, encoding, resume.as_deref()).await {
         Ok(membership) => membership,
         Err(error) => {
             tracing::warn!(%peer, %room, %error, "could not join room");
@@ -123,6 +146,7 @@ async fn run_connection(
         .run(socket, &room, peer)
         .await;
     tracing::info!(%peer, %room, id = membership.id(), ?ending, "disconnected");
+    membership.set_ending(ending.kind());
     drop(membership);
     app.metrics.connection_closed();
 }
@@ -133,6 +157,8 @@ struct Connection<'a> {
     /// When the last unanswered ping must have been answered by.
     pong_due: Option<Instant>,
     rate_limiter: RateLimiter,
+    /// Cursor chat has its own, lower limit; never closes on its own.
+    say_limiter: RateLimiter,
 }
 
 impl<'a> Connection<'a> {
@@ -145,11 +171,14 @@ impl<'a> Connection<'a> {
             config.rate_abuse_secs,
             now,
         );
+        let say_limiter =
+            RateLimiter::new(config.say_rate_limit, config.say_rate_limit, u32::MAX, now);
         Self {
             app,
             membership,
             pong_due: None,
             rate_limiter,
+            say_limiter,
         }
     }
 
@@ -168,13 +197,19 @@ impl<'a> Connection<'a> {
             let pong_deadline = self.pong_due.unwrap_or_else(far_future);
             tokio::select! {
                 () = self.app.shutdown.cancelled() => {
-                    break Ending::Close(close_code::AWAY, "server shutting down");
+                    break Ending::Close(close_code::AWAY, "server shutting down", DisconnectKind::Dropped);
                 }
                 () = mailbox.ready() => {
-                    if mailbox.drain_into(&mut outgoing).is_err() {
-                        self.app.metrics.slow_client_closed();
-                        tracing::info!(%peer, %room, "closing: client is not reading");
-                        break Ending::Close(close_code::POLICY, "too slow: outbound queue full");
+                    match mailbox.drain_into(&mut outgoing) {
+                        Ok(()) => {}
+                        Err(Closed::Overflowed) => {
+                            self.app.metrics.slow_client_closed();
+                            tracing::info!(%peer, %room, "closing: client is not reading");
+                            break Ending::Close(close_code::POLICY, "too slow: outbound queue full", DisconnectKind::Expelled);
+                        }
+                        Err(Closed::Superseded) => {
+                            break Ending::Close(close_code::NORMAL, "resumed on a newer connection", DisconnectKind::Dropped);
+                        }
                     }
                     if let Err(ending) = self.write(&mut sink, &mut outgoing).await {
                         break ending;
@@ -182,7 +217,7 @@ impl<'a> Connection<'a> {
                 }
                 incoming = stream.next() => {
                     let message = match incoming {
-                        None => break Ending::Finished,
+                        None => break Ending::Vanished,
                         Some(Err(error)) => break self.read_failed(error, peer),
                         Some(Ok(message)) => message,
                     };
@@ -198,13 +233,13 @@ impl<'a> Connection<'a> {
                 () = tokio::time::sleep_until(pong_deadline), if self.pong_due.is_some() => {
                     self.app.metrics.heartbeat_timed_out();
                     tracing::info!(%peer, %room, "closing: no pong within the timeout");
-                    break Ending::Close(close_code::POLICY, "no pong within the timeout");
+                    break Ending::Close(close_code::POLICY, "no pong within the timeout", DisconnectKind::Dropped);
                 }
             }
         };
         match ending {
-            Ending::Close(code, reason) => close(sink, code, reason).await,
-            Ending::Finished => {
+            Ending::Close(code, reason, _) => close(sink, code, reason).await,
+            Ending::ClientClosed | Ending::Vanished => {
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.flush()).await;
             }
         }
@@ -223,7 +258,11 @@ impl<'a> Connection<'a> {
                 }
                 Verdict::Abuse => {
                     self.app.metrics.abuse_closed();
-                    return Some(Ending::Close(close_code::POLICY, "rate limit exceeded"));
+                    return Some(Ending::Close(
+                        close_code::POLICY,
+                        "rate limit exceeded",
+                        DisconnectKind::Expelled,
+                    ));
                 }
             }
         }
@@ -239,13 +278,24 @@ impl<'a> Connection<'a> {
             }
             // tungstenite answers pings and close frames by itself.
             Message::Ping(_) => return None,
-            Message::Close(_) => return Some(Ending::Finished),
+            Message::Close(_) => return Some(Ending::ClientClosed),
         };
         self.app.metrics.message_in();
         let sent = match ClientMessage::parse(text.as_str()) {
             Ok(ClientMessage::Move { x, y }) => self.membership.move_to(Point { x, y }).await,
             Ok(ClientMessage::Hello { name }) => self.membership.rename(name).await,
             Ok(ClientMessage::Leave) => self.membership.hide().await,
+            Ok(ClientMessage::Say { text }) => {
+                match self.say_limiter.check(std::time::Instant::now()) {
+                    // Typing sends one `say` per keystroke; past the limit the
+                    // excess is dropped (the last one sent stays visible).
+                    Verdict::Allow => self.membership.say(text).await,
+                    Verdict::Drop | Verdict::Abuse => {
+                        self.app.metrics.rate_limited();
+                        Ok(())
+                    }
+                }
+            }
             Ok(ClientMessage::Ping { id }) => {
                 self.answer(&ServerMessage::Pong { id });
                 Ok(())
@@ -256,8 +306,13 @@ impl<'a> Connection<'a> {
             }
         };
         // The room only goes away under us while the server shuts down.
-        sent.err()
-            .map(|_| Ending::Close(close_code::AWAY, "server shutting down"))
+        sent.err().map(|_| {
+            Ending::Close(
+                close_code::AWAY,
+                "server shutting down",
+                DisconnectKind::Dropped,
+            )
+        })
     }
 
     fn refuse(&self, reason: &str) {
@@ -298,13 +353,14 @@ impl<'a> Connection<'a> {
                 self.app.metrics.frames_written(count, bytes);
                 Ok(())
             }
-            Ok(Err(_)) => Err(Ending::Finished),
+            Ok(Err(_)) => Err(Ending::Vanished),
             Err(_elapsed) => {
                 frames.clear();
                 self.app.metrics.slow_client_closed();
                 Err(Ending::Close(
                     close_code::POLICY,
                     "too slow: write timed out",
+                    DisconnectKind::Expelled,
                 ))
             }
         }
@@ -324,10 +380,11 @@ impl<'a> Connection<'a> {
         .await
         {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Ending::Finished),
+            Ok(Err(_)) => Err(Ending::Vanished),
             Err(_elapsed) => Err(Ending::Close(
                 close_code::POLICY,
                 "too slow: write timed out",
+                DisconnectKind::Expelled,
             )),
         }
     }
@@ -336,20 +393,32 @@ impl<'a> Connection<'a> {
     fn read_failed(&self, error: axum::Error, peer: SocketAddr) -> Ending {
         let error = error.into_inner();
         let Some(error) = error.downcast_ref::<tungstenite::Error>() else {
-            return Ending::Finished;
+            return Ending::Vanished;
         };
         match error {
             tungstenite::Error::Capacity(_) => {
                 self.app.metrics.oversized_closed();
                 tracing::info!(%peer, "closing: frame over the size limit");
-                Ending::Close(close_code::SIZE, "message too big")
+                Ending::Close(
+                    close_code::SIZE,
+                    "message too big",
+                    DisconnectKind::Expelled,
+                )
             }
-            tungstenite::Error::Utf8(_) => Ending::Close(close_code::INVALID, "invalid UTF-8"),
+            tungstenite::Error::Utf8(_) => Ending::Close(
+                close_code::INVALID,
+                "invalid UTF-8",
+                DisconnectKind::Expelled,
+            ),
             tungstenite::Error::Protocol(violation) => {
                 tracing::info!(%peer, %violation, "closing: protocol violation");
-                Ending::Close(close_code::PROTOCOL, "protocol violation")
+                Ending::Close(
+                    close_code::PROTOCOL,
+                    "protocol violation",
+                    DisconnectKind::Expelled,
+                )
             }
-            _ => Ending::Finished,
+            _ => Ending::Vanished,
         }
     }
 }

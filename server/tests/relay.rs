@@ -23,11 +23,16 @@ async fn welcome_lists_peers_with_their_last_positions() {
         name,
         color,
         peers,
+        resume,
     } = &newcomer.welcome
     else {
         unreachable!()
     };
     assert!(!id.is_empty() && !name.is_empty() && color.starts_with('#'));
+    assert!(
+        resume.as_ref().is_some_and(|token| token.len() == 32),
+        "{resume:?}"
+    );
     assert_eq!(peers.len(), 2, "{peers:?}");
     assert_eq!(peers[0].id, ada.id);
     assert_eq!(peers[0].name, ada.name);

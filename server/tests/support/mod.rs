@@ -140,6 +140,17 @@ impl Client {
         self.socket.send(message).await.expect("send");
     }
 
+    /// The token of this client's welcome, to resume with.
+    pub fn resume_token(&self) -> String {
+        match &self.welcome {
+            ServerMessage::Welcome {
+                resume: Some(token),
+                ..
+            } => token.clone(),
+            other => panic!("no resume token in {other:?}"),
+        }
+    }
+
     /// Sends a move, reporting failure instead of panicking (for tests in
     /// which the server is expected to hang up).
     pub async fn try_move_to(&mut self, x: f64, y: f64) -> bool {

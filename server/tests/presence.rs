@@ -1,0 +1,244 @@
+//! Presence additions of docs/PROTOCOL.md: resuming an identity after a
+//! reconnect, and cursor chat (`say`/`said`).
+
+mod support;
+
+use std::time::Duration;
+
+use cursors_protocol::{ClientMessage, ErrorCode, ServerMessage};
+use support::{Client, TestServer, metric, positions_of};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+fn is_presence_change(message: &ServerMessage) -> bool {
+    matches!(
+        message,
+        ServerMessage::Left { .. } | ServerMessage::Joined { .. }
+    )
+}
+
+async fn resume(server: &TestServer, room: &str, token: &str) -> Client {
+    Client::connect(&server.ws_url(&format!("?room={room}&resume={token}"))).await
+}
+
+#[tokio::test]
+async fn a_dropped_user_resumes_with_the_same_identity_and_no_flicker() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("resume").await;
+    let mut bo = server.join("resume").await;
+    ada.move_to(0.2, 0.3).await;
+    bo.recv_until(|message| positions_of(message, &ada.id).pop())
+        .await;
+    let (id, name, color, token) = (
+        ada.id.clone(),
+        ada.name.clone(),
+        ada.color.clone(),
+        ada.resume_token(),
+    );
+
+    // The connection vanishes without a close frame (as when the network goes).
+    drop(ada);
+    let hidden = bo.recv_until(|message| match message {
+        ServerMessage::Hidden { id } => Some(id.clone()),
+        ServerMessage::Left { .. } => panic!("left during the grace period"),
+        _ => None,
+    });
+    assert_eq!(hidden.await, id, "no ghost cursor while away");
+
+    let mut back = resume(&server, "resume", &token).await;
+    assert_eq!(
+        (back.id.as_str(), back.name.as_str(), back.color.as_str()),
+        (id.as_str(), name.as_str(), color.as_str())
+    );
+    let ServerMessage::Welcome { peers, .. } = &back.welcome else {
+        unreachable!()
+    };
+    assert_eq!(
+        peers
+            .iter()
+            .map(|peer| peer.id.as_str())
+            .collect::<Vec<_>>(),
+        [bo.id.as_str()]
+    );
+    assert_ne!(
+        back.resume_token(),
+        token,
+        "a fresh token with every welcome"
+    );
+
+    back.move_to(0.6, 0.7).await;
+    let mut seen = Vec::new();
+    let position = bo.recv_until(|message| {
+        seen.push(message.clone());
+        positions_of(message, &id).pop()
+    });
+    assert_eq!(position.await, (0.6, 0.7));
+    assert!(
+        !seen.iter().any(is_presence_change),
+        "the others saw {seen:?}"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn after_the_grace_period_the_user_is_gone_and_the_token_gives_a_fresh_identity() {
+    let server = TestServer::start_with(|config| config.resume_grace_secs = 1).await;
+    let ada = server.join("expiry").await;
+    let mut bo = server.join("expiry").await;
+    let (id, token) = (ada.id.clone(), ada.resume_token());
+    drop(ada);
+    let left = bo.recv_until(|message| match message {
+        ServerMessage::Left { id } => Some(id.clone()),
+        _ => None,
+    });
+    assert_eq!(left.await, id);
+    let late = resume(&server, "expiry", &token).await;
+    assert_ne!(late.id, id);
+    let joined = bo.recv_until(|message| match message {
+        ServerMessage::Joined { peer } => Some(peer.id.clone()),
+        _ => None,
+    });
+    assert_eq!(joined.await, late.id);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn tokens_only_work_once_and_only_in_their_room() {
+    let server = TestServer::start().await;
+    let ada = server.join("home").await;
+    let _bo = server.join("home").await;
+    let (id, token) = (ada.id.clone(), ada.resume_token());
+    drop(ada);
+
+    let elsewhere = resume(&server, "away", &token).await;
+    assert_ne!(
+        elsewhere.id, id,
+        "a token from another room is unknown here"
+    );
+    let ServerMessage::Welcome { peers, .. } = &elsewhere.welcome else {
+        unreachable!()
+    };
+    assert!(peers.is_empty());
+    for garbage in [
+        "",
+        "not-a-token",
+        "00000000000000000000000000000000",
+        &"f".repeat(500),
+    ] {
+        let stranger = resume(&server, "home", garbage).await;
+        assert_ne!(stranger.id, id, "{garbage:?}");
+    }
+
+    let back = resume(&server, "home", &token).await;
+    assert_eq!(back.id, id);
+    drop(back);
+    let replay = resume(&server, "home", &token).await;
+    assert_ne!(replay.id, id, "a used token does not work twice");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn resuming_while_the_old_connection_lives_replaces_it() {
+    let server = TestServer::start().await;
+    let mut old = server.join("takeover").await;
+    let mut bo = server.join("takeover").await;
+    let new = resume(&server, "takeover", &old.resume_token()).await;
+    assert_eq!(new.id, old.id);
+    let close = old.closed().await.expect("the old connection is closed");
+    assert_eq!(close.code, CloseCode::Normal);
+    assert!(!bo.sync().await.iter().any(is_presence_change));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cleanly_closed_page_leaves_soon_unless_it_reloads() {
+    let server = TestServer::start_with(|config| config.reload_grace_ms = 300).await;
+    let mut bo = server.join("reload").await;
+
+    // A reload: close, then come back at once with the token.
+    let ada = server.join("reload").await;
+    let (id, token) = (ada.id.clone(), ada.resume_token());
+    ada.close().await;
+    let back = resume(&server, "reload", &token).await;
+    assert_eq!(back.id, id);
+    tokio::time::sleep(Duration::from_millis(600)).await; // past the grace
+    assert!(
+        !bo.sync()
+            .await
+            .iter()
+            .any(|message| matches!(message, ServerMessage::Left { .. }))
+    );
+
+    // A closed tab: gone after the short grace.
+    back.close().await;
+    let left = bo.recv_until(|message| match message {
+        ServerMessage::Left { id } => Some(id.clone()),
+        _ => None,
+    });
+    assert_eq!(left.await, id);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn cursor_chat_reaches_the_others_within_limits() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("chat").await;
+    let mut bo = server.join("chat").await;
+    ada.recv_until(|message| matches!(message, ServerMessage::Joined { .. }).then_some(()))
+        .await;
+
+    ada.send(&ClientMessage::Say {
+        text: "hello there".into(),
+    })
+    .await;
+    let said = bo.recv_until(|message| match message {
+        ServerMessage::Said { id, text } => Some((id.clone(), text.clone())),
+        _ => None,
+    });
+    assert_eq!(said.await, (ada.id.clone(), "hello there".to_owned()));
+    ada.send(&ClientMessage::Say {
+        text: String::new(),
+    })
+    .await;
+    let cleared = bo.recv_until(|message| match message {
+        ServerMessage::Said { text, .. } => Some(text.clone()),
+        _ => None,
+    });
+    assert_eq!(cleared.await, "", "empty text clears");
+    assert!(
+        ada.sync().await.is_empty(),
+        "the sender does not hear itself"
+    );
+
+    for bad in ["x".repeat(65), "line\nbreak".to_owned()] {
+        ada.send(&ClientMessage::Say { text: bad }).await;
+        let refusal = ada.recv().await;
+        assert!(
+            matches!(
+                refusal,
+                ServerMessage::Error {
+                    code: ErrorCode::BadMessage,
+                    ..
+                }
+            ),
+            "{refusal:?}"
+        );
+    }
+
+    // Typing fast: the excess over the chat limit is dropped, not relayed.
+    for index in 0..100 {
+        ada.send(&ClientMessage::Say {
+            text: format!("typing {index}"),
+        })
+        .await;
+    }
+    ada.sync().await;
+    let relayed = bo
+        .sync()
+        .await
+        .iter()
+        .filter(|message| matches!(message, ServerMessage::Said { .. }))
+        .count();
+    assert!((1..100).contains(&relayed), "{relayed} of 100 relayed");
+    assert!(metric(&server, "cursors_rate_limited_drops_total").await >= 1.0);
+    server.stop().await.unwrap();
+}
