@@ -6,14 +6,27 @@
 use cursors_protocol::RoomName;
 
 /// The WebSocket URL for `room`, given `window.location`'s `protocol`
-/// (e.g. `"https:"`) and `host` (host and port).
-pub fn socket_url(page_protocol: &str, host: &str, room: &RoomName) -> String {
+/// (e.g. `"https:"`) and `host` (host and port), and the token to resume an
+/// earlier identity with, if there is one.
+pub fn socket_url(
+    page_protocol: &str,
+    host: &str,
+    room: &RoomName,
+    resume: Option<&str>,
+) -> String {
     let scheme = if page_protocol == "https:" {
         "wss"
     } else {
         "ws"
     };
-    format!("{scheme}://{host}/ws?room={room}")
+    match resume {
+        // Tokens are hex digits and need no escaping; anything else is not a
+        // token of ours and is left out rather than pasted into the query.
+        Some(token) if !token.is_empty() && token.bytes().all(|byte| byte.is_ascii_hexdigit()) => {
+            format!("{scheme}://{host}/ws?room={room}&resume={token}")
+        }
+        _ => format!("{scheme}://{host}/ws?room={room}"),
+    }
 }
 
 /// The page URL (path and query) that joins `room`.
@@ -32,12 +45,28 @@ mod tests {
     #[test]
     fn plain_pages_use_ws_and_secure_pages_wss() {
         assert_eq!(
-            socket_url("http:", "127.0.0.1:8080", &room("lobby")),
+            socket_url("http:", "127.0.0.1:8080", &room("lobby"), None),
             "ws://127.0.0.1:8080/ws?room=lobby"
         );
         assert_eq!(
-            socket_url("https:", "cursors.example", &room("team-1")),
+            socket_url("https:", "cursors.example", &room("team-1"), None),
             "wss://cursors.example/ws?room=team-1"
+        );
+    }
+
+    #[test]
+    fn a_resume_token_rides_along_if_it_looks_like_one() {
+        assert_eq!(
+            socket_url("http:", "h:1", &room("r"), Some("0123abcdef")),
+            "ws://h:1/ws?room=r&resume=0123abcdef"
+        );
+        assert_eq!(
+            socket_url("http:", "h:1", &room("r"), Some("x&room=evil")),
+            "ws://h:1/ws?room=r"
+        );
+        assert_eq!(
+            socket_url("http:", "h:1", &room("r"), Some("")),
+            "ws://h:1/ws?room=r"
         );
     }
 

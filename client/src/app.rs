@@ -1,77 +1,28 @@
-//! The page: a top bar (room, head count, connection state) over the board,
-//! on which every other user's cursor is drawn.
+//! The page: a top bar (room, head count, you, connection state) over the
+//! board, on which every other user's cursor is drawn.
 //!
-//! State lives in two signals: the [`Roster`] (everything the server told us)
-//! and the connection [`Status`]. The [`Session`] owns the socket and the
-//! send throttle; components read signals and call the session, nothing else.
+//! State lives in signals ([`ConnectionSignals`]): the [`Roster`]
+//! (everything the server told us), the connection [`Status`] and the
+//! round-trip time. The [`Connection`] owns the socket and keeps it alive;
+//! components read signals and call the connection, nothing else.
 
-use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use cursors_protocol::{ClientMessage, Point, RoomName};
+use cursors_protocol::RoomName;
+use leptos::ev;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use web_sys::PointerEvent;
 
-use crate::address::socket_url;
 use crate::board::{BoardRect, to_board, to_css_position};
+use crate::connection::{Connection, ConnectionSignals, Status};
 use crate::roster::Roster;
-use crate::socket::{Socket, SocketEvent};
-use crate::throttle::FrameThrottle;
-
-/// State of the connection to the server, as shown in the top bar.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Status {
-    Connecting,
-    Connected,
-    Closed { code: u16, reason: String },
-}
-
-impl Status {
-    fn label(&self) -> String {
-        match self {
-            Status::Connecting => "connecting…".to_owned(),
-            Status::Connected => "connected".to_owned(),
-            Status::Closed { reason, .. } if !reason.is_empty() => {
-                format!("disconnected: {reason}")
-            }
-            Status::Closed { code, .. } => format!("disconnected ({code})"),
-        }
-    }
-}
-
-/// The socket plus the pointer throttle: what pointer handlers talk to.
-struct Session {
-    socket: Socket,
-    throttle: RefCell<FrameThrottle<Point>>,
-}
-
-impl Session {
-    /// Records the pointer's position; the next animation frame sends the
-    /// latest one (see [`FrameThrottle`]).
-    fn pointer_moved(self: &Rc<Self>, point: Point) {
-        if self.throttle.borrow_mut().offer(point) {
-            let session = self.clone();
-            request_animation_frame(move || {
-                let pending = session.throttle.borrow_mut().take_for_frame();
-                if let Some(Point { x, y }) = pending {
-                    session.socket.send(&ClientMessage::Move { x, y });
-                }
-            });
-        }
-    }
-
-    fn pointer_left(&self) {
-        self.throttle.borrow_mut().discard();
-        self.socket.send(&ClientMessage::Leave);
-    }
-}
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
 #[component]
 pub fn App() -> impl IntoView {
-    let location = window().location();
-    let query = location.search().unwrap_or_default();
+    let query = window().location().search().unwrap_or_default();
     let requested = web_sys::UrlSearchParams::new_with_str(&query)
         .ok()
         .and_then(|params| params.get("room"));
@@ -90,51 +41,55 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn RoomPage(room: RoomName) -> impl IntoView {
-    let roster = RwSignal::new(Roster::default());
-    let status = RwSignal::new(Status::Connecting);
+    let signals = ConnectionSignals {
+        roster: RwSignal::new(Roster::default()),
+        status: RwSignal::new(Status::Connecting),
+        round_trip_ms: RwSignal::new(None),
+    };
+    // `web_sys` objects are not `Send`; the wrapper lets the connection ride
+    // in event handlers and cleanup, which all run on this one thread.
+    let connection = SendWrapper::new(Connection::start(room.clone(), signals));
 
-    let location = window().location();
-    let url = socket_url(
-        &location.protocol().unwrap_or_default(),
-        &location.host().unwrap_or_default(),
-        &room,
-    );
-    let socket = Socket::open(&url, move |event| match event {
-        SocketEvent::Open => status.set(Status::Connected),
-        SocketEvent::Message(message) => roster.update(|roster| roster.apply(message)),
-        SocketEvent::Closed { code, reason } => {
-            status.set(Status::Closed { code, reason });
-            roster.set(Roster::default());
+    // Leaving or reloading the page closes the socket cleanly, so the others
+    // see the user leave at once (or not at all, if the reload comes back).
+    let on_hide = connection.clone();
+    let hide = window_event_listener(ev::pagehide, move |_| on_hide.close());
+    let on_show = connection.clone();
+    let show = window_event_listener(ev::pageshow, move |event| {
+        if event.persisted() {
+            on_show.reopen();
         }
     });
-    let session = match socket {
-        Ok(socket) => Some(SendWrapper::new(Rc::new(Session {
-            socket,
-            throttle: RefCell::default(),
-        }))),
-        Err(error) => {
-            status.set(Status::Closed {
-                code: 0,
-                reason: error,
-            });
-            None
-        }
-    };
-    // Leaving the page (or unmounting) closes the socket at once, so the
-    // others see `left` now rather than after a timeout.
-    let on_leave = session.clone();
-    on_cleanup(move || drop(on_leave));
+    let on_unmount = connection.clone();
+    on_cleanup(move || {
+        hide.remove();
+        show.remove();
+        on_unmount.close();
+    });
 
     view! {
         <div class="app">
-            <TopBar room roster status/>
-            <Board roster session/>
+            <TopBar room signals/>
+            <Board roster=signals.roster connection/>
         </div>
     }
 }
 
 #[component]
-fn TopBar(room: RoomName, roster: RwSignal<Roster>, status: RwSignal<Status>) -> impl IntoView {
+fn TopBar(room: RoomName, signals: ConnectionSignals) -> impl IntoView {
+    let ConnectionSignals {
+        roster,
+        status,
+        round_trip_ms,
+    } = signals;
+    // A clock for the "reconnecting in Ns" countdown.
+    let now = RwSignal::new(js_sys::Date::now());
+    if let Ok(clock) = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        Duration::from_millis(250),
+    ) {
+        on_cleanup(move || clock.clear());
+    }
     let headcount = move || match roster.with(Roster::headcount) {
         0 => String::new(),
         1 => "just you here".to_owned(),
@@ -147,29 +102,28 @@ fn TopBar(room: RoomName, roster: RwSignal<Roster>, status: RwSignal<Status>) ->
             <span class="brand">"Cursors"</span>
             <span class="room" title="room">"#"{room.to_string()}</span>
             <span class="headcount" data-testid="count">{headcount}</span>
-            <span class="me">
+            <span class="me" data-testid="me">
                 {move || me().map(|(name, color)| view! {
                     <span class="swatch" style=format!("background: {color}")></span>
                     <span>{name}" (you)"</span>
                 })}
             </span>
-            <span class="status" data-testid="status" data-state=move || status.with(|status| match status {
-                Status::Connecting => "connecting",
-                Status::Connected => "connected",
-                Status::Closed { .. } => "closed",
-            })>{move || status.with(Status::label)}</span>
+            <span class="rtt" data-testid="rtt">
+                {move || round_trip_ms.get().map(|rtt| format!("{rtt:.0} ms"))}
+            </span>
+            <span class="status" data-testid="status" data-state=move || status.with(Status::state)>
+                {move || status.with(|status| status.label(now.get()))}
+            </span>
         </header>
     }
 }
 
 #[component]
-fn Board(roster: RwSignal<Roster>, session: Option<SendWrapper<Rc<Session>>>) -> impl IntoView {
+fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
     let board = NodeRef::<leptos::html::Main>::new();
-    let moved = session.clone();
+    let moved = connection.clone();
     let on_pointer_move = move |event: PointerEvent| {
-        let (Some(session), Some(element)) = (&moved, board.get()) else {
-            return;
-        };
+        let Some(element) = board.get() else { return };
         let rect = element.get_bounding_client_rect();
         let rect = BoardRect {
             left: rect.left(),
@@ -182,14 +136,10 @@ fn Board(roster: RwSignal<Roster>, session: Option<SendWrapper<Rc<Session>>>) ->
             f64::from(event.client_y()),
             rect,
         ) {
-            session.pointer_moved(point);
+            moved.pointer_moved(point);
         }
     };
-    let on_pointer_leave = move |_: PointerEvent| {
-        if let Some(session) = &session {
-            session.pointer_left();
-        }
-    };
+    let on_pointer_leave = move |_: PointerEvent| connection.pointer_left();
     view! {
         <main class="board" data-testid="board" node_ref=board
             on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave>

@@ -2,13 +2,16 @@
 //! that shows everyone's pointer on a shared board.
 //!
 //! The split matters for testing: the modules with pure logic
-//! ([`board`], [`throttle`], [`roster`], [`address`]) know nothing of the
-//! browser and have native unit tests; [`app`] holds the components and
-//! [`socket`] the browser WebSocket, and both stay thin.
+//! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`]) know nothing of the
+//! browser and have native unit tests; [`app`] holds the components,
+//! [`connection`] keeps the link to the server alive across drops, and
+//! [`socket`] wraps the browser WebSocket.
 
 pub mod address;
 pub mod app;
+pub mod backoff;
 pub mod board;
+pub mod connection;
 pub mod roster;
 pub mod socket;
 pub mod throttle;

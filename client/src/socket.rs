@@ -68,6 +68,12 @@ impl Socket {
         })
     }
 
+    /// Closes the connection on purpose (a clean close: the server keeps
+    /// this user's place only briefly, long enough for a page reload).
+    pub fn close(&self) {
+        let _ = self.socket.close_with_code(1000);
+    }
+
     /// Sends `message` if the socket is open; returns whether it was sent.
     pub fn send(&self, message: &ClientMessage) -> bool {
         self.socket.ready_state() == WebSocket::OPEN

@@ -34,10 +34,17 @@ pub fn workspace_root() -> PathBuf {
 pub struct Server {
     pub addr: SocketAddr,
     shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
     pub async fn start() -> Result<Self> {
+        Self::start_on("127.0.0.1:0".parse()?).await
+    }
+
+    /// Starts on `addr`: a fixed port lets a test restart the server where
+    /// its pages expect it.
+    pub async fn start_on(addr: SocketAddr) -> Result<Self> {
         let dist = workspace_root().join("dist");
         if !dist.join("index.html").is_file() {
             bail!(
@@ -47,11 +54,25 @@ impl Server {
         }
         let mut config = cursors_server::Config::defaults();
         config.static_dir = dist;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
-        tokio::spawn(cursors_server::serve(listener, config, shutdown.clone()));
-        Ok(Self { addr, shutdown })
+        let task = tokio::spawn(cursors_server::serve(listener, config, shutdown.clone()));
+        Ok(Self {
+            addr,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// Shuts the server down (every socket gets 1001) and waits until it
+    /// has stopped listening.
+    pub async fn stop(&mut self) -> Result<()> {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task).await???;
+        }
+        Ok(())
     }
 
     pub fn page_url(&self, room: &str) -> String {
@@ -153,6 +174,17 @@ impl Page {
     /// Runs `script` (a function body) with `args` and returns its result.
     pub async fn eval(&self, script: &str, args: Vec<Value>) -> Result<Value> {
         Ok(self.client.execute(script, args).await?)
+    }
+
+    /// The connection state the page shows (`data-state` of the status).
+    pub async fn connection_state(&self) -> Result<String> {
+        let state = self
+            .eval(
+                "return document.querySelector('[data-testid=status]').dataset.state;",
+                vec![],
+            )
+            .await?;
+        Ok(state.as_str().unwrap_or_default().to_owned())
     }
 
     pub async fn text(&self, test_id: &str) -> Result<String> {

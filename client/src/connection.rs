@@ -1,0 +1,297 @@
+//! The page's link to the server, kept alive across drops.
+//!
+//! A [`Connection`] owns the current [`Socket`], reconnects after any drop
+//! with exponential backoff and full jitter ([`crate::backoff`]), and comes
+//! back as the same user: the `resume` token of each `welcome` is kept in
+//! `sessionStorage` (per tab, surviving a reload) and offered on the next
+//! connect. While offline nothing is queued: pointer moves are dropped by
+//! the throttle, and after reconnecting only the current position is sent.
+//! It also measures the round-trip time with `ping`/`pong`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use cursors_protocol::{ClientMessage, Point, RoomName, ServerMessage};
+use leptos::prelude::*;
+
+use crate::address::socket_url;
+use crate::backoff::reconnect_delay;
+use crate::roster::Roster;
+use crate::socket::{Socket, SocketEvent};
+use crate::throttle::FrameThrottle;
+
+/// State of the connection, as shown in the top bar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Connecting,
+    Connected,
+    /// Waiting to retry; `retry_at` is a `Date.now()` timestamp in ms.
+    Reconnecting {
+        retry_at: f64,
+    },
+    /// The browser says it has no network; retries go on regardless.
+    Offline,
+}
+
+impl Status {
+    /// The label, given the current time (for the countdown).
+    pub fn label(&self, now: f64) -> String {
+        match self {
+            Status::Connecting => "connecting…".to_owned(),
+            Status::Connected => "connected".to_owned(),
+            Status::Reconnecting { retry_at } => {
+                // Whole seconds, and never "-0s" once the moment has passed.
+                let seconds = ((retry_at - now) / 1000.0).ceil().max(0.0) as u64;
+                format!("reconnecting in {seconds}s")
+            }
+            Status::Offline => "offline".to_owned(),
+        }
+    }
+
+    /// For `data-state`: a stable word for styles and tests.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Status::Connecting => "connecting",
+            Status::Connected => "connected",
+            Status::Reconnecting { .. } => "reconnecting",
+            Status::Offline => "offline",
+        }
+    }
+}
+
+/// Signals the connection keeps up to date for the components.
+#[derive(Clone, Copy)]
+pub struct ConnectionSignals {
+    pub roster: RwSignal<Roster>,
+    pub status: RwSignal<Status>,
+    /// Last measured round trip, in milliseconds.
+    pub round_trip_ms: RwSignal<Option<f64>>,
+}
+
+/// How often the round trip is measured while connected.
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Connection {
+    room: RoomName,
+    signals: ConnectionSignals,
+    socket: RefCell<Option<Socket>>,
+    throttle: RefCell<FrameThrottle<Point>>,
+    /// Failed attempts since the last successful connect.
+    attempt: Cell<u32>,
+    /// Where the pointer is on the board, to restore after a reconnect.
+    pointer: Cell<Option<Point>>,
+    /// The page is going away: do not reconnect.
+    closing: Cell<bool>,
+    pings_sent: RefCell<HashMap<u64, f64>>,
+    next_ping: Cell<u64>,
+}
+
+impl Connection {
+    pub fn start(room: RoomName, signals: ConnectionSignals) -> Rc<Self> {
+        let connection = Rc::new(Self {
+            room,
+            signals,
+            socket: RefCell::new(None),
+            throttle: RefCell::default(),
+            attempt: Cell::new(0),
+            pointer: Cell::new(None),
+            closing: Cell::new(false),
+            pings_sent: RefCell::default(),
+            next_ping: Cell::new(1),
+        });
+        connection.connect();
+        let weak = Rc::downgrade(&connection);
+        let _ = set_interval_with_handle(
+            move || {
+                if let Some(connection) = weak.upgrade() {
+                    connection.ping();
+                }
+            },
+            PING_EVERY,
+        );
+        connection
+    }
+
+    fn token_key(&self) -> String {
+        format!("cursors.resume.{}", self.room)
+    }
+
+    fn connect(self: &Rc<Self>) {
+        let location = window().location();
+        let storage = window().session_storage().ok().flatten();
+        let token = storage
+            .as_ref()
+            .and_then(|storage| storage.get_item(&self.token_key()).ok().flatten());
+        let url = socket_url(
+            &location.protocol().unwrap_or_default(),
+            &location.host().unwrap_or_default(),
+            &self.room,
+            token.as_deref(),
+        );
+        let weak: Weak<Self> = Rc::downgrade(self);
+        let opened = Socket::open(&url, move |event| {
+            if let Some(connection) = weak.upgrade() {
+                connection.on_event(event);
+            }
+        });
+        match opened {
+            // Replacing the previous (closed) socket drops it here, outside
+            // its own callbacks.
+            Ok(socket) => *self.socket.borrow_mut() = Some(socket),
+            Err(_) => self.schedule_reconnect(),
+        }
+    }
+
+    fn on_event(self: &Rc<Self>, event: SocketEvent) {
+        match event {
+            SocketEvent::Open => {
+                self.attempt.set(0);
+                self.signals.status.set(Status::Connected);
+                // Only the current position, never a backlog.
+                if let Some(Point { x, y }) = self.pointer.get() {
+                    self.send(&ClientMessage::Move { x, y });
+                }
+            }
+            SocketEvent::Message(ServerMessage::Pong { id }) => {
+                if let Some(sent) = self.pings_sent.borrow_mut().remove(&id) {
+                    self.signals
+                        .round_trip_ms
+                        .set(Some(js_sys::Date::now() - sent));
+                }
+            }
+            SocketEvent::Message(message) => {
+                if let ServerMessage::Welcome {
+                    resume: Some(token),
+                    ..
+                } = &message
+                    && let Ok(Some(storage)) = window().session_storage()
+                {
+                    let _ = storage.set_item(&self.token_key(), token);
+                }
+                self.signals.roster.update(|roster| roster.apply(message));
+            }
+            SocketEvent::Closed { .. } => {
+                // What we knew of the room is stale now: clear it, so no
+                // ghost cursor lingers; the next welcome tells the truth.
+                self.signals.roster.set(Roster::default());
+                self.signals.round_trip_ms.set(None);
+                self.throttle.borrow_mut().discard();
+                if !self.closing.get() {
+                    self.schedule_reconnect();
+                }
+            }
+        }
+    }
+
+    fn schedule_reconnect(self: &Rc<Self>) {
+        let attempt = self.attempt.get();
+        self.attempt.set(attempt.saturating_add(1));
+        let delay = reconnect_delay(attempt, js_sys::Math::random());
+        let online = window().navigator().on_line();
+        self.signals.status.set(if online {
+            Status::Reconnecting {
+                retry_at: js_sys::Date::now() + delay.as_secs_f64() * 1000.0,
+            }
+        } else {
+            Status::Offline
+        });
+        let weak = Rc::downgrade(self);
+        set_timeout(
+            move || {
+                if let Some(connection) = weak.upgrade()
+                    && !connection.closing.get()
+                {
+                    connection.signals.status.set(Status::Connecting);
+                    connection.connect();
+                }
+            },
+            delay,
+        );
+    }
+
+    fn send(&self, message: &ClientMessage) -> bool {
+        self.socket
+            .borrow()
+            .as_ref()
+            .is_some_and(|socket| socket.send(message))
+    }
+
+    fn ping(&self) {
+        if self.signals.status.get_untracked() != Status::Connected {
+            return;
+        }
+        let id = self.next_ping.get();
+        self.next_ping.set(id + 1);
+        let mut pings = self.pings_sent.borrow_mut();
+        pings.retain(|sent_id, _| id - sent_id < 4); // forget lost ones
+        pings.insert(id, js_sys::Date::now());
+        drop(pings);
+        self.send(&ClientMessage::Ping { id });
+    }
+
+    /// Records the pointer's position; the next animation frame sends the
+    /// latest one (see [`FrameThrottle`]).
+    pub fn pointer_moved(self: &Rc<Self>, point: Point) {
+        self.pointer.set(Some(point));
+        if self.throttle.borrow_mut().offer(point) {
+            let connection = self.clone();
+            request_animation_frame(move || {
+                let pending = connection.throttle.borrow_mut().take_for_frame();
+                if let Some(Point { x, y }) = pending {
+                    connection.send(&ClientMessage::Move { x, y });
+                }
+            });
+        }
+    }
+
+    pub fn pointer_left(&self) {
+        self.pointer.set(None);
+        self.throttle.borrow_mut().discard();
+        self.send(&ClientMessage::Leave);
+    }
+
+    /// The page is being hidden for good or reloaded: close cleanly, so the
+    /// server holds this user's place only for the short reload grace.
+    pub fn close(&self) {
+        self.closing.set(true);
+        if let Some(socket) = self.socket.borrow().as_ref() {
+            socket.close();
+        }
+    }
+
+    /// The page came back from the back/forward cache: connect again.
+    pub fn reopen(self: &Rc<Self>) {
+        if self.closing.replace(false) {
+            self.attempt.set(0);
+            self.connect();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_labels_count_down_to_the_retry() {
+        let now = 1_000_000.0;
+        assert_eq!(
+            Status::Reconnecting {
+                retry_at: now + 2_300.0
+            }
+            .label(now),
+            "reconnecting in 3s"
+        );
+        assert_eq!(
+            Status::Reconnecting {
+                retry_at: now - 50.0
+            }
+            .label(now),
+            "reconnecting in 0s"
+        );
+        assert_eq!(Status::Connected.label(now), "connected");
+        assert_eq!(Status::Offline.state(), "offline");
+    }
+}

@@ -1,0 +1,114 @@
+//! Reconnection with continuity, in real Chromium: a reload keeps the
+//! user's identity, and when the server goes away and comes back on the same
+//! port every page reconnects by itself, with no ghost cursors and no
+//! duplicate users.
+
+use anyhow::Result;
+use cursors_e2e::{ChromeDriver, Page, Server};
+
+async fn people(page: &Page, expected: &str) -> Result<Option<()>> {
+    Ok((page.text("count").await? == expected).then_some(()))
+}
+
+async fn cursor_ids(page: &Page) -> Result<Vec<String>> {
+    Ok(page
+        .cursors()
+        .await?
+        .into_iter()
+        .map(|(id, ..)| id)
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> Result<()> {
+    let mut server = Server::start().await?;
+    let addr = server.addr;
+    let driver = ChromeDriver::start()?;
+    let room = format!("reconnect-{}", std::process::id());
+    let ada = Page::open(&driver, 900, 640, &server.page_url(&room)).await?;
+    let bo = Page::open(&driver, 800, 600, &server.page_url(&room)).await?;
+    for page in [&ada, &bo] {
+        page.wait_for("both pages in the room", async |page| {
+            people(page, "2 people here").await
+        })
+        .await?;
+    }
+
+    // A reload comes back as the same user: same name and colour, same id.
+    ada.move_pointer_to(0.3, 0.3).await?;
+    let ada_id = bo
+        .wait_for("ada's cursor", async |page| {
+            Ok(cursor_ids(page).await?.pop())
+        })
+        .await?;
+    let ada_before = ada.text("me").await?;
+    ada.client.refresh().await?;
+    ada.wait_for("the reloaded page back in the room", async |page| {
+        people(page, "2 people here").await
+    })
+    .await?;
+    assert_eq!(
+        ada.text("me").await?,
+        ada_before,
+        "same name after a reload"
+    );
+    ada.move_pointer_to(0.6, 0.4).await?;
+    bo.wait_for("ada's cursor after the reload", async |page| {
+        Ok(cursor_ids(page).await?.contains(&ada_id).then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        cursor_ids(&bo).await?,
+        [ada_id.clone()],
+        "one cursor for ada, not two"
+    );
+    assert_eq!(
+        bo.text("count").await?,
+        "2 people here",
+        "no duplicate user"
+    );
+
+    // The server goes away: every page says so and shows no stale cursor.
+    server.stop().await?;
+    for page in [&ada, &bo] {
+        page.wait_for("the page to notice", async |page| {
+            Ok(matches!(
+                page.connection_state().await?.as_str(),
+                "reconnecting" | "connecting" | "offline"
+            )
+            .then_some(()))
+        })
+        .await?;
+    }
+    assert!(
+        bo.text("status").await?.starts_with("reconnecting")
+            || bo.connection_state().await? == "connecting"
+    );
+    assert!(
+        cursor_ids(&bo).await?.is_empty(),
+        "no ghost cursors while disconnected"
+    );
+
+    // It comes back on the same port: the pages reconnect by themselves.
+    let _server = Server::start_on(addr).await?;
+    for page in [&ada, &bo] {
+        page.wait_for("reconnected", async |page| {
+            Ok((page.connection_state().await? == "connected").then_some(()))
+        })
+        .await?;
+        page.wait_for("both back in the room", async |page| {
+            people(page, "2 people here").await
+        })
+        .await?;
+    }
+    ada.move_pointer_to(0.45, 0.7).await?;
+    bo.wait_for("ada's cursor after the restart", async |page| {
+        Ok(cursor_ids(page).await?.pop())
+    })
+    .await?;
+    assert_eq!(cursor_ids(&bo).await?.len(), 1, "exactly one remote cursor");
+
+    ada.close().await?;
+    bo.close().await?;
+    Ok(())
+}
