@@ -59,7 +59,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     .await?;
     assert_eq!(
         cursor_ids(&bo).await?,
-        [ada_id.clone()],
+        std::slice::from_ref(&ada_id),
         "one cursor for ada, not two"
     );
     assert_eq!(
