@@ -69,14 +69,18 @@ fn RoomPage(room: RoomName) -> impl IntoView {
 
     view! {
         <div class="app">
-            <TopBar room signals/>
+            <TopBar room signals connection=connection.clone()/>
             <Board roster=signals.roster connection/>
         </div>
     }
 }
 
 #[component]
-fn TopBar(room: RoomName, signals: ConnectionSignals) -> impl IntoView {
+fn TopBar(
+    room: RoomName,
+    signals: ConnectionSignals,
+    connection: SendWrapper<Rc<Connection>>,
+) -> impl IntoView {
     let ConnectionSignals {
         roster,
         status,
@@ -95,19 +99,14 @@ fn TopBar(room: RoomName, signals: ConnectionSignals) -> impl IntoView {
         1 => "just you here".to_owned(),
         count => format!("{count} people here"),
     };
-    let me =
-        move || roster.with(|roster| roster.me().map(|me| (me.name.clone(), me.color.clone())));
     view! {
         <header class="topbar">
             <span class="brand">"Cursors"</span>
             <span class="room" title="room">"#"{room.to_string()}</span>
             <span class="headcount" data-testid="count">{headcount}</span>
-            <span class="me" data-testid="me">
-                {move || me().map(|(name, color)| view! {
-                    <span class="swatch" style=format!("background: {color}")></span>
-                    <span>{name}" (you)"</span>
-                })}
-            </span>
+            <PresenceList roster/>
+            <NameField connection/>
+            <span class="spacer"></span>
             <span class="rtt" data-testid="rtt">
                 {move || round_trip_ms.get().map(|rtt| format!("{rtt:.0} ms"))}
             </span>
@@ -193,5 +192,54 @@ fn RemoteCursor(roster: RwSignal<Roster>, id: String) -> impl IntoView {
             </svg>
             <span class="label">{name}</span>
         </div>
+    }
+}
+
+/// Where a person picks their display name. It is kept in `localStorage`
+/// and sent with `hello`; the server trims and checks it like this does.
+#[component]
+fn NameField(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    let problem = RwSignal::new(None::<String>);
+    let initial = connection.preferred_name().unwrap_or_default();
+    // `change` fires on Enter and when the field loses focus.
+    let on_change = move |_| {
+        let Some(field) = input.get() else { return };
+        match connection.set_name(&field.value()) {
+            Ok(name) => {
+                field.set_value(&name);
+                problem.set(None);
+            }
+            Err(error) => problem.set(Some(error.to_string())),
+        }
+    };
+    view! {
+        <label class="name-field">
+            <span class="visually-hidden">"Your name"</span>
+            <input data-testid="name" node_ref=input type="text" maxlength="32" placeholder="your name"
+                autocomplete="nickname" value=initial on:change=on_change/>
+        </label>
+        <span class="name-problem" role="alert">{move || problem.get()}</span>
+    }
+}
+
+/// Who is here: a colour dot and a name per person, "you" marked.
+#[component]
+fn PresenceList(roster: RwSignal<Roster>) -> impl IntoView {
+    view! {
+        <ul class="presence" data-testid="presence" aria-label="people in this room">
+            <For
+                each=move || roster.with(Roster::people)
+                // The name is part of the key, so a rename redraws the line.
+                key=|person| (person.id.clone(), person.name.clone())
+                children=|person| view! {
+                    <li data-testid="presence-item" data-peer=person.id.clone()>
+                        <span class="swatch" style=format!("background: {}", person.color)></span>
+                        {person.name.clone()}
+                        {person.is_me.then_some(" (you)")}
+                    </li>
+                }
+            />
+        </ul>
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use cursors_protocol::{ClientMessage, Point, RoomName, ServerMessage};
+use cursors_protocol::{ClientMessage, NameError, Point, RoomName, ServerMessage, normalize_name};
 use leptos::prelude::*;
 
 use crate::address::socket_url;
@@ -70,6 +70,9 @@ pub struct ConnectionSignals {
     pub round_trip_ms: RwSignal<Option<f64>>,
 }
 
+/// Where the chosen display name is kept, for every room and visit.
+const NAME_KEY: &str = "cursors.name";
+
 /// How often the round trip is measured while connected.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
@@ -86,6 +89,8 @@ pub struct Connection {
     closing: Cell<bool>,
     pings_sent: RefCell<HashMap<u64, f64>>,
     next_ping: Cell<u64>,
+    /// The name this person chose, sent with `hello` after every welcome.
+    preferred_name: RefCell<Option<String>>,
 }
 
 impl Connection {
@@ -100,6 +105,14 @@ impl Connection {
             closing: Cell::new(false),
             pings_sent: RefCell::default(),
             next_ping: Cell::new(1),
+            preferred_name: RefCell::new(
+                window()
+                    .local_storage()
+                    .ok()
+                    .flatten()
+                    .and_then(|storage| storage.get_item(NAME_KEY).ok().flatten())
+                    .and_then(|name| normalize_name(&name).ok()),
+            ),
         });
         connection.connect();
         let weak = Rc::downgrade(&connection);
@@ -170,7 +183,18 @@ impl Connection {
                 {
                     let _ = storage.set_item(&self.token_key(), token);
                 }
+                let welcomed_as = match &message {
+                    ServerMessage::Welcome { name, .. } => Some(name.clone()),
+                    _ => None,
+                };
                 self.signals.roster.update(|roster| roster.apply(message));
+                // Our chosen name, if the server does not know it yet.
+                let preferred = self.preferred_name.borrow().clone();
+                if let (Some(assigned), Some(name)) = (welcomed_as, preferred)
+                    && assigned != name
+                {
+                    self.send(&ClientMessage::Hello { name });
+                }
             }
             SocketEvent::Closed { .. } => {
                 // What we knew of the room is stale now: clear it, so no
@@ -229,6 +253,23 @@ impl Connection {
         pings.insert(id, js_sys::Date::now());
         drop(pings);
         self.send(&ClientMessage::Ping { id });
+    }
+
+    /// The name chosen earlier (from `localStorage`), if any.
+    pub fn preferred_name(&self) -> Option<String> {
+        self.preferred_name.borrow().clone()
+    }
+
+    /// Takes a new display name: checks it as the server will, remembers it
+    /// for next time and tells the room. Returns the name as it will show.
+    pub fn set_name(&self, raw: &str) -> Result<String, NameError> {
+        let name = normalize_name(raw)?;
+        if let Ok(Some(storage)) = window().local_storage() {
+            let _ = storage.set_item(NAME_KEY, &name);
+        }
+        *self.preferred_name.borrow_mut() = Some(name.clone());
+        self.send(&ClientMessage::Hello { name: name.clone() });
+        Ok(name)
     }
 
     /// Records the pointer's position; the next animation frame sends the

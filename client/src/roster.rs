@@ -24,6 +24,15 @@ pub struct Me {
     pub color: String,
 }
 
+/// One line of the presence list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+    pub is_me: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Roster {
     me: Option<Me>,
@@ -116,6 +125,34 @@ impl Roster {
             .filter(|peer| peer.position.is_some())
             .map(|peer| peer.id.clone())
             .collect()
+    }
+
+    /// Everyone in the room for the presence list: me first, then the
+    /// others by name (ties by id, so the order is stable).
+    pub fn people(&self) -> Vec<Person> {
+        let me = self.me.iter().map(|me| Person {
+            id: me.id.clone(),
+            name: me.name.clone(),
+            color: me.color.clone(),
+            is_me: true,
+        });
+        let mut others: Vec<Person> = self
+            .peers
+            .values()
+            .map(|peer| Person {
+                id: peer.id.clone(),
+                name: peer.name.clone(),
+                color: peer.color.clone(),
+                is_me: false,
+            })
+            .collect();
+        others.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        me.chain(others).collect()
     }
 
     /// People in the room, this page included once it has been welcomed.
@@ -237,6 +274,22 @@ mod tests {
         roster.apply(ServerMessage::Left { id: "bo".into() });
         assert_eq!(roster.peer("bo"), None);
         assert_eq!(roster.headcount(), 3);
+    }
+
+    #[test]
+    fn the_presence_list_puts_me_first_then_the_others_by_name() {
+        let mut roster = welcomed();
+        roster.apply(ServerMessage::Renamed {
+            id: "bo".into(),
+            name: "zed".into(),
+        });
+        let people = roster.people();
+        let names: Vec<(&str, bool)> = people
+            .iter()
+            .map(|person| (person.name.as_str(), person.is_me))
+            .collect();
+        assert_eq!(names, [("Ada", true), ("Cy", false), ("zed", false)]);
+        assert!(Roster::default().people().is_empty());
     }
 
     #[test]

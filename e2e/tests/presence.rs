@@ -1,0 +1,111 @@
+//! Names and the presence list, seen from another page in real Chromium.
+
+use anyhow::Result;
+use cursors_e2e::{ChromeDriver, Page, Server};
+use fantoccini::Locator;
+
+/// The presence list's lines, as text.
+async fn presence(page: &Page) -> Result<Vec<String>> {
+    let items = page
+        .client
+        .find_all(Locator::Css("[data-testid=presence-item]"))
+        .await?;
+    let mut lines = Vec::new();
+    for item in items {
+        lines.push(item.text().await?.trim().to_owned());
+    }
+    Ok(lines)
+}
+
+async fn type_name(page: &Page, name: &str) -> Result<()> {
+    let field = page.client.find(Locator::Css("[data-testid=name]")).await?;
+    field.clear().await?;
+    // U+E007 is WebDriver's Enter key, which commits the field.
+    field.send_keys(&format!("{name}\u{E007}")).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_name_shows_in_the_others_presence_list_and_on_the_cursor() -> Result<()> {
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("names-{}", std::process::id());
+    let ada = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
+    let bo = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
+    for page in [&ada, &bo] {
+        page.wait_for("two people listed", async |page| {
+            Ok((presence(page).await?.len() == 2).then_some(()))
+        })
+        .await?;
+    }
+
+    type_name(&ada, "  Ada Lovelace ").await?;
+    ada.wait_for("ada's own line", async |page| {
+        Ok(presence(page)
+            .await?
+            .contains(&"Ada Lovelace (you)".to_owned())
+            .then_some(()))
+    })
+    .await?;
+    bo.wait_for("ada in bo's list", async |page| {
+        Ok(presence(page)
+            .await?
+            .contains(&"Ada Lovelace".to_owned())
+            .then_some(()))
+    })
+    .await?;
+    let bo_lines = presence(&bo).await?;
+    assert_eq!(bo_lines.len(), 2, "{bo_lines:?}");
+    assert!(bo_lines[0].ends_with("(you)"), "me first: {bo_lines:?}");
+
+    // The cursor carries the name too.
+    ada.move_pointer_to(0.5, 0.5).await?;
+    let label = bo
+        .wait_for("ada's cursor", async |page| {
+            let label = page.eval("const c = document.querySelector('[data-testid=cursor] .label'); return c && c.textContent;", vec![]).await?;
+            Ok(label.as_str().map(str::to_owned))
+        })
+        .await?;
+    assert_eq!(label, "Ada Lovelace");
+
+    // A name that breaks the rules is refused on the page, not sent.
+    type_name(&ada, "   ").await?;
+    ada.wait_for("a visible problem", async |page| {
+        let problem = page
+            .eval(
+                "return document.querySelector('.name-problem').textContent;",
+                vec![],
+            )
+            .await?;
+        Ok(problem
+            .as_str()
+            .is_some_and(|text| !text.is_empty())
+            .then_some(()))
+    })
+    .await?;
+    assert!(presence(&bo).await?.contains(&"Ada Lovelace".to_owned()));
+
+    // The name is remembered: after a reload the field and the list keep it.
+    ada.client.refresh().await?;
+    ada.wait_for("the name after a reload", async |page| {
+        let value = page
+            .eval(
+                "return document.querySelector('[data-testid=name]').value;",
+                vec![],
+            )
+            .await?;
+        Ok((value.as_str() == Some("Ada Lovelace")).then_some(()))
+    })
+    .await?;
+    bo.wait_for("still ada in bo's list", async |page| {
+        Ok(presence(page)
+            .await?
+            .contains(&"Ada Lovelace".to_owned())
+            .then_some(()))
+    })
+    .await?;
+
+    ada.close().await?;
+    bo.close().await?;
+    Ok(())
+}
