@@ -73,10 +73,7 @@ async fn an_oversized_frame_closes_with_1009_and_others_carry_on() {
     let close = offender.closed().await.expect("a close frame");
     assert_eq!(close.code, CloseCode::Size);
 
-    let left = bystander.recv_until(|message| match message {
-        ServerMessage::Left { id } => Some(id.clone()),
-        _ => None,
-    });
+    let left = bystander.next_left();
     assert_eq!(left.await, offender.id);
     bystander.move_to(0.5, 0.5).await;
     assert!(

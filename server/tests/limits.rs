@@ -327,10 +327,7 @@ async fn a_client_that_ignores_pings_is_closed_and_the_room_sees_left() {
     // client never reads again after its welcome, so it never answers.
     let silent = server.join("heartbeat").await;
     let mut watcher = server.join("heartbeat").await;
-    let left = watcher.recv_until(|message| match message {
-        ServerMessage::Left { id } => Some(id.clone()),
-        _ => None,
-    });
+    let left = watcher.next_left();
     // The watcher itself keeps answering pings (it is reading), so only the
     // silent one goes.
     assert_eq!(left.await, silent.id);

@@ -86,17 +86,11 @@ async fn after_the_grace_period_the_user_is_gone_and_the_token_gives_a_fresh_ide
     let mut bo = server.join("expiry").await;
     let (id, token) = (ada.id.clone(), ada.resume_token());
     drop(ada);
-    let left = bo.recv_until(|message| match message {
-        ServerMessage::Left { id } => Some(id.clone()),
-        _ => None,
-    });
+    let left = bo.next_left();
     assert_eq!(left.await, id);
     let late = resume(&server, "expiry", &token).await;
     assert_ne!(late.id, id);
-    let joined = bo.recv_until(|message| match message {
-        ServerMessage::Joined { peer } => Some(peer.id.clone()),
-        _ => None,
-    });
+    let joined = bo.next_joined();
     assert_eq!(joined.await, late.id);
     server.stop().await.unwrap();
 }
@@ -170,10 +164,7 @@ async fn a_cleanly_closed_page_leaves_soon_unless_it_reloads() {
 
     // A closed tab: gone after the short grace.
     back.close().await;
-    let left = bo.recv_until(|message| match message {
-        ServerMessage::Left { id } => Some(id.clone()),
-        _ => None,
-    });
+    let left = bo.next_left();
     assert_eq!(left.await, id);
     server.stop().await.unwrap();
 }

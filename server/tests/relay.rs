@@ -166,18 +166,12 @@ async fn leave_hides_and_disconnect_removes() {
         (0.1, 0.9)
     );
     bo.send(&ClientMessage::Leave).await;
-    let hidden = ada.recv_until(|message| match message {
-        ServerMessage::Hidden { id } => Some(id.clone()),
-        _ => None,
-    });
+    let hidden = ada.next_hidden();
     assert_eq!(hidden.await, bo.id);
 
     let bo_id = bo.id.clone();
     bo.close().await;
-    let left = ada.recv_until(|message| match message {
-        ServerMessage::Left { id } => Some(id.clone()),
-        _ => None,
-    });
+    let left = ada.next_left();
     assert_eq!(left.await, bo_id);
 
     let late = server.join("presence").await;

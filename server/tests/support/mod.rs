@@ -204,6 +204,33 @@ impl Client {
         }
     }
 
+    /// The id in the next `left`, skipping other messages.
+    pub async fn next_left(&mut self) -> String {
+        self.recv_until(|message| match message {
+            ServerMessage::Left { id } => Some(id.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The id in the next `hidden`, skipping other messages.
+    pub async fn next_hidden(&mut self) -> String {
+        self.recv_until(|message| match message {
+            ServerMessage::Hidden { id } => Some(id.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The id in the next `joined`, skipping other messages.
+    pub async fn next_joined(&mut self) -> String {
+        self.recv_until(|message| match message {
+            ServerMessage::Joined { peer } => Some(peer.id.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Sends a ping and returns everything received before its pong: a
     /// barrier that proves the server handled all our earlier messages.
     pub async fn sync(&mut self) -> Vec<ServerMessage> {
