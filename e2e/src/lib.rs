@@ -197,6 +197,32 @@ impl Page {
             .await?)
     }
 
+    /// `Some(())` once the head count reads `expected` (for [`Page::wait_for`]).
+    pub async fn headcount_is(&self, expected: &str) -> Result<Option<()>> {
+        Ok((self.text("count").await? == expected).then_some(()))
+    }
+
+    /// The presence list's lines, as text ("Ada (you)", "Bo", ...).
+    pub async fn presence_lines(&self) -> Result<Vec<String>> {
+        let lines = self
+            .eval(
+                "return [...document.querySelectorAll('[data-testid=presence-item]')].map(i => i.textContent.trim());",
+                vec![],
+            )
+            .await?;
+        serde_json::from_value(lines).context("presence lines")
+    }
+
+    /// Ids of the remote cursors on this page.
+    pub async fn cursor_ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .cursors()
+            .await?
+            .into_iter()
+            .map(|(id, ..)| id)
+            .collect())
+    }
+
     /// The board's box in viewport pixels: left, top, width, height.
     pub async fn board_rect(&self) -> Result<[f64; 4]> {
         let rect = self

@@ -17,10 +17,6 @@ async fn cursor_near(page: &Page, x: f64, y: f64) -> Result<Option<(String, f64,
         .find(|(_, cx, cy)| (cx - x).abs() <= TOLERANCE && (cy - y).abs() <= TOLERANCE))
 }
 
-async fn headcount_is(page: &Page, expected: &str) -> Result<Option<()>> {
-    Ok((page.text("count").await? == expected).then_some(()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pointer_in_one_window_is_a_cursor_in_the_other() -> Result<()> {
     let server = Server::start().await?;
@@ -32,7 +28,7 @@ async fn a_pointer_in_one_window_is_a_cursor_in_the_other() -> Result<()> {
 
     for page in [&big, &small] {
         page.wait_for("both pages in the room", async |page| {
-            headcount_is(page, "2 people here").await
+            page.headcount_is("2 people here").await
         })
         .await?;
         page.wait_for("connected", async |page| {
@@ -42,7 +38,7 @@ async fn a_pointer_in_one_window_is_a_cursor_in_the_other() -> Result<()> {
     }
     elsewhere
         .wait_for("the other room to be joined", async |page| {
-            headcount_is(page, "just you here").await
+            page.headcount_is("just you here").await
         })
         .await?;
 
@@ -97,7 +93,7 @@ async fn a_pointer_in_one_window_is_a_cursor_in_the_other() -> Result<()> {
         .await?;
     small
         .wait_for("the head count to drop", async |page| {
-            headcount_is(page, "just you here").await
+            page.headcount_is("just you here").await
         })
         .await?;
 

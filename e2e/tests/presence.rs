@@ -4,19 +4,6 @@ use anyhow::Result;
 use cursors_e2e::{ChromeDriver, Page, Server};
 use fantoccini::Locator;
 
-/// The presence list's lines, as text.
-async fn presence(page: &Page) -> Result<Vec<String>> {
-    let items = page
-        .client
-        .find_all(Locator::Css("[data-testid=presence-item]"))
-        .await?;
-    let mut lines = Vec::new();
-    for item in items {
-        lines.push(item.text().await?.trim().to_owned());
-    }
-    Ok(lines)
-}
-
 async fn type_name(page: &Page, name: &str) -> Result<()> {
     let field = page.client.find(Locator::Css("[data-testid=name]")).await?;
     field.clear().await?;
@@ -34,27 +21,29 @@ async fn a_chosen_name_shows_in_the_others_presence_list_and_on_the_cursor() -> 
     let bo = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
     for page in [&ada, &bo] {
         page.wait_for("two people listed", async |page| {
-            Ok((presence(page).await?.len() == 2).then_some(()))
+            Ok((page.presence_lines().await?.len() == 2).then_some(()))
         })
         .await?;
     }
 
     type_name(&ada, "  Ada Lovelace ").await?;
     ada.wait_for("ada's own line", async |page| {
-        Ok(presence(page)
+        Ok(page
+            .presence_lines()
             .await?
             .contains(&"Ada Lovelace (you)".to_owned())
             .then_some(()))
     })
     .await?;
     bo.wait_for("ada in bo's list", async |page| {
-        Ok(presence(page)
+        Ok(page
+            .presence_lines()
             .await?
             .contains(&"Ada Lovelace".to_owned())
             .then_some(()))
     })
     .await?;
-    let bo_lines = presence(&bo).await?;
+    let bo_lines = bo.presence_lines().await?;
     assert_eq!(bo_lines.len(), 2, "{bo_lines:?}");
     assert!(bo_lines[0].ends_with("(you)"), "me first: {bo_lines:?}");
 
@@ -83,7 +72,11 @@ async fn a_chosen_name_shows_in_the_others_presence_list_and_on_the_cursor() -> 
             .then_some(()))
     })
     .await?;
-    assert!(presence(&bo).await?.contains(&"Ada Lovelace".to_owned()));
+    assert!(
+        bo.presence_lines()
+            .await?
+            .contains(&"Ada Lovelace".to_owned())
+    );
 
     // The name is remembered: after a reload the field and the list keep it.
     ada.client.refresh().await?;
@@ -98,7 +91,8 @@ async fn a_chosen_name_shows_in_the_others_presence_list_and_on_the_cursor() -> 
     })
     .await?;
     bo.wait_for("still ada in bo's list", async |page| {
-        Ok(presence(page)
+        Ok(page
+            .presence_lines()
             .await?
             .contains(&"Ada Lovelace".to_owned())
             .then_some(()))

@@ -6,10 +6,6 @@
 use anyhow::Result;
 use cursors_e2e::{ChromeDriver, Page, Server};
 
-async fn people(page: &Page, expected: &str) -> Result<Option<()>> {
-    Ok((page.text("count").await? == expected).then_some(()))
-}
-
 /// This page's own line of the presence list ("Name (you)").
 async fn own_line(page: &Page) -> Result<String> {
     let line = page
@@ -22,15 +18,6 @@ async fn own_line(page: &Page) -> Result<String> {
     Ok(line.as_str().unwrap_or_default().to_owned())
 }
 
-async fn cursor_ids(page: &Page) -> Result<Vec<String>> {
-    Ok(page
-        .cursors()
-        .await?
-        .into_iter()
-        .map(|(id, ..)| id)
-        .collect())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> Result<()> {
     let mut server = Server::start().await?;
@@ -41,7 +28,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     let bo = Page::open(&driver, 800, 600, &server.page_url(&room)).await?;
     for page in [&ada, &bo] {
         page.wait_for("both pages in the room", async |page| {
-            people(page, "2 people here").await
+            page.headcount_is("2 people here").await
         })
         .await?;
     }
@@ -50,14 +37,14 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     ada.move_pointer_to(0.3, 0.3).await?;
     let ada_id = bo
         .wait_for("ada's cursor", async |page| {
-            Ok(cursor_ids(page).await?.pop())
+            Ok(page.cursor_ids().await?.pop())
         })
         .await?;
     let ada_before = own_line(&ada).await?;
     assert!(!ada_before.is_empty());
     ada.client.refresh().await?;
     ada.wait_for("the reloaded page back in the room", async |page| {
-        people(page, "2 people here").await
+        page.headcount_is("2 people here").await
     })
     .await?;
     assert_eq!(
@@ -67,11 +54,11 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     );
     ada.move_pointer_to(0.6, 0.4).await?;
     bo.wait_for("ada's cursor after the reload", async |page| {
-        Ok(cursor_ids(page).await?.contains(&ada_id).then_some(()))
+        Ok(page.cursor_ids().await?.contains(&ada_id).then_some(()))
     })
     .await?;
     assert_eq!(
-        cursor_ids(&bo).await?,
+        bo.cursor_ids().await?,
         std::slice::from_ref(&ada_id),
         "one cursor for ada, not two"
     );
@@ -98,7 +85,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
             || bo.connection_state().await? == "connecting"
     );
     assert!(
-        cursor_ids(&bo).await?.is_empty(),
+        bo.cursor_ids().await?.is_empty(),
         "no ghost cursors while disconnected"
     );
 
@@ -110,16 +97,16 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
         })
         .await?;
         page.wait_for("both back in the room", async |page| {
-            people(page, "2 people here").await
+            page.headcount_is("2 people here").await
         })
         .await?;
     }
     ada.move_pointer_to(0.45, 0.7).await?;
     bo.wait_for("ada's cursor after the restart", async |page| {
-        Ok(cursor_ids(page).await?.pop())
+        Ok(page.cursor_ids().await?.pop())
     })
     .await?;
-    assert_eq!(cursor_ids(&bo).await?.len(), 1, "exactly one remote cursor");
+    assert_eq!(bo.cursor_ids().await?.len(), 1, "exactly one remote cursor");
 
     ada.close().await?;
     bo.close().await?;
