@@ -12,12 +12,14 @@ use std::time::Duration;
 use cursors_protocol::RoomName;
 use leptos::ev;
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
 use send_wrapper::SendWrapper;
 use web_sys::PointerEvent;
 
 use crate::board::{BoardRect, to_board, to_css_position};
 use crate::connection::{Connection, ConnectionSignals, Status};
 use crate::roster::Roster;
+use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
 #[component]
@@ -138,11 +140,13 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
             moved.pointer_moved(point);
         }
     };
-    let on_pointer_leave = move |_: PointerEvent| connection.pointer_left();
+    let left = connection.clone();
+    let on_pointer_leave = move |_: PointerEvent| left.pointer_left();
     view! {
         <main class="board" data-testid="board" node_ref=board
             on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave>
             <p class="hint">"Move your pointer here. Open this page in another tab to see it there."</p>
+            <ChatInput connection/>
             <For
                 each=move || roster.with(Roster::visible_ids)
                 key=|id| id.clone()
@@ -191,6 +195,9 @@ fn RemoteCursor(roster: RwSignal<Roster>, id: String) -> impl IntoView {
                 <path d="M1 1 L1 18 L5.6 13.8 L8.6 20.6 L11.6 19.3 L8.7 12.6 L15 12.6 Z" fill=color/>
             </svg>
             <span class="label">{name}</span>
+            {move || peer.with(|peer| peer.as_ref().and_then(|peer| peer.chat.clone())).map(|chat| view! {
+                <span class="chat" class:fading=chat.fading data-testid="cursor-chat">{chat.text}</span>
+            })}
         </div>
     }
 }
@@ -241,5 +248,59 @@ fn PresenceList(roster: RwSignal<Roster>) -> impl IntoView {
                 }
             />
         </ul>
+    }
+}
+
+/// How long a finished chat message stays before it is cleared.
+const CHAT_LINGER: Duration = Duration::from_secs(4);
+
+/// Cursor chat: `/` opens a small input at this person's cursor; what they
+/// type shows beside their cursor for everyone, live. Enter or Esc closes
+/// it, and a few seconds later the message is cleared (and fades away).
+#[component]
+fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
+    // Where the input is open, on the board; `None` while closed.
+    let open_at = RwSignal::new(None::<Point>);
+    let input = NodeRef::<leptos::html::Input>::new();
+
+    let opener = connection.clone();
+    let keys = window_event_listener(ev::keydown, move |event| {
+        let typing = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+        if event.key() == "/" && !typing && open_at.get_untracked().is_none() {
+            event.prevent_default();
+            open_at.set(Some(opener.pointer().unwrap_or(Point { x: 0.5, y: 0.5 })));
+            request_animation_frame(move || {
+                if let Some(field) = input.get() {
+                    let _ = field.focus();
+                }
+            });
+        }
+    });
+    on_cleanup(move || keys.remove());
+
+    let typed = connection.clone();
+    let on_input = move |_| {
+        if let Some(field) = input.get() {
+            typed.say(&field.value());
+        }
+    };
+    let on_keydown = move |event: web_sys::KeyboardEvent| {
+        if matches!(event.key().as_str(), "Enter" | "Escape") {
+            event.prevent_default();
+            open_at.set(None);
+            let clear = connection.clone();
+            set_timeout(move || clear.say(""), CHAT_LINGER);
+        }
+    };
+    view! {
+        <Show when=move || open_at.get().is_some()>
+            <input class="chat-input" data-testid="chat-input" node_ref=input type="text"
+                maxlength=MAX_SAY_CHARS.to_string() placeholder="say something…"
+                style=move || open_at.get().map(to_css_position).unwrap_or_default()
+                on:input=on_input.clone() on:keydown=on_keydown.clone()/>
+        </Show>
     }
 }

@@ -73,6 +73,9 @@ pub struct ConnectionSignals {
 /// Where the chosen display name is kept, for every room and visit.
 const NAME_KEY: &str = "cursors.name";
 
+/// How long a cleared chat bubble takes to fade (matches the CSS).
+const CHAT_FADE: Duration = Duration::from_millis(600);
+
 /// How often the round trip is measured while connected.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
@@ -183,6 +186,16 @@ impl Connection {
                 {
                     let _ = storage.set_item(&self.token_key(), token);
                 }
+                // A cleared chat bubble fades (CSS), then goes.
+                if let ServerMessage::Said { id, text } = &message
+                    && text.is_empty()
+                {
+                    let (roster, id) = (self.signals.roster, id.clone());
+                    set_timeout(
+                        move || roster.update(|roster| roster.forget_faded_chat(&id)),
+                        CHAT_FADE,
+                    );
+                }
                 let welcomed_as = match &message {
                     ServerMessage::Welcome { name, .. } => Some(name.clone()),
                     _ => None,
@@ -253,6 +266,20 @@ impl Connection {
         pings.insert(id, js_sys::Date::now());
         drop(pings);
         self.send(&ClientMessage::Ping { id });
+    }
+
+    /// Where this page's pointer is on the board, if it is on it.
+    pub fn pointer(&self) -> Option<Point> {
+        self.pointer.get()
+    }
+
+    /// Cursor chat: tells the others what this person is typing (empty
+    /// clears it). The server limits the rate; a dropped keystroke is
+    /// superseded by the next one anyway.
+    pub fn say(&self, text: &str) {
+        self.send(&ClientMessage::Say {
+            text: text.to_owned(),
+        });
     }
 
     /// The name chosen earlier (from `localStorage`), if any.

@@ -14,6 +14,16 @@ pub struct Peer {
     pub color: String,
     /// `None` while their pointer is off the board.
     pub position: Option<Point>,
+    /// Their cursor chat, if they are saying something.
+    pub chat: Option<Chat>,
+}
+
+/// Cursor-chat text shown beside someone's cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chat {
+    pub text: String,
+    /// They cleared it: the bubble is fading out and then goes.
+    pub fading: bool,
 }
 
 /// This page's own identity, as the server assigned it.
@@ -61,6 +71,7 @@ impl Roster {
                             name: peer.name,
                             color: peer.color,
                             position,
+                            chat: None,
                         };
                         (entry.id.clone(), entry)
                     })
@@ -75,6 +86,7 @@ impl Roster {
                         name: peer.name,
                         color: peer.color,
                         position: None,
+                        chat: None,
                     };
                     self.peers.insert(entry.id.clone(), entry);
                 }
@@ -103,10 +115,32 @@ impl Roster {
             ServerMessage::Left { id } => {
                 self.peers.remove(&id);
             }
-            // Cursor chat is not drawn by this client yet.
-            ServerMessage::Pong { .. }
-            | ServerMessage::Error { .. }
-            | ServerMessage::Said { .. } => {}
+            ServerMessage::Said { id, text } => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.chat = if !text.is_empty() {
+                        Some(Chat {
+                            text,
+                            fading: false,
+                        })
+                    } else {
+                        // Keep the last words on screen while they fade.
+                        peer.chat.take().map(|chat| Chat {
+                            fading: true,
+                            ..chat
+                        })
+                    };
+                }
+            }
+            ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
+        }
+    }
+
+    /// Drops a chat bubble that has finished fading.
+    pub fn forget_faded_chat(&mut self, id: &str) {
+        if let Some(peer) = self.peers.get_mut(id)
+            && peer.chat.as_ref().is_some_and(|chat| chat.fading)
+        {
+            peer.chat = None;
         }
     }
 
@@ -290,6 +324,47 @@ mod tests {
             .collect();
         assert_eq!(names, [("Ada", true), ("Cy", false), ("zed", false)]);
         assert!(Roster::default().people().is_empty());
+    }
+
+    #[test]
+    fn cursor_chat_shows_updates_then_fades_when_cleared() {
+        let mut roster = welcomed();
+        let said = |text: &str| ServerMessage::Said {
+            id: "bo".into(),
+            text: text.into(),
+        };
+        roster.apply(said("hel"));
+        roster.apply(said("hello"));
+        assert_eq!(
+            roster.peer("bo").unwrap().chat,
+            Some(Chat {
+                text: "hello".into(),
+                fading: false
+            })
+        );
+        roster.apply(said(""));
+        assert_eq!(
+            roster.peer("bo").unwrap().chat,
+            Some(Chat {
+                text: "hello".into(),
+                fading: true
+            })
+        );
+        roster.forget_faded_chat("bo");
+        assert_eq!(roster.peer("bo").unwrap().chat, None);
+        // Typing again before the fade ends revives the bubble, and the
+        // late fade timer must not remove it.
+        roster.apply(said("a"));
+        roster.apply(said(""));
+        roster.apply(said("again"));
+        roster.forget_faded_chat("bo");
+        assert_eq!(
+            roster.peer("bo").unwrap().chat,
+            Some(Chat {
+                text: "again".into(),
+                fading: false
+            })
+        );
     }
 
     #[test]

@@ -103,3 +103,76 @@ async fn a_chosen_name_shows_in_the_others_presence_list_and_on_the_cursor() -> 
     bo.close().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_chat_shows_beside_the_cursor_for_others_then_fades() -> Result<()> {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("chat-{}", std::process::id());
+    let ada = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
+    let bo = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
+    bo.wait_for("two people", async |page| {
+        page.headcount_is("2 people here").await
+    })
+    .await?;
+    ada.move_pointer_to(0.4, 0.4).await?;
+    bo.wait_for("ada's cursor", async |page| {
+        Ok(page.cursor_ids().await?.pop())
+    })
+    .await?;
+
+    // "/" opens the chat input at the cursor; typing shows live for bo.
+    let slash = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '/' })
+        .then(KeyAction::Up { value: '/' });
+    ada.client.perform_actions(slash).await?;
+    let field = ada
+        .wait_for("the chat input", async |page| {
+            Ok(page
+                .client
+                .find(Locator::Css("[data-testid=chat-input]"))
+                .await
+                .ok())
+        })
+        .await?;
+    field.send_keys("hello there").await?;
+    let bubble_text = async |page: &Page| -> Result<Option<String>> {
+        let text = page
+            .eval("const b = document.querySelector('[data-testid=cursor-chat]'); return b && b.textContent;", vec![])
+            .await?;
+        Ok(text.as_str().map(str::to_owned))
+    };
+    bo.wait_for("the words beside ada's cursor", async |page| {
+        Ok(bubble_text(page)
+            .await?
+            .filter(|text| text == "hello there"))
+    })
+    .await?;
+
+    let picture = cursors_e2e::side_by_side(&[ada.screenshot().await?, bo.screenshot().await?]);
+    let target = cursors_e2e::workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&target)?;
+    picture.save(target.join("cursor-chat.png"))?;
+
+    // Enter closes the input; a few seconds later the bubble fades and goes.
+    field.send_keys("\u{E007}").await?;
+    ada.wait_for("the input to close", async |page| {
+        Ok(page
+            .client
+            .find(Locator::Css("[data-testid=chat-input]"))
+            .await
+            .is_err()
+            .then_some(()))
+    })
+    .await?;
+    bo.wait_for("the bubble to go", async |page| {
+        Ok(bubble_text(page).await?.is_none().then_some(()))
+    })
+    .await?;
+
+    ada.close().await?;
+    bo.close().await?;
+    Ok(())
+}
