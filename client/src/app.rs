@@ -6,6 +6,8 @@
 //! round-trip time. The [`Connection`] owns the socket and keeps it alive;
 //! components read signals and call the connection, nothing else.
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use web_sys::PointerEvent;
 
 use crate::board::{BoardRect, to_board, to_css_position};
 use crate::connection::{Connection, ConnectionSignals, Status};
+use crate::motion::{TIME_CONSTANT_MS, approach};
 use crate::roster::Roster;
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
@@ -142,6 +145,11 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
     };
     let left = connection.clone();
     let on_pointer_leave = move |_: PointerEvent| left.pointer_left();
+    // Where each remote cursor is drawn, easing toward where it is.
+    let drawn = RwSignal::new(HashMap::<String, Point>::new());
+    let alive = SendWrapper::new(Rc::new(Cell::new(true)));
+    animate_cursors(roster, drawn, alive.clone(), js_sys::Date::now());
+    on_cleanup(move || alive.set(false));
     view! {
         <main class="board" data-testid="board" node_ref=board
             on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave>
@@ -150,7 +158,7 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
             <For
                 each=move || roster.with(Roster::visible_ids)
                 key=|id| id.clone()
-                children=move |id| view! { <RemoteCursor roster id/> }
+                children=move |id| view! { <RemoteCursor roster drawn id/> }
             />
         </main>
     }
@@ -159,8 +167,14 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
 /// Another user's cursor: an arrow whose tip is the element's top-left
 /// corner (so `left`/`top` place the tip exactly), with their name beside it.
 #[component]
-fn RemoteCursor(roster: RwSignal<Roster>, id: String) -> impl IntoView {
+fn RemoteCursor(
+    roster: RwSignal<Roster>,
+    drawn: RwSignal<HashMap<String, Point>>,
+    id: String,
+) -> impl IntoView {
     let peer_id = id.clone();
+    let drawn_id = id.clone();
+    let at = Memo::new(move |_| drawn.with(|drawn| drawn.get(&drawn_id).copied()));
     let peer = Memo::new(move |_| roster.with(|roster| roster.peer(&peer_id).cloned()));
     let color = move || {
         peer.with(|peer| {
@@ -179,8 +193,9 @@ fn RemoteCursor(roster: RwSignal<Roster>, id: String) -> impl IntoView {
     let style = move || {
         peer.with(|peer| {
             let peer = peer.as_ref();
-            let position = peer
-                .and_then(|peer| peer.position)
+            let position = at
+                .get()
+                .or(peer.and_then(|peer| peer.position))
                 .map(to_css_position)
                 .unwrap_or_default();
             format!(
@@ -303,4 +318,50 @@ fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
                 on:input=on_input.clone() on:keydown=on_keydown.clone()/>
         </Show>
     }
+}
+
+/// Every animation frame, moves each drawn cursor toward its latest
+/// position (see [`crate::motion`]). A cursor that appears is drawn where it
+/// is at once, so it never glides in from a stale spot; with
+/// `prefers-reduced-motion` every cursor jumps. The signal is only written
+/// when something moved, so an idle room costs no rendering.
+fn animate_cursors(
+    roster: RwSignal<Roster>,
+    drawn: RwSignal<HashMap<String, Point>>,
+    alive: SendWrapper<Rc<Cell<bool>>>,
+    last_frame: f64,
+) {
+    request_animation_frame(move || {
+        if !alive.get() {
+            return;
+        }
+        let reduced_motion = window()
+            .match_media("(prefers-reduced-motion: reduce)")
+            .ok()
+            .flatten()
+            .is_some_and(|query| query.matches());
+        let time_constant = if reduced_motion {
+            0.0
+        } else {
+            TIME_CONSTANT_MS
+        };
+        let now = js_sys::Date::now();
+        let next: HashMap<String, Point> = roster.with_untracked(|roster| {
+            drawn.with_untracked(|drawn| {
+                roster
+                    .visible_ids()
+                    .into_iter()
+                    .filter_map(|id| {
+                        let target = roster.peer(&id)?.position?;
+                        let from = drawn.get(&id).copied().unwrap_or(target);
+                        Some((id, approach(from, target, now - last_frame, time_constant)))
+                    })
+                    .collect()
+            })
+        });
+        if drawn.with_untracked(|drawn| *drawn != next) {
+            drawn.set(next);
+        }
+        animate_cursors(roster, drawn, alive, now);
+    });
 }
