@@ -126,7 +126,12 @@ fn TopBar(
 fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
     let board = NodeRef::<leptos::html::Main>::new();
     let moved = connection.clone();
+    // Pointer Events cover mouse, pen and touch alike. Only the primary
+    // pointer is followed, so a second finger does not make the cursor jump.
     let on_pointer_move = move |event: PointerEvent| {
+        if !event.is_primary() {
+            return;
+        }
         let Some(element) = board.get() else { return };
         let rect = element.get_bounding_client_rect();
         let rect = BoardRect {
@@ -144,7 +149,18 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
         }
     };
     let left = connection.clone();
-    let on_pointer_leave = move |_: PointerEvent| left.pointer_left();
+    let on_pointer_leave = move |event: PointerEvent| {
+        if event.is_primary() {
+            left.pointer_left();
+        }
+    };
+    // A lifted finger has no position: hide the cursor until it touches again.
+    let lifted = connection.clone();
+    let on_pointer_up = move |event: PointerEvent| {
+        if event.is_primary() && event.pointer_type() == "touch" {
+            lifted.pointer_left();
+        }
+    };
     // Where each remote cursor is drawn, easing toward where it is.
     let drawn = RwSignal::new(HashMap::<String, Point>::new());
     let alive = SendWrapper::new(Rc::new(Cell::new(true)));
@@ -152,7 +168,8 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
     on_cleanup(move || alive.set(false));
     view! {
         <main class="board" data-testid="board" node_ref=board
-            on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave>
+            on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave.clone()
+            on:pointerup=on_pointer_up on:pointercancel=on_pointer_leave>
             <p class="hint">"Move your pointer here. Open this page in another tab to see it there."</p>
             <ChatInput connection/>
             <For

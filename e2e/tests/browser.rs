@@ -101,3 +101,63 @@ async fn a_pointer_in_one_window_is_a_cursor_in_the_other() -> Result<()> {
     elsewhere.close().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_touch_shows_the_cursor_while_the_finger_is_down() -> Result<()> {
+    use std::time::Duration;
+
+    use fantoccini::actions::{InputSource, PointerAction, TouchActions};
+
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("touch-{}", std::process::id());
+    let phone = Page::open(&driver, 420, 800, &server.page_url(&room)).await?;
+    let desk = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
+    desk.wait_for("both in the room", async |page| {
+        page.headcount_is("2 people here").await
+    })
+    .await?;
+
+    let [left, top, width, height] = phone.board_rect().await?;
+    let at = |x: f64, y: f64| ((left + x * width).round(), (top + y * height).round());
+    let ((x0, y0), (x1, y1)) = (at(0.3, 0.3), at(0.6, 0.5));
+    // One gesture (chromedriver forgets a touch between action calls):
+    // press, drag, hold for two seconds, lift. It runs in a task while this
+    // test watches the other page.
+    let gesture = TouchActions::new("finger".into())
+        .then(PointerAction::MoveTo {
+            duration: None,
+            x: x0,
+            y: y0,
+        })
+        .then(PointerAction::Down { button: 0 })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(150)),
+            x: x1,
+            y: y1,
+        })
+        .then(PointerAction::Pause {
+            duration: Duration::from_secs(2),
+        })
+        .then(PointerAction::Up { button: 0 });
+    let finger = phone.client.clone();
+    let touching = tokio::spawn(async move { finger.perform_actions(gesture).await });
+    desk.wait_for("the finger's cursor at (0.6, 0.5)", async |page| {
+        cursor_near(page, 0.6, 0.5).await
+    })
+    .await?;
+    touching.await??;
+    desk.wait_for("the cursor to hide when the finger lifts", async |page| {
+        Ok(page.cursors().await?.is_empty().then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        desk.text("count").await?,
+        "2 people here",
+        "hidden, not gone"
+    );
+
+    phone.close().await?;
+    desk.close().await?;
+    Ok(())
+}
