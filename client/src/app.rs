@@ -21,7 +21,7 @@ use web_sys::PointerEvent;
 use crate::board::{BoardRect, to_board, to_css_position};
 use crate::connection::{Connection, ConnectionSignals, Status};
 use crate::motion::{TIME_CONSTANT_MS, approach};
-use crate::roster::Roster;
+use crate::roster::{Roster, is_idle};
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
@@ -65,6 +65,15 @@ fn RoomPage(room: RoomName) -> impl IntoView {
             on_show.reopen();
         }
     });
+    // One clock for the page: the "reconnecting in Ns" countdown and idle
+    // cursors read it.
+    let now = RwSignal::new(js_sys::Date::now());
+    if let Ok(clock) = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        Duration::from_millis(250),
+    ) {
+        on_cleanup(move || clock.clear());
+    }
     let on_unmount = connection.clone();
     on_cleanup(move || {
         hide.remove();
@@ -74,8 +83,8 @@ fn RoomPage(room: RoomName) -> impl IntoView {
 
     view! {
         <div class="app">
-            <TopBar room signals connection=connection.clone()/>
-            <Board roster=signals.roster connection/>
+            <TopBar room signals connection=connection.clone() now/>
+            <Board roster=signals.roster connection now/>
         </div>
     }
 }
@@ -85,20 +94,13 @@ fn TopBar(
     room: RoomName,
     signals: ConnectionSignals,
     connection: SendWrapper<Rc<Connection>>,
+    now: RwSignal<f64>,
 ) -> impl IntoView {
     let ConnectionSignals {
         roster,
         status,
         round_trip_ms,
     } = signals;
-    // A clock for the "reconnecting in Ns" countdown.
-    let now = RwSignal::new(js_sys::Date::now());
-    if let Ok(clock) = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
-        Duration::from_millis(250),
-    ) {
-        on_cleanup(move || clock.clear());
-    }
     let headcount = move || match roster.with(Roster::headcount) {
         0 => String::new(),
         1 => "just you here".to_owned(),
@@ -123,7 +125,11 @@ fn TopBar(
 }
 
 #[component]
-fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
+fn Board(
+    roster: RwSignal<Roster>,
+    connection: SendWrapper<Rc<Connection>>,
+    now: RwSignal<f64>,
+) -> impl IntoView {
     let board = NodeRef::<leptos::html::Main>::new();
     let moved = connection.clone();
     // Pointer Events cover mouse, pen and touch alike. Only the primary
@@ -175,7 +181,7 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
             <For
                 each=move || roster.with(Roster::visible_ids)
                 key=|id| id.clone()
-                children=move |id| view! { <RemoteCursor roster drawn id/> }
+                children=move |id| view! { <RemoteCursor roster drawn now id/> }
             />
         </main>
     }
@@ -187,12 +193,20 @@ fn Board(roster: RwSignal<Roster>, connection: SendWrapper<Rc<Connection>>) -> i
 fn RemoteCursor(
     roster: RwSignal<Roster>,
     drawn: RwSignal<HashMap<String, Point>>,
+    now: RwSignal<f64>,
     id: String,
 ) -> impl IntoView {
     let peer_id = id.clone();
     let drawn_id = id.clone();
     let at = Memo::new(move |_| drawn.with(|drawn| drawn.get(&drawn_id).copied()));
     let peer = Memo::new(move |_| roster.with(|roster| roster.peer(&peer_id).cloned()));
+    // Still there, but not moving for a while: drawn dimmed.
+    let idle = move || {
+        peer.with(|peer| {
+            peer.as_ref()
+                .is_some_and(|peer| is_idle(peer.last_moved, now.get()))
+        })
+    };
     let color = move || {
         peer.with(|peer| {
             peer.as_ref()
@@ -222,7 +236,7 @@ fn RemoteCursor(
         })
     };
     view! {
-        <div class="cursor" data-testid="cursor" data-peer=id style=style>
+        <div class="cursor" class:idle=idle data-testid="cursor" data-peer=id style=style>
             <svg class="arrow" width="18" height="22" viewBox="0 0 18 22" aria-hidden="true">
                 <path d="M1 1 L1 18 L5.6 13.8 L8.6 20.6 L11.6 19.3 L8.7 12.6 L15 12.6 Z" fill=color/>
             </svg>

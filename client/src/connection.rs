@@ -200,7 +200,10 @@ impl Connection {
                     ServerMessage::Welcome { name, .. } => Some(name.clone()),
                     _ => None,
                 };
-                self.signals.roster.update(|roster| roster.apply(message));
+                let now = js_sys::Date::now();
+                self.signals
+                    .roster
+                    .update(|roster| roster.apply_at(message, now));
                 // Our chosen name, if the server does not know it yet.
                 let preferred = self.preferred_name.borrow().clone();
                 if let (Some(assigned), Some(name)) = (welcomed_as, preferred)

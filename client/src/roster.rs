@@ -16,6 +16,16 @@ pub struct Peer {
     pub position: Option<Point>,
     /// Their cursor chat, if they are saying something.
     pub chat: Option<Chat>,
+    /// When their last position arrived (`Date.now()` milliseconds).
+    pub last_moved: f64,
+}
+
+/// A cursor that has not moved for this long is drawn dimmed (idle).
+pub const IDLE_AFTER_MS: f64 = 8_000.0;
+
+/// Whether a cursor last moved at `last_moved` is idle at `now`.
+pub fn is_idle(last_moved: f64, now: f64) -> bool {
+    now - last_moved >= IDLE_AFTER_MS
 }
 
 /// Cursor-chat text shown beside someone's cursor.
@@ -50,9 +60,10 @@ pub struct Roster {
 }
 
 impl Roster {
-    /// Updates the roster with one message from the server. Messages that do
-    /// not change it (`pong`, `error`, unknown ids) are ignored.
-    pub fn apply(&mut self, message: ServerMessage) {
+    /// Updates the roster with one message from the server, received at
+    /// `now` (`Date.now()` milliseconds). Messages that do not change it
+    /// (`pong`, `error`, unknown ids) are ignored.
+    pub fn apply_at(&mut self, message: ServerMessage, now: f64) {
         match message {
             ServerMessage::Welcome {
                 id,
@@ -72,6 +83,7 @@ impl Roster {
                             color: peer.color,
                             position,
                             chat: None,
+                            last_moved: now,
                         };
                         (entry.id.clone(), entry)
                     })
@@ -87,6 +99,7 @@ impl Roster {
                         color: peer.color,
                         position: None,
                         chat: None,
+                        last_moved: now,
                     };
                     self.peers.insert(entry.id.clone(), entry);
                 }
@@ -104,6 +117,7 @@ impl Roster {
                     // Our own position comes back in shared frames: skip it.
                     if let Some(peer) = self.peers.get_mut(&position.id) {
                         peer.position = Some(position.point());
+                        peer.last_moved = now;
                     }
                 }
             }
@@ -133,6 +147,11 @@ impl Roster {
             }
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
+    }
+
+    /// [`Roster::apply_at`] at time zero, for callers that do not track time.
+    pub fn apply(&mut self, message: ServerMessage) {
+        self.apply_at(message, 0.0);
     }
 
     /// Drops a chat bubble that has finished fading.
@@ -365,6 +384,17 @@ mod tests {
                 fading: false
             })
         );
+    }
+
+    #[test]
+    fn a_cursor_that_stops_moving_turns_idle_and_wakes_on_its_next_move() {
+        let mut roster = welcomed();
+        roster.apply_at(cursors(&[("bo", 0.1, 0.1)]), 1_000.0);
+        let last_moved = roster.peer("bo").unwrap().last_moved;
+        assert!(!is_idle(last_moved, 1_000.0 + IDLE_AFTER_MS - 1.0));
+        assert!(is_idle(last_moved, 1_000.0 + IDLE_AFTER_MS));
+        roster.apply_at(cursors(&[("bo", 0.2, 0.1)]), 20_000.0);
+        assert!(!is_idle(roster.peer("bo").unwrap().last_moved, 20_500.0));
     }
 
     #[test]

@@ -176,3 +176,43 @@ async fn cursor_chat_shows_beside_the_cursor_for_others_then_fades() -> Result<(
     bo.close().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_that_stops_moving_dims_then_wakes() -> Result<()> {
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("idle-{}", std::process::id());
+    let ada = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
+    let bo = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
+    bo.wait_for("two people", async |page| {
+        page.headcount_is("2 people here").await
+    })
+    .await?;
+    let is_idle = async |page: &Page| -> Result<Option<bool>> {
+        let idle = page
+            .eval("const c = document.querySelector('[data-testid=cursor]'); return c && c.classList.contains('idle');", vec![])
+            .await?;
+        Ok(idle.as_bool())
+    };
+
+    ada.move_pointer_to(0.5, 0.5).await?;
+    bo.wait_for("an active cursor", async |page| {
+        Ok(is_idle(page).await?.filter(|idle| !idle))
+    })
+    .await?;
+    // Eight seconds without a move: dimmed, and still there.
+    bo.wait_for("the cursor to turn idle", async |page| {
+        Ok(is_idle(page).await?.filter(|idle| *idle))
+    })
+    .await?;
+    assert_eq!(bo.cursors().await?.len(), 1);
+    ada.move_pointer_to(0.6, 0.5).await?;
+    bo.wait_for("the cursor to wake", async |page| {
+        Ok(is_idle(page).await?.filter(|idle| !idle))
+    })
+    .await?;
+
+    ada.close().await?;
+    bo.close().await?;
+    Ok(())
+}
