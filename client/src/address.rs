@@ -29,6 +29,19 @@ pub fn socket_url(
     }
 }
 
+/// A fresh room name such as `room-k3f9x2`, from `random` uniform in
+/// `[0, 1)`: six base-36 digits, two billion rooms.
+pub fn random_room_name(random: f64) -> RoomName {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut value = (random.clamp(0.0, 1.0) * 36f64.powi(6)) as u64;
+    let mut name = String::from("room-");
+    for _ in 0..6 {
+        name.push(char::from(DIGITS[(value % 36) as usize]));
+        value /= 36;
+    }
+    RoomName::parse(Some(&name)).expect("room-<base36> is a valid room name")
+}
+
 /// The page URL (path and query) that joins `room`.
 pub fn room_link(room: &RoomName) -> String {
     format!("/?room={room}")
@@ -68,6 +81,23 @@ mod tests {
             socket_url("http:", "h:1", &room("r"), Some("")),
             "ws://h:1/ws?room=r"
         );
+    }
+
+    #[test]
+    fn random_rooms_are_valid_and_differ() {
+        let names: Vec<String> = [0.0, 0.25, 0.5, 0.999_999]
+            .iter()
+            .map(|&r| random_room_name(r).to_string())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|name| name.len() == 11 && name.starts_with("room-")),
+            "{names:?}"
+        );
+        let mut unique = names.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
     }
 
     #[test]

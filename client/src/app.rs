@@ -18,6 +18,7 @@ use leptos::wasm_bindgen::JsCast;
 use send_wrapper::SendWrapper;
 use web_sys::PointerEvent;
 
+use crate::address::{random_room_name, room_link};
 use crate::board::{BoardRect, to_board, to_css_position};
 use crate::connection::{Connection, ConnectionSignals, Status};
 use crate::motion::{TIME_CONSTANT_MS, approach};
@@ -112,6 +113,7 @@ fn TopBar(
             <span class="room" title="room">"#"{room.to_string()}</span>
             <span class="headcount" data-testid="count">{headcount}</span>
             <PresenceList roster/>
+            <RoomActions/>
             <NameField connection/>
             <span class="spacer"></span>
             <span class="rtt" data-testid="rtt">
@@ -395,4 +397,34 @@ fn animate_cursors(
         }
         animate_cursors(roster, drawn, alive, now);
     });
+}
+
+/// Sharing the room: copy its link, or start a new random room.
+#[component]
+fn RoomActions() -> impl IntoView {
+    // `None` until clicked; then whether the copy worked, for two seconds.
+    let copied = RwSignal::new(None::<bool>);
+    let share = move |_| {
+        let link = window().location().href().unwrap_or_default();
+        let promise = window().navigator().clipboard().write_text(&link);
+        leptos::task::spawn_local(async move {
+            let worked = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+            copied.set(Some(worked));
+            set_timeout(move || copied.set(None), Duration::from_secs(2));
+        });
+    };
+    let new_room = move |_| {
+        let room = random_room_name(js_sys::Math::random());
+        let _ = window().location().set_href(&room_link(&room));
+    };
+    view! {
+        <button class="action" data-testid="share" on:click=share title="Copy this room's link">
+            {move || match copied.get() {
+                None => "Copy link",
+                Some(true) => "Link copied",
+                Some(false) => "Copy failed",
+            }}
+        </button>
+        <button class="action" data-testid="new-room" on:click=new_room>"New room"</button>
+    }
 }

@@ -216,3 +216,56 @@ async fn a_cursor_that_stops_moving_dims_then_wakes() -> Result<()> {
     bo.close().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_link_can_be_copied_and_a_new_room_made() -> Result<()> {
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("share-{}", std::process::id());
+    let page = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
+    page.wait_for("the room", async |page| {
+        page.headcount_is("just you here").await
+    })
+    .await?;
+
+    page.client
+        .find(Locator::Css("[data-testid=share]"))
+        .await?
+        .click()
+        .await?;
+    page.wait_for("the copy to be confirmed", async |page| {
+        Ok((page.text("share").await? == "Link copied").then_some(()))
+    })
+    .await?;
+    let copied = page
+        .eval("return await navigator.clipboard.readText();", vec![])
+        .await;
+    if let Ok(copied) = copied {
+        // Reading back needs a permission headless Chromium may not grant;
+        // when it does, the link must be this room's.
+        assert_eq!(copied.as_str(), Some(server.page_url(&room).as_str()));
+    }
+
+    page.client
+        .find(Locator::Css("[data-testid=new-room]"))
+        .await?
+        .click()
+        .await?;
+    let new_room = page
+        .wait_for("a new room", async |page| {
+            let url = page.client.current_url().await?;
+            let room = url
+                .query_pairs()
+                .find(|(key, _)| key == "room")
+                .map(|(_, value)| value.into_owned());
+            Ok(room.filter(|name| name.starts_with("room-")))
+        })
+        .await?;
+    assert_ne!(new_room, room);
+    page.wait_for("alone in the new room", async |page| {
+        page.headcount_is("just you here").await
+    })
+    .await?;
+    page.close().await?;
+    Ok(())
+}
