@@ -75,6 +75,26 @@ fn RoomPage(room: RoomName) -> impl IntoView {
     ) {
         on_cleanup(move || clock.clear());
     }
+    // A hidden tab or an unfocused window is "away" for the others.
+    let visibility = {
+        let connection = connection.clone();
+        window_event_listener(ev::visibilitychange, move |_| {
+            connection.set_away(document().hidden())
+        })
+    };
+    let blur = {
+        let connection = connection.clone();
+        window_event_listener(ev::blur, move |_| connection.set_away(true))
+    };
+    let focus = {
+        let connection = connection.clone();
+        window_event_listener(ev::focus, move |_| connection.set_away(document().hidden()))
+    };
+    on_cleanup(move || {
+        visibility.remove();
+        blur.remove();
+        focus.remove();
+    });
     let on_unmount = connection.clone();
     on_cleanup(move || {
         hide.remove();
@@ -286,12 +306,13 @@ fn PresenceList(roster: RwSignal<Roster>) -> impl IntoView {
             <For
                 each=move || roster.with(Roster::people)
                 // The name is part of the key, so a rename redraws the line.
-                key=|person| (person.id.clone(), person.name.clone())
+                key=|person| (person.id.clone(), person.name.clone(), person.away)
                 children=|person| view! {
                     <li data-testid="presence-item" data-peer=person.id.clone()>
                         <span class="swatch" style=format!("background: {}", person.color)></span>
                         {person.name.clone()}
                         {person.is_me.then_some(" (you)")}
+                        {person.away.then_some(" (away)")}
                     </li>
                 }
             />

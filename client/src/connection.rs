@@ -94,6 +94,8 @@ pub struct Connection {
     next_ping: Cell<u64>,
     /// The name this person chose, sent with `hello` after every welcome.
     preferred_name: RefCell<Option<String>>,
+    /// This page is hidden or unfocused.
+    away: Cell<bool>,
 }
 
 impl Connection {
@@ -108,6 +110,7 @@ impl Connection {
             closing: Cell::new(false),
             pings_sent: RefCell::default(),
             next_ping: Cell::new(1),
+            away: Cell::new(false),
             preferred_name: RefCell::new(
                 window()
                     .local_storage()
@@ -165,8 +168,10 @@ impl Connection {
             SocketEvent::Open => {
                 self.attempt.set(0);
                 self.signals.status.set(Status::Connected);
-                // Only the current position, never a backlog.
-                if let Some(Point { x, y }) = self.pointer.get() {
+                // Only the current state, never a backlog.
+                if self.away.get() {
+                    self.send(&ClientMessage::Presence { away: true });
+                } else if let Some(Point { x, y }) = self.pointer.get() {
                     self.send(&ClientMessage::Move { x, y });
                 }
             }
@@ -274,6 +279,18 @@ impl Connection {
     /// Where this page's pointer is on the board, if it is on it.
     pub fn pointer(&self) -> Option<Point> {
         self.pointer.get()
+    }
+
+    /// The page was hidden or lost focus (`true`), or is back: the others
+    /// show this person as away, cursor hidden, still in the list.
+    pub fn set_away(&self, away: bool) {
+        if self.away.replace(away) == away {
+            return;
+        }
+        if away {
+            self.pointer_left();
+        }
+        self.send(&ClientMessage::Presence { away });
     }
 
     /// Cursor chat: tells the others what this person is typing (empty

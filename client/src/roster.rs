@@ -18,6 +18,8 @@ pub struct Peer {
     pub chat: Option<Chat>,
     /// When their last position arrived (`Date.now()` milliseconds).
     pub last_moved: f64,
+    /// Their page is hidden or unfocused.
+    pub away: bool,
 }
 
 /// A cursor that has not moved for this long is drawn dimmed (idle).
@@ -51,6 +53,7 @@ pub struct Person {
     pub name: String,
     pub color: String,
     pub is_me: bool,
+    pub away: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,6 +80,7 @@ impl Roster {
                     .into_iter()
                     .map(|peer| {
                         let position = peer.position();
+                        let away = peer.away;
                         let entry = Peer {
                             id: peer.id,
                             name: peer.name,
@@ -84,6 +88,7 @@ impl Roster {
                             position,
                             chat: None,
                             last_moved: now,
+                            away,
                         };
                         (entry.id.clone(), entry)
                     })
@@ -100,6 +105,7 @@ impl Roster {
                         position: None,
                         chat: None,
                         last_moved: now,
+                        away: false,
                     };
                     self.peers.insert(entry.id.clone(), entry);
                 }
@@ -145,6 +151,14 @@ impl Roster {
                     };
                 }
             }
+            ServerMessage::Presence { id, away } => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.away = away;
+                    if away {
+                        peer.position = None;
+                    }
+                }
+            }
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -188,6 +202,7 @@ impl Roster {
             name: me.name.clone(),
             color: me.color.clone(),
             is_me: true,
+            away: false,
         });
         let mut others: Vec<Person> = self
             .peers
@@ -197,6 +212,7 @@ impl Roster {
                 name: peer.name.clone(),
                 color: peer.color.clone(),
                 is_me: false,
+                away: peer.away,
             })
             .collect();
         others.sort_by(|a, b| {
@@ -237,6 +253,7 @@ mod tests {
                     color: "#30a46c".into(),
                     x: Some(0.5),
                     y: Some(0.25),
+                    away: false,
                 },
                 PeerSnapshot {
                     id: "cy".into(),
@@ -244,6 +261,7 @@ mod tests {
                     color: "#0090ff".into(),
                     x: None,
                     y: None,
+                    away: false,
                 },
             ],
             resume: None,
@@ -395,6 +413,30 @@ mod tests {
         assert!(is_idle(last_moved, 1_000.0 + IDLE_AFTER_MS));
         roster.apply_at(cursors(&[("bo", 0.2, 0.1)]), 20_000.0);
         assert!(!is_idle(roster.peer("bo").unwrap().last_moved, 20_500.0));
+    }
+
+    #[test]
+    fn away_hides_the_cursor_and_marks_the_presence_line() {
+        let mut roster = welcomed();
+        roster.apply(ServerMessage::Presence {
+            id: "bo".into(),
+            away: true,
+        });
+        assert!(
+            roster.visible_ids().is_empty(),
+            "an away user has no cursor"
+        );
+        assert!(
+            roster
+                .people()
+                .iter()
+                .any(|person| person.id == "bo" && person.away)
+        );
+        roster.apply(ServerMessage::Presence {
+            id: "bo".into(),
+            away: false,
+        });
+        assert!(!roster.peer("bo").unwrap().away);
     }
 
     #[test]

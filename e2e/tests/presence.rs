@@ -269,3 +269,55 @@ async fn the_room_link_can_be_copied_and_a_new_room_made() -> Result<()> {
     page.close().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_loses_focus_shows_as_away_then_back() -> Result<()> {
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("away-{}", std::process::id());
+    let ada = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
+    let bo = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
+    bo.wait_for("two people", async |page| {
+        page.headcount_is("2 people here").await
+    })
+    .await?;
+    ada.move_pointer_to(0.5, 0.5).await?;
+    bo.wait_for("ada's cursor", async |page| {
+        Ok(page.cursor_ids().await?.pop())
+    })
+    .await?;
+
+    // The window loses focus (as when another window is brought forward).
+    ada.eval("window.dispatchEvent(new Event('blur'));", vec![])
+        .await?;
+    bo.wait_for("ada shown away", async |page| {
+        Ok(page
+            .presence_lines()
+            .await?
+            .iter()
+            .any(|line| line.ends_with("(away)"))
+            .then_some(()))
+    })
+    .await?;
+    assert!(
+        bo.cursor_ids().await?.is_empty(),
+        "an away user's cursor is hidden"
+    );
+    assert_eq!(bo.presence_lines().await?.len(), 2, "still listed");
+
+    ada.eval("window.dispatchEvent(new Event('focus'));", vec![])
+        .await?;
+    bo.wait_for("ada back", async |page| {
+        Ok(page
+            .presence_lines()
+            .await?
+            .iter()
+            .all(|line| !line.ends_with("(away)"))
+            .then_some(()))
+    })
+    .await?;
+
+    ada.close().await?;
+    bo.close().await?;
+    Ok(())
+}

@@ -21,6 +21,8 @@ pub enum ClientMessage {
     /// Cursor chat: what the sender is typing, shown beside their cursor.
     /// Empty text clears it.
     Say { text: String },
+    /// The sender's page is hidden or unfocused (`away: true`) or back.
+    Presence { away: bool },
 }
 
 /// Longest cursor-chat text, in characters.

@@ -35,6 +35,8 @@ pub enum ServerMessage {
     Pong { id: u64 },
     /// Someone's cursor-chat text changed (empty: cleared).
     Said { id: String, text: String },
+    /// Someone went away (tab hidden, window unfocused) or came back.
+    Presence { id: String, away: bool },
     /// The last message was refused; the connection stays open unless a close
     /// frame follows.
     Error { code: ErrorCode, message: String },
@@ -71,6 +73,9 @@ pub struct PeerSnapshot {
     pub x: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<f64>,
+    /// Present (and true) only while that user is away.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub away: bool,
 }
 
 impl PeerSnapshot {
@@ -81,6 +86,7 @@ impl PeerSnapshot {
             color: info.color,
             x: position.map(|point| point.x),
             y: position.map(|point| point.y),
+            away: false,
         }
     }
 

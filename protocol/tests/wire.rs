@@ -46,6 +46,21 @@ fn client_messages_match_the_protocol() {
         client_round_trip(r#"{"type":"ping","id":42}"#),
         ClientMessage::Ping { id: 42 }
     );
+    // Additions of this project (docs/PROTOCOL.md): cursor chat and away.
+    assert_eq!(
+        client_round_trip(r#"{"type":"say","text":"hi!"}"#),
+        ClientMessage::Say { text: "hi!".into() }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"say","text":""}"#),
+        ClientMessage::Say {
+            text: String::new()
+        }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"presence","away":true}"#),
+        ClientMessage::Presence { away: true }
+    );
 }
 
 #[test]
@@ -77,6 +92,13 @@ fn server_messages_match_the_protocol() {
     server_round_trip(r#"{"type":"left","id":"p1"}"#);
     server_round_trip(r#"{"type":"pong","id":42}"#);
     server_round_trip(r#"{"type":"said","id":"p1","text":"hello"}"#);
+    server_round_trip(r#"{"type":"presence","id":"p1","away":false}"#);
+    server_round_trip(
+        r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[{"id":"p1","name":"Bo","color":"#30a46c","away":true}]}"##,
+    );
+    server_round_trip(
+        r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[{"id":"p1","name":"Bo","color":"#30a46c","away":true}]}"##,
+    );
     server_round_trip(
         r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[],"resume":"0123456789abcdef0123456789abcdef"}"##,
     );

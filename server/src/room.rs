@@ -51,6 +51,10 @@ enum RoomCommand {
         member: MemberKey,
         text: String,
     },
+    Presence {
+        member: MemberKey,
+        away: bool,
+    },
     Hello {
         member: MemberKey,
         name: String,
@@ -263,6 +267,14 @@ impl Membership {
         })
         .await
     }
+    pub async fn set_away(&self, away: bool) -> Result<(), RoomGone> {
+        self.send(RoomCommand::Presence {
+            member: self.member,
+            away,
+        })
+        .await
+    }
+
     pub async fn say(&self, text: String) -> Result<(), RoomGone> {
         self.send(RoomCommand::Say {
             member: self.member,
@@ -324,6 +336,8 @@ struct Member {
     /// Set while no connection is attached: the user leaves at this instant
     /// unless they resume first.
     detached_until: Option<Instant>,
+    /// Their page is hidden or unfocused.
+    away: bool,
 }
 
 impl Member {
@@ -432,6 +446,7 @@ impl Room {
                 }
             }
             RoomCommand::Say { member, text } => self.say(member, text),
+            RoomCommand::Presence { member, away } => self.set_away(member, away),
             RoomCommand::Hello { member, name } => self.rename(member, name),
             RoomCommand::Move { member, point } => self.move_member(member, point),
             RoomCommand::Leave { member } => self.hide(member),
@@ -463,6 +478,7 @@ impl Room {
             resume_token: identity::resume_token(&mut rng),
             connection: self.next_connection,
             detached_until: None,
+            away: false,
         };
         self.next_connection += 1;
         // The welcome goes in first, so it is the first frame on the wire.
@@ -556,7 +572,10 @@ impl Room {
                 .members
                 .iter()
                 .filter(|(key, _)| Some(**key) != skip)
-                .map(|(_, peer)| PeerSnapshot::new(peer.info(), peer.position))
+                .map(|(_, peer)| PeerSnapshot {
+                    away: peer.away,
+                    ..PeerSnapshot::new(peer.info(), peer.position)
+                })
                 .collect(),
             resume: Some(member.resume_token.clone()),
         }
@@ -651,6 +670,26 @@ impl Room {
             },
         );
         tracing::debug!(room = %self.name, id = %member.id, members = self.members.len(), "member left");
+    }
+
+    /// Someone's page was hidden or unfocused, or came back. Away also
+    /// hides their cursor: nobody is pointing there any more.
+    fn set_away(&mut self, key: MemberKey, away: bool) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        if member.away == away {
+            return;
+        }
+        member.away = away;
+        let presence = ServerMessage::Presence {
+            id: member.id.clone(),
+            away,
+        };
+        if away && member.position.is_some() {
+            self.hide(key);
+        }
+        self.broadcast(Some(key), &presence);
     }
 
     /// Relays cursor-chat text to the others.

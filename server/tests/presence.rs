@@ -233,3 +233,43 @@ async fn cursor_chat_reaches_the_others_within_limits() {
     assert!(metric(&server, "cursors_rate_limited_drops_total").await >= 1.0);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn away_is_announced_hides_the_cursor_and_shows_in_welcome() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("away").await;
+    let mut bo = server.join("away").await;
+    ada.move_to(0.5, 0.5).await;
+    bo.recv_until(|message| positions_of(message, &ada.id).pop())
+        .await;
+
+    ada.send(&ClientMessage::Presence { away: true }).await;
+    assert_eq!(bo.next_hidden().await, ada.id, "away hides the cursor");
+    let presence = bo.recv_until(|message| match message {
+        ServerMessage::Presence { id, away } => Some((id.clone(), *away)),
+        _ => None,
+    });
+    assert_eq!(presence.await, (ada.id.clone(), true));
+    // Saying it twice changes nothing and announces nothing.
+    ada.send(&ClientMessage::Presence { away: true }).await;
+    ada.sync().await;
+    assert!(bo.sync().await.is_empty());
+
+    let carol = server.join("away").await;
+    let ServerMessage::Welcome { peers, .. } = &carol.welcome else {
+        unreachable!()
+    };
+    let listed = peers
+        .iter()
+        .find(|peer| peer.id == ada.id)
+        .expect("ada is still listed");
+    assert!(listed.away && listed.x.is_none(), "{listed:?}");
+
+    ada.send(&ClientMessage::Presence { away: false }).await;
+    let back = bo.recv_until(|message| match message {
+        ServerMessage::Presence { id, away } => Some((id.clone(), *away)),
+        _ => None,
+    });
+    assert_eq!(back.await, (ada.id.clone(), false));
+    server.stop().await.unwrap();
+}
