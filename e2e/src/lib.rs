@@ -304,6 +304,25 @@ impl Page {
     }
 }
 
+/// Opens two pages (`ada` and `bo`, 900×600 and 1000×640) in a fresh room
+/// named from `prefix`, and waits until each counts two people.
+pub async fn two_pages_in_a_room(
+    driver: &ChromeDriver,
+    server: &Server,
+    prefix: &str,
+) -> Result<(Page, Page)> {
+    let room = format!("{prefix}-{}", std::process::id());
+    let ada = Page::open(driver, 900, 600, &server.page_url(&room)).await?;
+    let bo = Page::open(driver, 1000, 640, &server.page_url(&room)).await?;
+    for page in [&ada, &bo] {
+        page.wait_for("both pages in the room", async |page| {
+            page.headcount_is("2 people here").await
+        })
+        .await?;
+    }
+    Ok((ada, bo))
+}
+
 /// Puts screenshots side by side on a light grey background.
 pub fn side_by_side(images: &[image::RgbaImage]) -> image::RgbaImage {
     const GAP: u32 = 24;

@@ -1,7 +1,7 @@
 //! Names and the presence list, seen from another page in real Chromium.
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, Server};
+use cursors_e2e::{ChromeDriver, Page, Server, two_pages_in_a_room};
 use fantoccini::Locator;
 
 async fn type_name(page: &Page, name: &str) -> Result<()> {
@@ -110,13 +110,7 @@ async fn cursor_chat_shows_beside_the_cursor_for_others_then_fades() -> Result<(
 
     let server = Server::start().await?;
     let driver = ChromeDriver::start()?;
-    let room = format!("chat-{}", std::process::id());
-    let ada = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
-    let bo = Page::open(&driver, 1000, 640, &server.page_url(&room)).await?;
-    bo.wait_for("two people", async |page| {
-        page.headcount_is("2 people here").await
-    })
-    .await?;
+    let (ada, bo) = two_pages_in_a_room(&driver, &server, "chat").await?;
     ada.move_pointer_to(0.4, 0.4).await?;
     bo.wait_for("ada's cursor", async |page| {
         Ok(page.cursor_ids().await?.pop())
@@ -181,13 +175,7 @@ async fn cursor_chat_shows_beside_the_cursor_for_others_then_fades() -> Result<(
 async fn a_cursor_that_stops_moving_dims_then_wakes() -> Result<()> {
     let server = Server::start().await?;
     let driver = ChromeDriver::start()?;
-    let room = format!("idle-{}", std::process::id());
-    let ada = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
-    let bo = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
-    bo.wait_for("two people", async |page| {
-        page.headcount_is("2 people here").await
-    })
-    .await?;
+    let (ada, bo) = two_pages_in_a_room(&driver, &server, "idle").await?;
     let is_idle = async |page: &Page| -> Result<Option<bool>> {
         let idle = page
             .eval("const c = document.querySelector('[data-testid=cursor]'); return c && c.classList.contains('idle');", vec![])
@@ -274,13 +262,7 @@ async fn the_room_link_can_be_copied_and_a_new_room_made() -> Result<()> {
 async fn a_page_that_loses_focus_shows_as_away_then_back() -> Result<()> {
     let server = Server::start().await?;
     let driver = ChromeDriver::start()?;
-    let room = format!("away-{}", std::process::id());
-    let ada = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
-    let bo = Page::open(&driver, 900, 600, &server.page_url(&room)).await?;
-    bo.wait_for("two people", async |page| {
-        page.headcount_is("2 people here").await
-    })
-    .await?;
+    let (ada, bo) = two_pages_in_a_room(&driver, &server, "away").await?;
     ada.move_pointer_to(0.5, 0.5).await?;
     bo.wait_for("ada's cursor", async |page| {
         Ok(page.cursor_ids().await?.pop())
