@@ -34,7 +34,6 @@ pub fn workspace_root() -> PathBuf {
 pub struct Server {
     pub addr: SocketAddr,
     shutdown: CancellationToken,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
@@ -42,8 +41,7 @@ impl Server {
         Self::start_on("127.0.0.1:0".parse()?).await
     }
 
-    /// Starts on `addr`: a fixed port lets a test restart the server where
-    /// its pages expect it.
+    /// Starts on `addr`.
     pub async fn start_on(addr: SocketAddr) -> Result<Self> {
         let dist = workspace_root().join("dist");
         if !dist.join("index.html").is_file() {
@@ -57,22 +55,8 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(cursors_server::serve(listener, config, shutdown.clone()));
-        Ok(Self {
-            addr,
-            shutdown,
-            task: Some(task),
-        })
-    }
-
-    /// Shuts the server down (every socket gets 1001) and waits until it
-    /// has stopped listening.
-    pub async fn stop(&mut self) -> Result<()> {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(PATIENCE, task).await???;
-        }
-        Ok(())
+        tokio::spawn(cursors_server::serve(listener, config, shutdown.clone()));
+        Ok(Self { addr, shutdown })
     }
 
     pub fn page_url(&self, room: &str) -> String {
@@ -83,6 +67,60 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// The real server as a separate process, which a test can kill outright
+/// (SIGKILL: no close frames, as in a crash). `binary` is the test's
+/// `env!("CARGO_BIN_EXE_server-process")`.
+pub struct ServerProcess {
+    pub addr: SocketAddr,
+    process: Child,
+}
+
+impl ServerProcess {
+    pub fn start(binary: &str, addr: SocketAddr) -> Result<Self> {
+        let dist = workspace_root().join("dist");
+        let process = Command::new(binary)
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--static-dir")
+            .arg(&dist)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {binary}"))?;
+        let server = Self { addr, process };
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(addr).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("the server process did not listen on {addr}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(server)
+    }
+
+    /// A free port on 127.0.0.1 to start on (and restart on).
+    pub fn free_address() -> Result<SocketAddr> {
+        Ok(StdTcpListener::bind("127.0.0.1:0")?.local_addr()?)
+    }
+
+    pub fn page_url(&self, room: &str) -> String {
+        format!("http://{}/?room={room}", self.addr)
+    }
+
+    /// SIGKILL, and wait until it is gone.
+    pub fn kill(&mut self) -> Result<()> {
+        self.process.kill()?;
+        self.process.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.kill();
     }
 }
 

@@ -1,10 +1,10 @@
 //! Reconnection with continuity, in real Chromium: a reload keeps the
-//! user's identity, and when the server goes away and comes back on the same
+//! user's identity, and when the server process is killed and comes back on the same
 //! port every page reconnects by itself, with no ghost cursors and no
 //! duplicate users.
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, Server};
+use cursors_e2e::{ChromeDriver, Page, ServerProcess};
 
 /// This page's own line of the presence list ("Name (you)").
 async fn own_line(page: &Page) -> Result<String> {
@@ -20,8 +20,10 @@ async fn own_line(page: &Page) -> Result<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> Result<()> {
-    let mut server = Server::start().await?;
-    let addr = server.addr;
+    // A real server process, so it can be killed like a crashing server.
+    let binary = env!("CARGO_BIN_EXE_server-process");
+    let addr = ServerProcess::free_address()?;
+    let mut server = ServerProcess::start(binary, addr)?;
     let driver = ChromeDriver::start()?;
     let room = format!("reconnect-{}", std::process::id());
     let ada = Page::open(&driver, 900, 640, &server.page_url(&room)).await?;
@@ -68,8 +70,9 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
         "no duplicate user"
     );
 
-    // The server goes away: every page says so and shows no stale cursor.
-    server.stop().await?;
+    // The server is killed (no close frames): every page notices, says so,
+    // and shows no stale cursor.
+    server.kill()?;
     for page in [&ada, &bo] {
         page.wait_for("the page to notice", async |page| {
             Ok(matches!(
@@ -90,7 +93,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     );
 
     // It comes back on the same port: the pages reconnect by themselves.
-    let _server = Server::start_on(addr).await?;
+    let _server = ServerProcess::start(binary, addr)?;
     for page in [&ada, &bo] {
         page.wait_for("reconnected", async |page| {
             Ok((page.connection_state().await? == "connected").then_some(()))

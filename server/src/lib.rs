@@ -138,6 +138,40 @@ async fn client_not_found() -> (StatusCode, &'static str) {
     )
 }
 
+/// Binds `config.addr` and serves until SIGINT or SIGTERM: what the
+/// `cursors-server` binary does (and what a test runs to get a server
+/// process it can kill).
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let listener = TcpListener::bind(config.addr).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    serve(listener, config, shutdown).await
+}
+
+/// Cancels `shutdown` on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+    shutdown.cancel();
+}
+
 /// Serves until `shutdown` is cancelled, then stops accepting, closes
 /// every WebSocket with 1001 and waits, up to the configured grace period,
 /// for every connection task to finish.
