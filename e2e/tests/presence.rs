@@ -259,7 +259,7 @@ async fn the_room_link_can_be_copied_and_a_new_room_made() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_that_loses_focus_shows_as_away_then_back() -> Result<()> {
+async fn a_page_that_loses_focus_or_is_hidden_shows_as_away_then_back() -> Result<()> {
     let server = Server::start().await?;
     let driver = ChromeDriver::start()?;
     let (ada, bo) = two_pages_in_a_room(&driver, &server, "away").await?;
@@ -290,6 +290,39 @@ async fn a_page_that_loses_focus_shows_as_away_then_back() -> Result<()> {
     ada.eval("window.dispatchEvent(new Event('focus'));", vec![])
         .await?;
     bo.wait_for("ada back", async |page| {
+        Ok(page
+            .presence_lines()
+            .await?
+            .iter()
+            .all(|line| !line.ends_with("(away)"))
+            .then_some(()))
+    })
+    .await?;
+
+    // A hidden tab (switched away from) counts as away too: the browser
+    // sets document.hidden and fires a bubbling visibilitychange.
+    ada.eval(
+        "Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+         document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));",
+        vec![],
+    )
+    .await?;
+    bo.wait_for("ada away while her tab is hidden", async |page| {
+        Ok(page
+            .presence_lines()
+            .await?
+            .iter()
+            .any(|line| line.ends_with("(away)"))
+            .then_some(()))
+    })
+    .await?;
+    ada.eval(
+        "Object.defineProperty(document, 'hidden', { value: false, configurable: true });
+         document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));",
+        vec![],
+    )
+    .await?;
+    bo.wait_for("ada back when her tab shows", async |page| {
         Ok(page
             .presence_lines()
             .await?
