@@ -110,6 +110,13 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     })
     .await?;
     assert_eq!(bo.cursor_ids().await?.len(), 1, "exactly one remote cursor");
+    // Ada's page offered its resume token, which the new server has never
+    // seen: she comes back as a new user, not as a stale one.
+    assert_ne!(
+        bo.cursor_ids().await?,
+        std::slice::from_ref(&ada_id),
+        "an unknown token gives a fresh identity"
+    );
 
     ada.close().await?;
     bo.close().await?;
