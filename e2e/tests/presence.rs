@@ -4,6 +4,28 @@ use anyhow::Result;
 use cursors_e2e::{ChromeDriver, Page, Server, two_pages_in_a_room};
 use fantoccini::Locator;
 
+/// `Some(())` once whether anyone in `page`'s presence list is away equals
+/// `expected` (for [`Page::wait_for`]).
+async fn anyone_away_is(page: &Page, expected: bool) -> Result<Option<()>> {
+    let anyone = page
+        .presence_lines()
+        .await?
+        .iter()
+        .any(|line| line.ends_with("(away)"));
+    Ok((anyone == expected).then_some(()))
+}
+
+/// Hides or shows `page`'s tab the way a browser does: `document.hidden`
+/// and a bubbling `visibilitychange`.
+async fn set_tab_hidden(page: &Page, hidden: bool) -> Result<()> {
+    let script = format!(
+        "Object.defineProperty(document, 'hidden', {{ value: {hidden}, configurable: true }});
+         document.dispatchEvent(new Event('visibilitychange', {{ bubbles: true }}));"
+    );
+    page.eval(&script, vec![]).await?;
+    Ok(())
+}
+
 async fn type_name(page: &Page, name: &str) -> Result<()> {
     let field = page.client.find(Locator::Css("[data-testid=name]")).await?;
     field.clear().await?;
@@ -273,12 +295,7 @@ async fn a_page_that_loses_focus_or_is_hidden_shows_as_away_then_back() -> Resul
     ada.eval("window.dispatchEvent(new Event('blur'));", vec![])
         .await?;
     bo.wait_for("ada shown away", async |page| {
-        Ok(page
-            .presence_lines()
-            .await?
-            .iter()
-            .any(|line| line.ends_with("(away)"))
-            .then_some(()))
+        anyone_away_is(page, true).await
     })
     .await?;
     assert!(
@@ -289,46 +306,18 @@ async fn a_page_that_loses_focus_or_is_hidden_shows_as_away_then_back() -> Resul
 
     ada.eval("window.dispatchEvent(new Event('focus'));", vec![])
         .await?;
-    bo.wait_for("ada back", async |page| {
-        Ok(page
-            .presence_lines()
-            .await?
-            .iter()
-            .all(|line| !line.ends_with("(away)"))
-            .then_some(()))
-    })
-    .await?;
+    bo.wait_for("ada back", async |page| anyone_away_is(page, false).await)
+        .await?;
 
-    // A hidden tab (switched away from) counts as away too: the browser
-    // sets document.hidden and fires a bubbling visibilitychange.
-    ada.eval(
-        "Object.defineProperty(document, 'hidden', { value: true, configurable: true });
-         document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));",
-        vec![],
-    )
-    .await?;
+    // A hidden tab (switched away from) counts as away too.
+    set_tab_hidden(&ada, true).await?;
     bo.wait_for("ada away while her tab is hidden", async |page| {
-        Ok(page
-            .presence_lines()
-            .await?
-            .iter()
-            .any(|line| line.ends_with("(away)"))
-            .then_some(()))
+        anyone_away_is(page, true).await
     })
     .await?;
-    ada.eval(
-        "Object.defineProperty(document, 'hidden', { value: false, configurable: true });
-         document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));",
-        vec![],
-    )
-    .await?;
+    set_tab_hidden(&ada, false).await?;
     bo.wait_for("ada back when her tab shows", async |page| {
-        Ok(page
-            .presence_lines()
-            .await?
-            .iter()
-            .all(|line| !line.ends_with("(away)"))
-            .then_some(()))
+        anyone_away_is(page, false).await
     })
     .await?;
 

@@ -35,9 +35,7 @@ async fn every_bad_frame_gets_an_error_and_the_connection_keeps_working() {
     let server = TestServer::start().await;
     let mut offender = server.join("bad").await;
     let mut witness = server.join("bad").await;
-    offender
-        .recv_until(|message| matches!(message, ServerMessage::Joined { .. }).then_some(()))
-        .await;
+    offender.next_joined().await;
 
     for text in BAD_TEXT_FRAMES {
         offender.send_raw(Message::text(*text)).await;

@@ -174,8 +174,7 @@ async fn cursor_chat_reaches_the_others_within_limits() {
     let server = TestServer::start().await;
     let mut ada = server.join("chat").await;
     let mut bo = server.join("chat").await;
-    ada.recv_until(|message| matches!(message, ServerMessage::Joined { .. }).then_some(()))
-        .await;
+    ada.next_joined().await;
 
     ada.send(&ClientMessage::Say {
         text: "hello there".into(),

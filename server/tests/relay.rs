@@ -138,13 +138,9 @@ async fn rooms_are_isolated() {
     mover.send(&ClientMessage::Leave).await;
     // Once the neighbour has seen all of it, the room task has delivered it
     // everywhere it was going to.
-    neighbour
-        .recv_until(|message| matches!(message, ServerMessage::Hidden { .. }).then_some(()))
-        .await;
+    neighbour.next_hidden().await;
     mover.close().await;
-    neighbour
-        .recv_until(|message| matches!(message, ServerMessage::Left { .. }).then_some(()))
-        .await;
+    neighbour.next_left().await;
 
     let seen = outsider.sync().await;
     assert!(seen.is_empty(), "the other room saw {seen:?}");
@@ -156,8 +152,7 @@ async fn leave_hides_and_disconnect_removes() {
     let server = TestServer::start().await;
     let mut ada = server.join("presence").await;
     let mut bo = server.join("presence").await;
-    ada.recv_until(|message| matches!(message, ServerMessage::Joined { .. }).then_some(()))
-        .await;
+    ada.next_joined().await;
 
     bo.move_to(0.1, 0.9).await;
     assert_eq!(
