@@ -129,6 +129,7 @@ async fn run(args: Args) -> Result<()> {
         let user = index as u64;
         let plan = user::Plan {
             user,
+            users: args.users,
             rate: args.rate,
             phase: Duration::from_secs_f64(period * (user as f64 * 0.618_034).fract()),
             start,
