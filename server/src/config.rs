@@ -58,9 +58,10 @@ pub struct Config {
     #[arg(long, env = "CURSORS_MAX_MESSAGE_BYTES", default_value_t = 4096)]
     pub max_message_bytes: usize,
 
-    /// Events (joins, leaves, errors, pongs...) that may wait for one slow
-    /// client before it is closed with 1008. Cursor batches do not count:
-    /// only the latest one is ever kept.
+    /// Events (joins, leaves, errors, pongs...) that may pile up behind a
+    /// write the client does not take before it is closed with 1008. A burst
+    /// the server has not yet written may hold 16 times as many. Cursor
+    /// batches do not count: only the latest one is ever kept.
     #[arg(long, env = "CURSORS_OUTBOUND_QUEUE", default_value_t = 256)]
     pub outbound_queue: usize,
 

@@ -4,10 +4,15 @@
 //! Two kinds of frames wait here, with different rules:
 //!
 //! * **Events** (`welcome`, `joined`, `left`, `hidden`, `renamed`, `pong`,
-//!   `error`) must all arrive, in order. At most `capacity` may wait; one
-//!   more means the client has stopped reading, and the mailbox is marked
-//!   overflowed so the connection closes it (1008) instead of buffering
-//!   without bound.
+//!   `error`) must all arrive, in order. A client is judged on what it
+//!   failed to take: while its connection is stuck writing (the socket
+//!   accepts no more), at most `capacity` events may pile up; one more
+//!   means the client has stopped reading, and the mailbox is marked
+//!   overflowed so the connection closes it (1008). Events queued before the
+//!   connection task got its turn are the server's backlog, not the
+//!   client's fault: when 300 people leave a room at once, each who stays
+//!   gets 300 `hidden` in one go. Those may reach `capacity ×
+//!   BACKLOG_FACTOR`, a hard bound that holds whatever happens.
 //! * **Cursor batches** are snapshots: a newer one makes an older one
 //!   useless. At most one waits at any time. When a batch arrives while the
 //!   previous one is still unsent, the old one is dropped (counted as stale)
@@ -56,17 +61,30 @@ enum Outbound {
     CursorBatch(Message),
 }
 
+/// How many times `capacity` events may wait while the connection has not
+/// yet taken them (see the module doc).
+pub const BACKLOG_FACTOR: usize = 16;
+
+/// Queue storage kept after a burst has drained; a larger one is given back,
+/// so a burst does not raise every connection's idle memory for good.
+const RETAINED_SLOTS: usize = 64;
+
 #[derive(Debug, Default)]
 struct Queue {
     frames: VecDeque<Outbound>,
     events: usize,
     closed: Option<Closed>,
+    /// The connection took frames and has not finished writing them.
+    writing: bool,
 }
 
 #[derive(Debug)]
 pub struct Mailbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    /// Woken once, when the mailbox closes: a connection stuck writing
+    /// waits on this beside its write (see [`Mailbox::closed`]).
+    closing: Notify,
     capacity: usize,
 }
 
@@ -75,6 +93,7 @@ impl Mailbox {
         Self {
             queue: Mutex::new(Queue::default()),
             ready: Notify::new(),
+            closing: Notify::new(),
             capacity: capacity.max(1),
         }
     }
@@ -87,10 +106,16 @@ impl Mailbox {
             if let Some(closed) = queue.closed {
                 return Err(closed);
             }
-            if queue.events >= self.capacity {
+            let limit = if queue.writing {
+                self.capacity
+            } else {
+                self.capacity * BACKLOG_FACTOR
+            };
+            if queue.events >= limit {
                 queue.closed = Some(Closed::Overflowed);
                 drop(queue);
                 self.ready.notify_one();
+                self.closing.notify_waiters();
                 return Err(Closed::Overflowed);
             }
             queue.events += 1;
@@ -129,18 +154,29 @@ impl Mailbox {
         delivery
     }
 
-    /// Moves every waiting frame into `frames`, oldest first.
+    /// Moves every waiting frame into `frames`, oldest first. Until
+    /// [`Mailbox::written`], the connection counts as writing them.
     pub fn drain_into(&self, frames: &mut Vec<Message>) -> Result<(), Closed> {
         let mut queue = self.lock();
         if let Some(closed) = queue.closed {
             return Err(closed);
         }
         queue.events = 0;
+        queue.writing = true;
         frames.extend(queue.frames.drain(..).map(|frame| match frame {
             Outbound::Event(text) => Message::Text(text),
             Outbound::CursorBatch(batch) => batch,
         }));
+        if queue.frames.capacity() > RETAINED_SLOTS {
+            queue.frames.shrink_to(RETAINED_SLOTS);
+        }
         Ok(())
+    }
+
+    /// The frames taken by the last [`Mailbox::drain_into`] are on the
+    /// socket: the client took them.
+    pub fn written(&self) {
+        self.lock().writing = false;
     }
 
     /// Tells the connection behind this mailbox that its user resumed
@@ -148,6 +184,22 @@ impl Mailbox {
     pub fn supersede(&self) {
         self.lock().closed.get_or_insert(Closed::Superseded);
         self.ready.notify_one();
+        self.closing.notify_waiters();
+    }
+
+    /// Resolves once the mailbox is closed, with why. The connection waits
+    /// on it while writing: a client whose write is stuck is closed as soon
+    /// as its events overflow, not only when the write times out.
+    pub async fn closed(&self) -> Closed {
+        loop {
+            // Created before the check, so a closure right after it still
+            // wakes this future.
+            let notified = self.closing.notified();
+            if let Some(closed) = self.lock().closed {
+                return closed;
+            }
+            notified.await;
+        }
     }
 
     /// Resolves when something was pushed since the last call (a push that
@@ -213,12 +265,35 @@ mod tests {
     }
 
     #[test]
-    fn too_many_waiting_events_overflow_the_mailbox() {
+    fn events_piling_up_behind_a_stuck_write_overflow_the_mailbox() {
         let mailbox = Mailbox::new(2);
+        mailbox.drain_into(&mut Vec::new()).unwrap(); // a write starts, never ends
         mailbox.push_event(frame("a")).unwrap();
         mailbox.push_event(frame("b")).unwrap();
         assert_eq!(mailbox.push_event(frame("c")), Err(Closed::Overflowed));
         assert_eq!(mailbox.drain_into(&mut Vec::new()), Err(Closed::Overflowed));
+    }
+
+    #[test]
+    fn a_burst_before_the_connection_takes_its_turn_is_allowed_up_to_the_hard_bound() {
+        let mailbox = Mailbox::new(2);
+        let bound = 2 * BACKLOG_FACTOR;
+        for index in 0..bound {
+            mailbox.push_event(frame(&index.to_string())).unwrap();
+        }
+        let mut frames = Vec::new();
+        mailbox.drain_into(&mut frames).unwrap();
+        assert_eq!(frames.len(), bound);
+        mailbox.written();
+        // The write went through: the next burst is judged afresh...
+        for index in 0..bound {
+            mailbox.push_event(frame(&index.to_string())).unwrap();
+        }
+        // ...and the hard bound still holds.
+        assert_eq!(
+            mailbox.push_event(frame("one too many")),
+            Err(Closed::Overflowed)
+        );
     }
 
     #[test]

@@ -200,18 +200,10 @@ impl<'a> Connection<'a> {
                     break Ending::Close(close_code::AWAY, "server shutting down", DisconnectKind::Dropped);
                 }
                 () = mailbox.ready() => {
-                    match mailbox.drain_into(&mut outgoing) {
-                        Ok(()) => {}
-                        Err(Closed::Overflowed) => {
-                            self.app.metrics.slow_client_closed();
-                            tracing::info!(%peer, %room, "closing: client is not reading");
-                            break Ending::Close(close_code::POLICY, "too slow: outbound queue full", DisconnectKind::Expelled);
-                        }
-                        Err(Closed::Superseded) => {
-                            break Ending::Close(close_code::NORMAL, "resumed on a newer connection", DisconnectKind::Dropped);
-                        }
+                    if let Err(closed) = mailbox.drain_into(&mut outgoing) {
+                        break self.mailbox_closed(closed, room, peer);
                     }
-                    if let Err(ending) = self.write(&mut sink, &mut outgoing).await {
+                    if let Err(ending) = self.write(&mut sink, &mut outgoing, room, peer).await {
                         break ending;
                     }
                 }
@@ -335,22 +327,34 @@ impl<'a> Connection<'a> {
 
     /// Writes every waiting frame with one flush. A client that does not take
     /// them within the write timeout is stuck and gets closed.
+    /// While the write is stuck, the room may close the mailbox (the events
+    /// behind it overflowed, or the user resumed elsewhere): that ends the
+    /// connection at once.
     async fn write(
         &self,
         sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
         frames: &mut Vec<Message>,
+        room: &RoomName,
+        peer: SocketAddr,
     ) -> Result<(), Ending> {
         let count = frames.len() as u64;
         let bytes: u64 = frames.iter().map(payload_bytes).sum();
-        let written = tokio::time::timeout(self.app.config.write_timeout(), async {
+        let write = tokio::time::timeout(self.app.config.write_timeout(), async {
             for frame in frames.drain(..) {
                 sink.feed(frame).await?;
             }
             sink.flush().await
-        })
-        .await;
+        });
+        let written = tokio::select! {
+            written = write => written,
+            closed = self.membership.mailbox().closed() => {
+                frames.clear();
+                return Err(self.mailbox_closed(closed, room, peer));
+            }
+        };
         match written {
             Ok(Ok(())) => {
+                self.membership.mailbox().written();
                 self.app.metrics.frames_written(count, bytes);
                 Ok(())
             }
@@ -364,6 +368,26 @@ impl<'a> Connection<'a> {
                     DisconnectKind::Expelled,
                 ))
             }
+        }
+    }
+
+    /// How the connection ends when the room closed its mailbox.
+    fn mailbox_closed(&self, closed: Closed, room: &RoomName, peer: SocketAddr) -> Ending {
+        match closed {
+            Closed::Overflowed => {
+                self.app.metrics.slow_client_closed();
+                tracing::info!(%peer, %room, "closing: client is not reading");
+                Ending::Close(
+                    close_code::POLICY,
+                    "too slow: outbound queue full",
+                    DisconnectKind::Expelled,
+                )
+            }
+            Closed::Superseded => Ending::Close(
+                close_code::NORMAL,
+                "resumed on a newer connection",
+                DisconnectKind::Dropped,
+            ),
         }
     }
 

@@ -254,16 +254,7 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
         config.rate_burst = 1000;
     })
     .await;
-    // A client with a tiny receive window, so the server's writes to it
-    // block soon after it stops reading.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(2048).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
-    let (stalled, _) = tokio_tungstenite::client_async(server.ws_url("?room=stall"), stream)
-        .await
-        .unwrap();
-    let stalled = Client::from_socket(stalled).await;
+    let stalled = join_with_tiny_window(&server, "stall").await;
     let stalled_id = stalled.id.clone();
 
     let mut reader = server.join("stall").await;
@@ -340,4 +331,111 @@ async fn a_client_that_ignores_pings_is_closed_and_the_room_sees_left() {
         .recv_until(|message| matches!(message, ServerMessage::Pong { id: 7 }).then_some(()))
         .await;
     server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_mass_departure_does_not_expel_the_members_who_stay() {
+    // A queue of 4 events and 30 users leaving at once: the room produces
+    // 30 `hidden` (and later 30 `left`) for the one who stays, faster than
+    // its connection task gets a turn. That backlog is the server's, not a
+    // sign that the client stopped reading, so it must not be closed.
+    let server = TestServer::start_with(|config| {
+        config.outbound_queue = 4;
+        config.reload_grace_ms = 200;
+    })
+    .await;
+    let mut stayer = server.join("exodus").await;
+    let mut leavers = Vec::new();
+    for index in 0..30 {
+        let mut leaver = server.join("exodus").await;
+        leaver.move_to(0.5, index as f64 / 30.0).await;
+        leavers.push(leaver);
+    }
+    for leaver in &mut leavers {
+        leaver.sync().await;
+    }
+    stayer.sync().await;
+    let leaving: std::collections::HashSet<String> =
+        leavers.iter().map(|leaver| leaver.id.clone()).collect();
+
+    futures_util::future::join_all(leavers.into_iter().map(Client::close)).await;
+
+    let mut hidden = std::collections::HashSet::new();
+    let mut left = std::collections::HashSet::new();
+    while left.len() < leaving.len() {
+        match stayer.recv().await {
+            ServerMessage::Hidden { id } => {
+                hidden.insert(id);
+            }
+            ServerMessage::Left { id } => {
+                left.insert(id);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(hidden, leaving);
+    assert_eq!(left, leaving);
+    assert_eq!(
+        metric(&server, "cursors_slow_client_closes_total").await,
+        0.0
+    );
+    // And the stayer is still served.
+    stayer.sync().await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn events_piling_up_behind_a_stuck_write_close_that_client() {
+    // The write timeout is out of reach, so only the event bound can act.
+    let server = TestServer::start_with(|config| {
+        config.outbound_queue = 8;
+        config.write_timeout_secs = 600;
+        config.socket_send_buffer_bytes = 8 * 1024;
+        config.rate_limit = 1000;
+        config.rate_burst = 1000;
+    })
+    .await;
+    let stalled = join_with_tiny_window(&server, "pile-up").await;
+    let stalled_id = stalled.id.clone();
+    let mut reader = server.join("pile-up").await;
+    let mut talker = server.join("pile-up").await;
+    // Moves fill the stalled client's socket; each `say` then waits behind
+    // the blocked write as an event.
+    let mut round = 0u32;
+    loop {
+        round += 1;
+        assert!(round < 3000, "the stalled client was never closed");
+        talker.move_to(f64::from(round % 100) / 100.0, 0.5).await;
+        talker
+            .send(&ClientMessage::Say {
+                text: format!("line {round}"),
+            })
+            .await;
+        talker.drain_available().await;
+        let messages = reader.sync().await;
+        if messages
+            .iter()
+            .any(|message| matches!(message, ServerMessage::Left { id } if *id == stalled_id))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(metric(&server, "cursors_slow_client_closes_total").await >= 1.0);
+    drop(stalled);
+    server.stop().await.unwrap();
+}
+
+/// Joins `room` through a socket with a tiny receive window, so the
+/// server's writes to it block soon after it stops reading (it never reads).
+async fn join_with_tiny_window(server: &TestServer, room: &str) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (socket, _) =
+        tokio_tungstenite::client_async(server.ws_url(&format!("?room={room}")), stream)
+            .await
+            .unwrap();
+    Client::from_socket(socket).await
 }
