@@ -326,10 +326,10 @@ impl<'a> Connection<'a> {
     }
 
     /// Writes every waiting frame with one flush. A client that does not take
-    /// them within the write timeout is stuck and gets closed.
-    /// While the write is stuck, the room may close the mailbox (the events
-    /// behind it overflowed, or the user resumed elsewhere): that ends the
-    /// connection at once.
+    /// them within the write timeout is stuck and gets closed. While the
+    /// write is stuck, the room may close the mailbox (the events behind it
+    /// overflowed, or the user resumed elsewhere): that ends the connection
+    /// at once.
     async fn write(
         &self,
         sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
