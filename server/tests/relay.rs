@@ -124,10 +124,10 @@ async fn rooms_are_isolated() {
     let mut mover = server.join("red").await;
     let mut neighbour = server.join("red").await;
     let mut outsider = server.join("blue").await;
-    let ServerMessage::Welcome { peers, .. } = &outsider.welcome else {
-        unreachable!()
-    };
-    assert!(peers.is_empty(), "another room's users are not listed");
+    assert!(
+        outsider.peers().is_empty(),
+        "another room's users are not listed"
+    );
 
     mover
         .send(&ClientMessage::Hello {
@@ -170,16 +170,7 @@ async fn leave_hides_and_disconnect_removes() {
     assert_eq!(left.await, bo_id);
 
     let late = server.join("presence").await;
-    let ServerMessage::Welcome { peers, .. } = &late.welcome else {
-        unreachable!()
-    };
-    assert_eq!(
-        peers
-            .iter()
-            .map(|peer| peer.id.as_str())
-            .collect::<Vec<_>>(),
-        [ada.id.as_str()]
-    );
+    assert_eq!(late.peer_ids(), [ada.id.as_str()]);
     server.stop().await.unwrap();
 }
 
@@ -200,10 +191,7 @@ async fn hello_renames_for_everyone() {
         assert_eq!(renamed.await.1, "Ada Lovelace", "trimmed");
     }
     let carol = server.join("names").await;
-    let ServerMessage::Welcome { peers, .. } = &carol.welcome else {
-        unreachable!()
-    };
-    assert_eq!(peers[0].name, "Ada Lovelace");
+    assert_eq!(carol.peers()[0].name, "Ada Lovelace");
     server.stop().await.unwrap();
 }
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cursors_protocol::{ClientMessage, ServerMessage};
+use cursors_protocol::{ClientMessage, PeerSnapshot, ServerMessage};
 use cursors_server::Config;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -138,6 +138,19 @@ impl Client {
 
     pub async fn send_raw(&mut self, message: Message) {
         self.socket.send(message).await.expect("send");
+    }
+
+    /// The peers listed in this client's welcome.
+    pub fn peers(&self) -> &[PeerSnapshot] {
+        match &self.welcome {
+            ServerMessage::Welcome { peers, .. } => peers,
+            other => unreachable!("the welcome is checked on connect: {other:?}"),
+        }
+    }
+
+    /// The ids of the peers listed in this client's welcome, in its order.
+    pub fn peer_ids(&self) -> Vec<&str> {
+        self.peers().iter().map(|peer| peer.id.as_str()).collect()
     }
 
     /// The token of this client's welcome, to resume with.
