@@ -22,7 +22,9 @@ use crate::coords;
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Enough for a whole `cursors` frame of a room of 500 in one read.
+/// Bytes tungstenite reads (and first zero-fills) per read call. Small,
+/// because the zero-filling is paid on every call, including the one that
+/// finds the socket empty; a larger frame just takes a few reads.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Moves remembered per user for latency lookups: 4 s at 60 Hz.
@@ -170,7 +172,7 @@ pub async fn connect(url: &str, binary: bool) -> Result<Socket> {
 fn observe(
     plan: &Plan,
     clock: &SendClock,
-    newest_seen: &mut Vec<u64>,
+    newest_seen: &mut [u64],
     report: &mut Report,
     fresh_micros: u64,
     now: Instant,
