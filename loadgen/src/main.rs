@@ -162,9 +162,11 @@ async fn run(args: Args) -> Result<()> {
 
     let mut latency = user::new_latency_histogram();
     let (mut delivered, mut fresh, mut reordered, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
+    let mut sent = 0u64;
     while let Some(joined) = tasks.join_next().await {
         let (not_measured, report) = joined?;
         closed_early += u64::from(report.closed_early);
+        sent += report.sent;
         if not_measured {
             continue; // stalled users are the disturbance; non-observers only load
         }
@@ -179,6 +181,7 @@ async fn run(args: Args) -> Result<()> {
     // What the observers should have received (every moving member of their
     // room but themselves, at the rate), and what the whole room should have.
     let (mut expected_per_second, mut observed_expected_per_second) = (0.0, 0.0);
+    let mut scheduled_per_second = 0.0;
     for room in 0..rooms {
         let members = (args.users + rooms - 1 - room) / rooms;
         let stalled = if room == 0 {
@@ -187,6 +190,7 @@ async fn run(args: Args) -> Result<()> {
             0
         };
         let movers = members - stalled;
+        scheduled_per_second += movers as f64 * args.rate;
         let observers = members.min(args.observers_per_room).saturating_sub(stalled);
         expected_per_second += (movers * members.saturating_sub(1)) as f64 * args.rate;
         observed_expected_per_second += (observers * movers.saturating_sub(1)) as f64 * args.rate;
@@ -211,8 +215,14 @@ async fn run(args: Args) -> Result<()> {
         ),
         _ => ("-".into(), "-".into()),
     };
+    // The generator must keep its own schedule: moves it failed to send
+    // would be charged to the server as positions never delivered.
+    let sent_of_schedule = (scheduled_per_second > 0.0)
+        .then(|| sent as f64 / (scheduled_per_second * args.duration));
     let valid = if generator_cores >= 0.95 {
         "NO: generator saturated"
+    } else if sent_of_schedule.is_some_and(|share| share < 0.99) {
+        "NO: generator behind its schedule"
     } else {
         "yes"
     };
@@ -228,15 +238,15 @@ async fn run(args: Args) -> Result<()> {
         fraction(delivered).map_or(0.0, |fraction| fraction * expected_per_second);
     if args.header {
         println!(
-            "| scenario | fanout | encoding | users | rooms | Hz | delivered/s | of N(N−1)·Hz | fresh: ≤{}ms of delivered | fresh of N(N−1)·Hz | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | closed early | out of order | valid |",
+            "| scenario | fanout | encoding | users | rooms | Hz | delivered/s | of N(N−1)·Hz | fresh: ≤{}ms of delivered | fresh of N(N−1)·Hz | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | sent of schedule | closed early | out of order | valid |",
             args.fresh_ms
         );
         println!(
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
     }
     println!(
-        "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {:.2} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
         args.scenario,
         args.fanout,
         if args.binary { "binary" } else { "JSON" },
@@ -261,6 +271,7 @@ async fn run(args: Args) -> Result<()> {
         rss,
         rss_per_connection,
         generator_cores,
+        sent_of_schedule.map_or("-".into(), |share| format!("{:.1}%", 100.0 * share)),
         closed_early,
         reordered,
         valid,
