@@ -16,7 +16,9 @@ pub enum FanoutMode {
     /// into an idle room still goes out at once (the tick only throttles).
     Coalesced,
     /// The WebSocket Handbook's design: every move is sent to everyone else
-    /// the moment it arrives. Kept to compare against in the benchmark.
+    /// the moment it arrives, as its own frame and its own write. Kept to
+    /// compare against in the benchmark. Bounded like everything else: a
+    /// client `--outbound-queue` moves behind gets one snapshot instead.
     Immediate,
 }
 

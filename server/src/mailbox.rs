@@ -14,14 +14,17 @@
 //!   gets 300 `hidden` in one go. Those may reach `capacity ×
 //!   BACKLOG_FACTOR`, a hard bound that holds whatever happens.
 //! * **Cursor batches** are snapshots: a newer one makes an older one
-//!   useless. At most one waits at any time. When a batch arrives while the
-//!   previous one is still unsent, the old one is dropped (counted as stale)
-//!   and the room's *full snapshot* of current positions is queued at the end
-//!   instead. A plain replacement would be wrong: the old batch may hold a
-//!   user whom the new one does not mention, and that user's last position
-//!   would be lost. Queuing the snapshot at the end (after any events that
-//!   were waiting behind the old batch) keeps each event and position in the
-//!   order the room produced them.
+//!   useless. The room says how many may wait: one in the coalesced fan-out,
+//!   where each batch already holds a whole tick; `capacity` in the
+//!   immediate fan-out, which relays each move as its own frame, as the
+//!   handbook's server does. When a batch arrives and that many are still
+//!   unsent, they are dropped (counted as stale) and the room's *full
+//!   snapshot* of current positions is queued at the end instead. A plain
+//!   replacement would be wrong: an old batch may hold a user whom the new
+//!   one does not mention, and that user's last position would be lost.
+//!   Queuing the snapshot at the end (after any events that were waiting
+//!   behind the old batches) keeps each event and position in the order the
+//!   room produced them.
 //!
 //! Frames are reference-counted (`Utf8Bytes` for JSON text, `Bytes` for
 //! binary batches): a batch serialised once by the room is shared by every
@@ -38,8 +41,9 @@ use tokio::sync::Notify;
 pub enum BatchDelivery {
     /// Queued; nothing was waiting.
     Queued,
-    /// An unsent older batch was dropped and the full snapshot queued.
-    ReplacedStale,
+    /// This many unsent older batches were dropped and the full snapshot
+    /// queued instead.
+    ReplacedStale(usize),
 }
 
 /// Why a mailbox no longer delivers.
@@ -73,6 +77,7 @@ const RETAINED_SLOTS: usize = 64;
 struct Queue {
     frames: VecDeque<Outbound>,
     events: usize,
+    batches: usize,
     closed: Option<Closed>,
     /// The connection took frames and has not finished writing them.
     writing: bool,
@@ -125,29 +130,29 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Queues a cursor batch, replacing an unsent older one with the room's
-    /// full snapshot (computed only if needed, see the module doc).
+    /// Queues a cursor batch behind at most `keep - 1` unsent ones; with
+    /// `keep` already waiting, replaces them all with the room's full
+    /// snapshot (computed only then, see the module doc).
     pub fn push_cursor_batch(
         &self,
         batch: Message,
+        keep: usize,
         snapshot: impl FnOnce() -> Message,
     ) -> BatchDelivery {
         let delivery = {
             let mut queue = self.lock();
-            let stale = queue
-                .frames
-                .iter()
-                .position(|frame| matches!(frame, Outbound::CursorBatch(_)));
-            match stale {
-                None => {
-                    queue.frames.push_back(Outbound::CursorBatch(batch));
-                    BatchDelivery::Queued
-                }
-                Some(index) => {
-                    queue.frames.remove(index);
-                    queue.frames.push_back(Outbound::CursorBatch(snapshot()));
-                    BatchDelivery::ReplacedStale
-                }
+            if queue.batches < keep.max(1) {
+                queue.batches += 1;
+                queue.frames.push_back(Outbound::CursorBatch(batch));
+                BatchDelivery::Queued
+            } else {
+                let stale = queue.batches;
+                queue
+                    .frames
+                    .retain(|frame| !matches!(frame, Outbound::CursorBatch(_)));
+                queue.batches = 1;
+                queue.frames.push_back(Outbound::CursorBatch(snapshot()));
+                BatchDelivery::ReplacedStale(stale)
             }
         };
         self.ready.notify_one();
@@ -162,6 +167,7 @@ impl Mailbox {
             return Err(closed);
         }
         queue.events = 0;
+        queue.batches = 0;
         queue.writing = true;
         frames.extend(queue.frames.drain(..).map(|frame| match frame {
             Outbound::Event(text) => Message::Text(text),
@@ -243,13 +249,13 @@ mod tests {
         let mailbox = Mailbox::new(8);
         mailbox.push_event(frame("joined")).unwrap();
         assert_eq!(
-            mailbox.push_cursor_batch(batch("batch-1"), || unreachable!()),
+            mailbox.push_cursor_batch(batch("batch-1"), 1, || unreachable!()),
             BatchDelivery::Queued
         );
         mailbox.push_event(frame("hidden")).unwrap();
         assert_eq!(
-            mailbox.push_cursor_batch(batch("batch-2"), || batch("snapshot-2")),
-            BatchDelivery::ReplacedStale
+            mailbox.push_cursor_batch(batch("batch-2"), 1, || batch("snapshot-2")),
+            BatchDelivery::ReplacedStale(1)
         );
         assert_eq!(drained(&mailbox), ["joined", "hidden", "snapshot-2"]);
         assert!(drained(&mailbox).is_empty());
@@ -258,9 +264,9 @@ mod tests {
     #[test]
     fn a_reader_that_keeps_up_gets_every_batch() {
         let mailbox = Mailbox::new(8);
-        mailbox.push_cursor_batch(batch("batch-1"), || unreachable!());
+        mailbox.push_cursor_batch(batch("batch-1"), 1, || unreachable!());
         assert_eq!(drained(&mailbox), ["batch-1"]);
-        mailbox.push_cursor_batch(batch("batch-2"), || unreachable!());
+        mailbox.push_cursor_batch(batch("batch-2"), 1, || unreachable!());
         assert_eq!(drained(&mailbox), ["batch-2"]);
     }
 
@@ -309,8 +315,30 @@ mod tests {
     fn batches_never_accumulate() {
         let mailbox = Mailbox::new(2);
         for round in 0..1000 {
-            mailbox.push_cursor_batch(batch("batch"), || batch(&format!("snapshot-{round}")));
+            mailbox.push_cursor_batch(batch("batch"), 1, || batch(&format!("snapshot-{round}")));
         }
         assert_eq!(drained(&mailbox), ["snapshot-999"]);
+    }
+
+    #[test]
+    fn in_the_immediate_fan_out_moves_queue_up_to_the_bound_then_collapse() {
+        let mailbox = Mailbox::new(8);
+        for index in 0..3 {
+            let delivery = mailbox.push_cursor_batch(batch(&format!("move-{index}")), 3, || {
+                unreachable!()
+            });
+            assert_eq!(delivery, BatchDelivery::Queued);
+        }
+        mailbox.push_event(frame("left")).unwrap();
+        assert_eq!(
+            mailbox.push_cursor_batch(batch("move-3"), 3, || batch("snapshot-3")),
+            BatchDelivery::ReplacedStale(3)
+        );
+        assert_eq!(drained(&mailbox), ["left", "snapshot-3"]);
+        // Once written, the client may fall behind by `keep` again.
+        for index in 0..3 {
+            mailbox.push_cursor_batch(batch(&format!("move-{index}")), 3, || unreachable!());
+        }
+        assert_eq!(drained(&mailbox), ["move-0", "move-1", "move-2"]);
     }
 }

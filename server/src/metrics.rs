@@ -65,8 +65,9 @@ impl Metrics {
         self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub fn stale_batch_dropped(&self) {
-        bump(&self.stale_batches_dropped);
+    pub fn stale_batches_dropped(&self, batches: usize) {
+        self.stale_batches_dropped
+            .fetch_add(batches as u64, Ordering::Relaxed);
     }
 
     pub fn slow_client_closed(&self) {

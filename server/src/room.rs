@@ -20,6 +20,11 @@
 //! lone room of 10 flushes every move (a third of a millisecond apart at most);
 //! a room of 500, or 100 rooms of 10, flush once per 16 ms tick, where
 //! coalescing is what keeps the server afloat.
+//!
+//! The immediate fan-out (`--fanout immediate`) is the handbook's relay, kept
+//! as the benchmark's baseline: each move becomes a one-move frame for every
+//! other member at once, and nothing is merged until a member falls a whole
+//! outbound queue behind.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
@@ -787,31 +792,38 @@ impl Room {
     }
 
     /// Hands a cursor batch to every member but `except`. Each encoding is
-    /// serialised at most once, and only if a member uses it. A member still
-    /// holding an unsent batch gets the room's full snapshot instead, built
-    /// at most once however many members lag.
+    /// serialised at most once, and only if a member uses it. A member too
+    /// far behind gets the room's full snapshot instead, built at most once
+    /// however many members lag. "Too far" is one unsent batch when
+    /// coalescing (each batch is a whole tick); in the immediate fan-out,
+    /// where every move is its own frame, it is the outbound queue's bound.
     fn deliver_batch(&self, moves: &[CursorPosition], except: Option<MemberKey>) {
         let batch = EncodedBatch::default();
         let snapshot = EncodedBatch::default();
         let snapshot_moves = OnceCell::new();
         let metrics = self.hub.upgrade().map(|hub| hub.metrics.clone());
+        let keep = match self.settings.fanout {
+            FanoutMode::Coalesced => 1,
+            FanoutMode::Immediate => self.settings.outbound_queue,
+        };
         for (key, member) in &self.members {
             if Some(*key) == except {
                 continue;
             }
-            let delivery =
-                member
-                    .mailbox
-                    .push_cursor_batch(batch.frame(member.encoding, moves), || {
-                        snapshot.frame(
-                            member.encoding,
-                            snapshot_moves.get_or_init(|| self.visible_positions()),
-                        )
-                    });
-            if delivery == BatchDelivery::ReplacedStale
+            let delivery = member.mailbox.push_cursor_batch(
+                batch.frame(member.encoding, moves),
+                keep,
+                || {
+                    snapshot.frame(
+                        member.encoding,
+                        snapshot_moves.get_or_init(|| self.visible_positions()),
+                    )
+                },
+            );
+            if let BatchDelivery::ReplacedStale(stale) = delivery
                 && let Some(metrics) = &metrics
             {
-                metrics.stale_batch_dropped();
+                metrics.stale_batches_dropped(stale);
             }
         }
     }

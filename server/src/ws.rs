@@ -24,6 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::AppState;
 use crate::admission::ConnectionPermit;
+use crate::config::FanoutMode;
 use crate::mailbox::Closed;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::room::{DisconnectKind, Encoding, Membership};
@@ -325,7 +326,10 @@ impl<'a> Connection<'a> {
             .push_event(Utf8Bytes::from(message.to_json()));
     }
 
-    /// Writes every waiting frame with one flush. A client that does not take
+    /// Writes every waiting frame with one flush; in the immediate fan-out,
+    /// each frame with its own, as the handbook's per-message relay does
+    /// (one `send` per move per client), so that the benchmark compares
+    /// that design and not a batched variant of it. A client that does not take
     /// them within the write timeout is stuck and gets closed. While the
     /// write is stuck, the room may close the mailbox (the events behind it
     /// overflowed, or the user resumed elsewhere): that ends the connection
@@ -339,9 +343,14 @@ impl<'a> Connection<'a> {
     ) -> Result<(), Ending> {
         let count = frames.len() as u64;
         let bytes: u64 = frames.iter().map(payload_bytes).sum();
+        let per_message = self.app.config.fanout == FanoutMode::Immediate;
         let write = tokio::time::timeout(self.app.config.write_timeout(), async {
             for frame in frames.drain(..) {
-                sink.feed(frame).await?;
+                if per_message {
+                    sink.send(frame).await?;
+                } else {
+                    sink.feed(frame).await?;
+                }
             }
             sink.flush().await
         });

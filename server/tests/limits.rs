@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use cursors_protocol::{ClientMessage, ServerMessage};
+use cursors_server::FanoutMode;
 use support::{
     Client, PATIENCE, TestServer, metric, positions_of, raw_frame, raw_handshake, try_connect,
     wait_for_eof, wait_for_metric,
@@ -247,7 +248,17 @@ async fn slowloris_connections_are_cut_off_while_real_clients_connect() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
+    stalled_reader_is_closed_while_others_keep_receiving(FanoutMode::Coalesced).await;
+}
+
+#[tokio::test]
+async fn in_the_immediate_fanout_too_a_stalled_reader_is_closed_and_others_keep_receiving() {
+    stalled_reader_is_closed_while_others_keep_receiving(FanoutMode::Immediate).await;
+}
+
+async fn stalled_reader_is_closed_while_others_keep_receiving(fanout: FanoutMode) {
     let server = TestServer::start_with(|config| {
+        config.fanout = fanout;
         config.write_timeout_secs = 1;
         config.socket_send_buffer_bytes = 8 * 1024;
         config.rate_limit = 1000;

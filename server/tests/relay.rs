@@ -4,6 +4,7 @@
 mod support;
 
 use cursors_protocol::{ClientMessage, ServerMessage};
+use cursors_server::FanoutMode;
 use support::{TestServer, positions_of};
 
 #[tokio::test]
@@ -115,6 +116,35 @@ async fn moves_reach_the_others_exactly_and_in_order() {
             previous_index = Some(index);
         }
     }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_immediate_fanout_relays_each_move_as_its_own_frame() {
+    // The handbook's design, kept for the benchmark: nothing is merged or
+    // batched while the receiver keeps up (100 moves fit the outbound queue).
+    let server = TestServer::start_with(|config| {
+        config.fanout = FanoutMode::Immediate;
+        config.rate_burst = 1000;
+    })
+    .await;
+    let mut sender = server.join("relay").await;
+    let mut receiver = server.join("relay").await;
+    let sent: Vec<(f64, f64)> = (1..=100)
+        .map(|step| (step as f64 / 101.0, 1.0 - step as f64 / 307.0))
+        .collect();
+    for &(x, y) in &sent {
+        sender.move_to(x, y).await;
+    }
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        if let ServerMessage::Cursors { moves } = receiver.recv().await {
+            assert_eq!(moves.len(), 1, "one move per frame, got {moves:?}");
+            assert_eq!(moves[0].id, sender.id);
+            received.push((moves[0].x, moves[0].y));
+        }
+    }
+    assert_eq!(received, sent);
     server.stop().await.unwrap();
 }
 
