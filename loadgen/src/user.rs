@@ -198,6 +198,12 @@ fn observe(
     let Some(latency) = clock.latency_micros(user, sent, now) else {
         return;
     };
+    if Duration::from_micros(latency) > now.duration_since(plan.measure_from) {
+        // Sent before the measured window: first seen now because a catch-up
+        // snapshot repeats it (a stalled user's last position, say), not
+        // because it took this long.
+        return;
+    }
     report.delivered += 1;
     if latency <= fresh_micros {
         report.fresh += 1;
