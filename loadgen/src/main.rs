@@ -217,8 +217,8 @@ async fn run(args: Args) -> Result<()> {
     };
     // The generator must keep its own schedule: moves it failed to send
     // would be charged to the server as positions never delivered.
-    let sent_of_schedule = (scheduled_per_second > 0.0)
-        .then(|| sent as f64 / (scheduled_per_second * args.duration));
+    let sent_of_schedule =
+        (scheduled_per_second > 0.0).then(|| sent as f64 / (scheduled_per_second * args.duration));
     let valid = if generator_cores >= 0.95 {
         "NO: generator saturated"
     } else if sent_of_schedule.is_some_and(|share| share < 0.99) {

@@ -324,9 +324,8 @@ mod tests {
     fn in_the_immediate_fan_out_moves_queue_up_to_the_bound_then_collapse() {
         let mailbox = Mailbox::new(8);
         for index in 0..3 {
-            let delivery = mailbox.push_cursor_batch(batch(&format!("move-{index}")), 3, || {
-                unreachable!()
-            });
+            let delivery =
+                mailbox.push_cursor_batch(batch(&format!("move-{index}")), 3, || unreachable!());
             assert_eq!(delivery, BatchDelivery::Queued);
         }
         mailbox.push_event(frame("left")).unwrap();

@@ -810,16 +810,15 @@ impl Room {
             if Some(*key) == except {
                 continue;
             }
-            let delivery = member.mailbox.push_cursor_batch(
-                batch.frame(member.encoding, moves),
-                keep,
-                || {
-                    snapshot.frame(
-                        member.encoding,
-                        snapshot_moves.get_or_init(|| self.visible_positions()),
-                    )
-                },
-            );
+            let delivery =
+                member
+                    .mailbox
+                    .push_cursor_batch(batch.frame(member.encoding, moves), keep, || {
+                        snapshot.frame(
+                            member.encoding,
+                            snapshot_moves.get_or_init(|| self.visible_positions()),
+                        )
+                    });
             if let BatchDelivery::ReplacedStale(stale) = delivery
                 && let Some(metrics) = &metrics
             {
