@@ -145,7 +145,7 @@ async fn run(args: Args) -> Result<()> {
         let stalled = plan.stall.is_some();
         let clock = clock.clone();
         let observer = plan.observer;
-        tasks.spawn(async move { (stalled || !observer, user::run(socket, plan, clock).await) });
+        tasks.spawn(async move { (stalled, observer, user::run(socket, plan, clock).await) });
     }
 
     // Watch the server's memory while the run goes on.
@@ -164,11 +164,14 @@ async fn run(args: Args) -> Result<()> {
     let (mut delivered, mut fresh, mut reordered, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
     let mut sent = 0u64;
     while let Some(joined) = tasks.join_next().await {
-        let (not_measured, report) = joined?;
+        let (stalled, observer, report) = joined?;
         closed_early += u64::from(report.closed_early);
+        if stalled {
+            continue; // the disturbance: neither scheduled nor measured
+        }
         sent += report.sent;
-        if not_measured {
-            continue; // stalled users are the disturbance; non-observers only load
+        if !observer {
+            continue; // non-observers only load the server
         }
         if let Some(histogram) = &report.latency_micros {
             latency.add(histogram)?;
