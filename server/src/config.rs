@@ -43,7 +43,7 @@ pub struct Config {
 
     /// Longest coalescing window in milliseconds: a room sends at least one
     /// `cursors` frame per tick while anyone moves. 16 ms matches a 60 Hz
-    /// display. Small rooms flush sooner (see `--room-frame-budget`).
+    /// display. Small rooms flush sooner (see `--frame-budget`).
     #[arg(long, env = "CURSORS_TICK_MS", default_value_t = 16)]
     pub tick_ms: u64,
 

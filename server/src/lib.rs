@@ -3,7 +3,8 @@
 //!
 //! Layout, one module per concern:
 //! - [`config`]: command-line flags and their environment fallbacks;
-//! - [`room`]: room state, one task per room, and the coalescing fan-out;
+//! - [`room`]: the rules of a room (a pure state machine), its one task,
+//!   the hub of rooms, the flush schedule and the backplane seam;
 //! - `mailbox`: each connection's bounded outbound queue;
 //! - `admission`: checks before the upgrade (room, origin, connection caps);
 //! - `rate_limit`: each connection's message rate limit;
@@ -40,7 +41,7 @@ use tower_http::services::ServeDir;
 use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
 use metrics::Metrics;
-use room::{RoomHub, RoomSettings};
+use room::{Backplane, RoomHub, RoomRules, RoomSettings};
 
 /// Commands that may wait for one room task before connections wait too.
 const ROOM_COMMAND_QUEUE: usize = 1024;
@@ -64,11 +65,13 @@ impl AppState {
     pub fn new(config: Config, shutdown: CancellationToken) -> Self {
         let metrics = Arc::new(Metrics::default());
         let settings = RoomSettings {
-            fanout: config.fanout,
-            tick: config.tick(),
-            frame_budget: config.frame_budget,
-            resume_grace: std::time::Duration::from_secs(config.resume_grace_secs),
-            reload_grace: std::time::Duration::from_millis(config.reload_grace_ms),
+            rules: RoomRules {
+                fanout: config.fanout,
+                tick: config.tick(),
+                frame_budget: config.frame_budget,
+                resume_grace: std::time::Duration::from_secs(config.resume_grace_secs),
+                reload_grace: std::time::Duration::from_millis(config.reload_grace_ms),
+            },
             outbound_queue: config.outbound_queue,
             command_queue: ROOM_COMMAND_QUEUE,
         };
@@ -77,7 +80,7 @@ impl AppState {
             limits: ConnectionLimits::new(config.max_connections, config.max_connections_per_ip),
         };
         Self {
-            hub: RoomHub::new(settings, metrics.clone()),
+            hub: RoomHub::new(settings, Backplane::Alone, metrics.clone()),
             admission: Arc::new(admission),
             config: Arc::new(config),
             metrics,
@@ -112,6 +115,11 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
             "cursors_room_tasks",
             "Room tasks running.",
             state.hub.room_count(),
+        ),
+        (
+            "cursors_occupied_rooms",
+            "Rooms with members, which share the frame budget.",
+            state.hub.occupied_rooms(),
         ),
         (
             "cursors_connection_permits",

@@ -1,0 +1,323 @@
+//! The room task: the one owner of a room's state, and the loop that moves
+//! messages around it.
+//!
+//! Connections never touch a room's state; they send [`RoomCommand`]s over
+//! a bounded channel and receive frames through their [`Mailbox`]. One
+//! owner means no locks on the hot path and a single, obvious order of
+//! events per room: whatever the room did first, every member sees first.
+//!
+//! The loop has no rules of its own. It turns each command into an
+//! [`Input`], lets [`RoomState::apply`] decide, and routes the resulting
+//! [`Event`]s: to the mailboxes of the members connected here, and through
+//! the backplane ([`RoomLink`]) to the other servers sharing the room. A
+//! timer wakes it when the state says something is due (a flush, the end of
+//! a grace period). What is local to a connection lives here, beside the
+//! loop: its mailbox, its encoding, its connection number.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use cursors_protocol::{CursorPosition, RoomName};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::backplane::RoomLink;
+use super::encode::{EncodedBatch, Encoding, text_frame};
+use super::hub::{Occupancy, OccupiedRooms, RoomHub, RoomSettings};
+use super::state::{Action, ConnectionKey, DisconnectKind, Event, Input, MemberKey, RoomState};
+use crate::config::FanoutMode;
+use crate::mailbox::{BatchDelivery, Mailbox};
+use crate::metrics::Metrics;
+
+/// Commands a room accepts from its members' connections.
+#[derive(Debug)]
+pub enum RoomCommand {
+    Join {
+        encoding: Encoding,
+        resume: Option<String>,
+        reply: oneshot::Sender<Admission>,
+    },
+    Act {
+        from: ConnectionKey,
+        action: Action,
+    },
+}
+
+/// What the room answers to a `Join`.
+#[derive(Debug)]
+pub struct Admission {
+    pub connection: ConnectionKey,
+    pub id: String,
+    pub mailbox: Arc<Mailbox>,
+}
+
+/// A member connected to this server: where its frames go.
+#[derive(Debug)]
+struct Attachment {
+    connection: u64,
+    encoding: Encoding,
+    mailbox: Arc<Mailbox>,
+}
+
+/// A join waiting for its `Admitted` event.
+struct PendingJoin {
+    encoding: Encoding,
+    reply: oneshot::Sender<Admission>,
+}
+
+/// Commands handled in one go before the room ticks: enough to amortise
+/// wake-ups under load, few enough to keep flushes on time.
+const COMMAND_BURST: usize = 512;
+
+pub struct RoomTask {
+    name: RoomName,
+    state: RoomState,
+    link: RoomLink,
+    /// The members connected here, by key.
+    attachments: HashMap<MemberKey, Attachment>,
+    /// Held while the room has members (see `hub.rs`).
+    occupancy: Option<Occupancy>,
+    occupied_rooms: OccupiedRooms,
+    hub: Weak<RoomHub>,
+    metrics: Arc<Metrics>,
+    fanout: FanoutMode,
+    outbound_queue: usize,
+}
+
+impl RoomTask {
+    pub fn new(
+        name: RoomName,
+        settings: &RoomSettings,
+        link: RoomLink,
+        occupied_rooms: OccupiedRooms,
+        hub: Weak<RoomHub>,
+    ) -> Self {
+        let metrics = hub
+            .upgrade()
+            .map_or_else(Default::default, |hub| hub.metrics.clone());
+        Self {
+            name,
+            state: RoomState::new(settings.rules.clone(), StdRng::from_os_rng()),
+            link,
+            attachments: HashMap::new(),
+            occupancy: None,
+            occupied_rooms,
+            hub,
+            metrics,
+            fanout: settings.rules.fanout,
+            outbound_queue: settings.outbound_queue,
+        }
+    }
+
+    // ANCHOR: run
+    pub async fn run(mut self, mut commands: mpsc::Receiver<RoomCommand>) {
+        tracing::debug!(room = %self.name, "room opened");
+        loop {
+            let woken_by = match self.state.next_wakeup() {
+                None => Wake::Command(commands.recv().await),
+                Some(wakeup) => tokio::select! {
+                    command = commands.recv() => Wake::Command(command),
+                    () = tokio::time::sleep_until(wakeup) => Wake::Timer,
+                },
+            };
+            match woken_by {
+                Wake::Timer => {}
+                // The hub keeps a sender while the room is listed, so `None`
+                // only happens once the hub itself is gone.
+                Wake::Command(None) => break,
+                Wake::Command(Some(command)) => {
+                    self.handle(command);
+                    for _ in 0..COMMAND_BURST {
+                        match commands.try_recv() {
+                            Ok(command) => self.handle(command),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            self.tick();
+            if self.state.is_empty() {
+                if let Some(hub) = self.hub.upgrade() {
+                    hub.unlist(&self.name, &mut commands);
+                }
+                break;
+            }
+        }
+        tracing::debug!(room = %self.name, "room closed");
+    }
+    // ANCHOR_END: run
+
+    fn handle(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join {
+                encoding,
+                resume,
+                reply,
+            } => {
+                if reply.is_closed() {
+                    return; // the connection gave up waiting
+                }
+                let events = self.state.apply(Input::Join { resume }, Instant::now());
+                self.route(events, Some(PendingJoin { encoding, reply }));
+            }
+            RoomCommand::Act { from, action } => {
+                let events = self
+                    .state
+                    .apply(Input::Connection { from, action }, Instant::now());
+                self.route(events, None);
+            }
+        }
+    }
+
+    /// Lets time pass in the room: flushes what is due, expires what is
+    /// over. Also keeps the room's place among the occupied rooms true.
+    fn tick(&mut self) {
+        self.update_occupancy();
+        let occupied_rooms = self.occupied_rooms.count();
+        let events = self
+            .state
+            .apply(Input::Tick { occupied_rooms }, Instant::now());
+        self.route(events, None);
+        self.update_occupancy();
+    }
+
+    fn update_occupancy(&mut self) {
+        match (self.state.is_empty(), self.occupancy.is_some()) {
+            (false, false) => self.occupancy = Some(self.occupied_rooms.occupy()),
+            (true, true) => self.occupancy = None,
+            _ => {}
+        }
+    }
+
+    // ANCHOR: route
+    /// Carries out what the rules decided, in order.
+    fn route(&mut self, events: Vec<Event>, mut join: Option<PendingJoin>) {
+        let mut gave_up = None;
+        for event in events {
+            if event.is_shared() {
+                self.link.publish(&event);
+            }
+            match event {
+                Event::Admitted {
+                    connection,
+                    id,
+                    welcome,
+                    resumed,
+                } => {
+                    let Some(PendingJoin { encoding, reply }) = join.take() else {
+                        continue;
+                    };
+                    let mailbox = Arc::new(Mailbox::new(self.outbound_queue));
+                    // The welcome goes in first, so it is the first frame on the wire.
+                    let _ = mailbox.push_event(text_frame(&welcome));
+                    self.attachments.insert(
+                        connection.member,
+                        Attachment {
+                            connection: connection.connection,
+                            encoding,
+                            mailbox: mailbox.clone(),
+                        },
+                    );
+                    tracing::debug!(room = %self.name, %id, resumed, "member admitted");
+                    let admission = Admission {
+                        connection,
+                        id,
+                        mailbox,
+                    };
+                    if reply.send(admission).is_err() {
+                        // The connection gave up just now. A resumed user may
+                        // come back again; a new one never got a token.
+                        let kind = if resumed {
+                            DisconnectKind::Dropped
+                        } else {
+                            DisconnectKind::Expelled
+                        };
+                        gave_up = Some((connection, kind));
+                    }
+                }
+                Event::Superseded { connection } => {
+                    if let Some(attachment) = self.unattach(connection) {
+                        attachment.mailbox.supersede();
+                    }
+                }
+                Event::Detached { connection } => {
+                    self.unattach(connection);
+                }
+                Event::Broadcast { except, message } => {
+                    let frame = text_frame(&message);
+                    for (key, attachment) in &self.attachments {
+                        if Some(*key) != except
+                            && attachment.mailbox.push_event(frame.clone()).is_err()
+                        {
+                            tracing::debug!(room = %self.name, member = key, "outbound queue full");
+                        }
+                    }
+                }
+                Event::Cursors { except, moves } => self.deliver_batch(&moves, except),
+            }
+        }
+        if let Some((from, kind)) = gave_up {
+            let action = Action::Disconnect(kind);
+            let events = self
+                .state
+                .apply(Input::Connection { from, action }, Instant::now());
+            self.route(events, None);
+        }
+    }
+    // ANCHOR_END: route
+
+    /// Forgets `connection`'s mailbox, if it is still the attached one.
+    fn unattach(&mut self, connection: ConnectionKey) -> Option<Attachment> {
+        let attached = self.attachments.get(&connection.member)?;
+        if attached.connection != connection.connection {
+            return None;
+        }
+        self.attachments.remove(&connection.member)
+    }
+
+    // ANCHOR: deliver_batch
+    /// Hands a cursor batch to every member connected here but `except`.
+    /// Each encoding is serialised at most once, and only if a member uses
+    /// it. A member too far behind gets the room's full snapshot instead,
+    /// built at most once however many members lag. "Too far" is one unsent
+    /// batch when coalescing (each batch is a whole tick); in the immediate
+    /// fan-out, where every move is its own frame, it is the outbound
+    /// queue's bound.
+    fn deliver_batch(&self, moves: &[CursorPosition], except: Option<MemberKey>) {
+        let batch = EncodedBatch::default();
+        let snapshot = EncodedBatch::default();
+        let snapshot_moves = OnceCell::new();
+        let keep = match self.fanout {
+            FanoutMode::Coalesced => 1,
+            FanoutMode::Immediate => self.outbound_queue,
+        };
+        for (key, attachment) in &self.attachments {
+            if Some(*key) == except {
+                continue;
+            }
+            let encoding = attachment.encoding;
+            let delivery =
+                attachment
+                    .mailbox
+                    .push_cursor_batch(batch.frame(encoding, moves), keep, || {
+                        snapshot.frame(
+                            encoding,
+                            snapshot_moves.get_or_init(|| self.state.visible_positions()),
+                        )
+                    });
+            if let BatchDelivery::ReplacedStale(stale) = delivery {
+                self.metrics.stale_batches_dropped(stale);
+            }
+        }
+    }
+    // ANCHOR_END: deliver_batch
+}
+
+/// Why the room's loop woke up.
+enum Wake {
+    Command(Option<RoomCommand>),
+    Timer,
+}
