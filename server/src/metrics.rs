@@ -24,6 +24,7 @@ pub struct Metrics {
     abuse_closes: AtomicU64,
     oversized_closes: AtomicU64,
     heartbeat_timeouts: AtomicU64,
+    stale_commands: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -100,6 +101,10 @@ impl Metrics {
         bump(&self.heartbeat_timeouts);
     }
 
+    pub fn stale_command_ignored(&self) {
+        bump(&self.stale_commands);
+    }
+
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -170,6 +175,12 @@ impl Metrics {
             "cursors_heartbeat_timeouts_total",
             "Connections closed for not answering pings.",
             load(&self.heartbeat_timeouts),
+        );
+        counter(
+            out,
+            "cursors_stale_commands_total",
+            "Commands ignored because their connection had been superseded by a resume or had ended.",
+            load(&self.stale_commands),
         );
         counter(
             out,

@@ -258,3 +258,109 @@ async fn away_is_announced_hides_the_cursor_and_shows_in_welcome() {
     assert_eq!(back.await, (ada.id.clone(), false));
     server.stop().await.unwrap();
 }
+
+/// Everything `client` receives until the `cursors` frame that holds `id`
+/// at `position`, that frame included.
+async fn until_position(client: &mut Client, id: &str, position: (f64, f64)) -> Vec<ServerMessage> {
+    let mut seen = Vec::new();
+    client
+        .recv_until(|message| {
+            seen.push(message.clone());
+            positions_of(message, id).contains(&position).then_some(())
+        })
+        .await;
+    seen
+}
+
+/// The x of every move the superseded socket sends; its y numbers it.
+const STALE_X: f64 = 0.875;
+
+// Over real sockets the old connection usually notices the takeover before
+// anything more it sends reaches the room, so this test rarely meets the
+// race it guards against; `room::hub`'s unit test
+// `a_membership_superseded_by_a_resume_can_no_longer_move_speak_or_rename`
+// plays the race out deterministically on the room itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_superseded_by_a_resume_can_no_longer_move_or_speak_for_its_user() {
+    let server = TestServer::start_with(|config| {
+        // The old socket floods, so that some of what it sends is still on
+        // its way when the resume takes over.
+        config.rate_limit = 1_000_000;
+        config.rate_burst = 1_000_000;
+        config.say_rate_limit = 1_000_000;
+    })
+    .await;
+    let room = "stale-socket";
+    let mut watcher = server.join(room).await;
+    let mut current = server.join(room).await;
+    let id = current.id.clone();
+    watcher.next_joined().await;
+    for round in 0..6_u32 {
+        let token = current.resume_token();
+        let mut old = current;
+        let flood = tokio::spawn(async move {
+            old.flood_until_closed(2_000, |sequence| {
+                vec![
+                    ClientMessage::Move {
+                        x: STALE_X,
+                        y: sequence as f64 / 4096.0,
+                    },
+                    ClientMessage::Say {
+                        text: format!("stale {sequence}"),
+                    },
+                ]
+            })
+            .await
+        });
+        let mut newer = resume(&server, room, &token).await;
+        assert_eq!(newer.id, id);
+        let close = flood.await.unwrap().expect("a close frame");
+        assert_eq!(close.code, CloseCode::Normal, "superseded: {close:?}");
+
+        // Everything the old socket sent is now in the room's queue, so a
+        // move from the new one is handled after all of it.
+        let marker = (0.125, f64::from(round) / 64.0);
+        newer.move_to(marker.0, marker.1).await;
+        let own = until_position(&mut newer, &id, marker).await;
+        let watched = until_position(&mut watcher, &id, marker).await;
+
+        // The new socket receives every `cursors` frame flushed since it took
+        // over. One old position may be among them: the last move made
+        // before the takeover, still waiting for its flush. Any other one was
+        // applied after the takeover.
+        let mut stale_positions: Vec<(f64, f64)> = own
+            .iter()
+            .flat_map(|message| positions_of(message, &id))
+            .filter(|(x, _)| *x == STALE_X)
+            .collect();
+        stale_positions.dedup();
+        assert!(
+            stale_positions.len() <= 1,
+            "round {round}: the superseded socket still moved the user: {stale_positions:?}"
+        );
+
+        // The watcher gets the same shared frames, so the new socket's first
+        // one marks the takeover in the watcher's stream: no chat from the
+        // old socket may follow it.
+        let first_shared = own
+            .iter()
+            .find(|message| matches!(message, ServerMessage::Cursors { .. }))
+            .expect("at least the marker");
+        let takeover = watched
+            .iter()
+            .position(|message| message == first_shared)
+            .expect("the watcher got the same frame");
+        let stale_chat: Vec<&ServerMessage> = watched[takeover..]
+            .iter()
+            .filter(
+                |message| matches!(message, ServerMessage::Said { id: from, .. } if *from == id),
+            )
+            .collect();
+        assert!(
+            stale_chat.is_empty(),
+            "round {round}: the superseded socket still spoke for the user: {stale_chat:?}"
+        );
+        current = newer;
+    }
+    server.stop().await.unwrap();
+}

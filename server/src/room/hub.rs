@@ -278,3 +278,154 @@ impl Drop for Membership {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::extract::ws::Message;
+    use cursors_protocol::ServerMessage;
+
+    use super::*;
+    use crate::config::FanoutMode;
+
+    fn hub() -> Arc<RoomHub> {
+        let settings = RoomSettings {
+            rules: RoomRules {
+                fanout: FanoutMode::Coalesced,
+                tick: Duration::from_millis(16),
+                frame_budget: 30_000,
+                resume_grace: Duration::from_secs(10),
+                reload_grace: Duration::from_millis(1500),
+            },
+            outbound_queue: 256,
+            command_queue: 64,
+        };
+        RoomHub::new(settings, Backplane::Alone, Arc::default())
+    }
+
+    /// Waits for `membership`'s mailbox to fill and takes what is there.
+    async fn received(membership: &Membership) -> Vec<ServerMessage> {
+        let mailbox = membership.mailbox();
+        let mut frames = Vec::new();
+        while frames.is_empty() {
+            tokio::time::timeout(Duration::from_secs(10), mailbox.ready())
+                .await
+                .expect("a frame in time");
+            mailbox.drain_into(&mut frames).expect("open");
+            mailbox.written();
+        }
+        frames
+            .iter()
+            .map(|frame| match frame {
+                Message::Text(text) => ServerMessage::parse(text.as_str()).expect("JSON"),
+                other => panic!("unexpected frame {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Reads until `membership` sees `id` at `position`; returns all it saw.
+    async fn until_position(
+        membership: &Membership,
+        id: &str,
+        position: Point,
+    ) -> Vec<ServerMessage> {
+        let mut seen = Vec::new();
+        loop {
+            let batch = received(membership).await;
+            let found = batch.iter().any(|message| match message {
+                ServerMessage::Cursors { moves } => moves
+                    .iter()
+                    .any(|cursor| cursor.id == id && cursor.point() == position),
+                _ => false,
+            });
+            seen.extend(batch);
+            if found {
+                return seen;
+            }
+        }
+    }
+
+    fn resume_token(welcome: &[ServerMessage]) -> String {
+        match &welcome[0] {
+            ServerMessage::Welcome {
+                resume: Some(token),
+                ..
+            } => token.clone(),
+            other => panic!("not a welcome: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_occupied_rooms_are_counted_while_they_have_members() {
+        let hub = hub();
+        let one = RoomName::parse(Some("one")).unwrap();
+        let two = RoomName::parse(Some("two")).unwrap();
+        let ada = hub.join(&one, Encoding::Json, None).await.unwrap();
+        let bo = hub.join(&one, Encoding::Json, None).await.unwrap();
+        let cy = hub.join(&two, Encoding::Json, None).await.unwrap();
+        // Counted by the room task once it has handled the joins.
+        received(&cy).await;
+        assert_eq!(hub.occupied_rooms(), 2);
+        let mut cy = cy;
+        cy.set_ending(DisconnectKind::Expelled);
+        drop(cy);
+        let mut ada = ada;
+        ada.set_ending(DisconnectKind::Expelled);
+        drop(ada);
+        // Bo hears Ada leave: by then room two has emptied as well.
+        loop {
+            let seen = received(&bo).await;
+            if seen
+                .iter()
+                .any(|message| matches!(message, ServerMessage::Left { .. }))
+            {
+                break;
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while hub.occupied_rooms() != 1 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("room two gave its place back");
+    }
+
+    #[tokio::test]
+    async fn a_membership_superseded_by_a_resume_can_no_longer_move_speak_or_rename() {
+        let hub = hub();
+        let room = RoomName::parse(Some("takeover")).unwrap();
+        let watcher = hub.join(&room, Encoding::Json, None).await.unwrap();
+        let first = hub.join(&room, Encoding::Json, None).await.unwrap();
+        let token = resume_token(&received(&first).await);
+        let id = first.id().to_owned();
+        let second = hub.join(&room, Encoding::Json, Some(&token)).await.unwrap();
+        assert_eq!(second.id(), id);
+
+        // The old connection has not noticed yet and sends on.
+        first.move_to(Point { x: 0.875, y: 0.875 }).await.unwrap();
+        first.say("not me any more".into()).await.unwrap();
+        first.rename("Mallory".into()).await.unwrap();
+        // Same queue, so the room handles this after all of the above.
+        let marker = Point { x: 0.125, y: 0.25 };
+        second.move_to(marker).await.unwrap();
+
+        let seen = until_position(&watcher, &id, marker).await;
+        let leaked: Vec<&ServerMessage> = seen
+            .iter()
+            .filter(|message| match message {
+                ServerMessage::Cursors { moves } => moves
+                    .iter()
+                    .any(|cursor| cursor.id == id && cursor.point() != marker),
+                ServerMessage::Said { .. } | ServerMessage::Renamed { .. } => true,
+                _ => false,
+            })
+            .collect();
+        assert!(leaked.is_empty(), "the old connection acted: {leaked:?}");
+        assert!(
+            first.mailbox().drain_into(&mut Vec::new()).is_err(),
+            "superseded"
+        );
+    }
+}

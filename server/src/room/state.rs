@@ -116,6 +116,10 @@ pub enum Event {
     Superseded { connection: ConnectionKey },
     /// This connection ended: nothing more goes to it.
     Detached { connection: ConnectionKey },
+    /// A command came from a connection that is no longer its user's live
+    /// one (superseded by a resume, or ended): it was ignored. Not raised
+    /// for that connection's own disconnect, which is how it always ends.
+    Ignored { connection: ConnectionKey },
     /// Tell every member but `except`.
     Broadcast {
         except: Option<MemberKey>,
@@ -247,7 +251,12 @@ impl RoomState {
             }
             Input::Connection { from, action } => {
                 if !self.is_live(from) {
-                    return events; // a superseded or ended connection
+                    // A superseded connection always ends with a disconnect:
+                    // that one is expected, the rest arrived too late.
+                    if !matches!(action, Action::Disconnect(_)) {
+                        events.push(Event::Ignored { connection: from });
+                    }
+                    return events;
                 }
                 let member = from.member;
                 match action {
@@ -777,6 +786,12 @@ mod tests {
         }
     }
 
+    fn ignored(who: &Joined) -> Event {
+        Event::Ignored {
+            connection: who.connection,
+        }
+    }
+
     fn welcome_peers(events: &[Event]) -> Vec<PeerSnapshot> {
         events
             .iter()
@@ -1061,10 +1076,16 @@ mod tests {
             Action::Rename("Mallory".into()),
             Action::Hide,
             Action::Away(true),
-            Action::Disconnect(DisconnectKind::Expelled),
         ] {
-            assert!(room.act(&alice, action.clone()).is_empty(), "{action:?}");
+            assert_eq!(
+                room.act(&alice, action.clone()),
+                [ignored(&alice)],
+                "{action:?}"
+            );
         }
+        // Its own end changes nothing either.
+        let ended = room.act(&alice, Action::Disconnect(DisconnectKind::Expelled));
+        assert!(ended.is_empty());
         assert!(room.tick().is_empty(), "no move was kept for a flush");
         let user = room.state.user(again.connection.member).unwrap();
         assert_eq!((user.position, user.away), (None, false));
@@ -1081,13 +1102,13 @@ mod tests {
         let alice = room.join();
         room.join();
         room.act(&alice, Action::Disconnect(DisconnectKind::Dropped));
-        assert!(room.act(&alice, Action::Say("late".into())).is_empty());
-        assert!(room.act(&alice, Action::Move(point(0.5, 0.5))).is_empty());
+        let late = room.act(&alice, Action::Say("late".into()));
+        assert_eq!(late, [ignored(&alice)]);
+        let late = room.act(&alice, Action::Move(point(0.5, 0.5)));
+        assert_eq!(late, [ignored(&alice)]);
         // A second disconnect does not restart the grace.
-        assert!(
-            room.act(&alice, Action::Disconnect(DisconnectKind::Clean))
-                .is_empty()
-        );
+        let again = room.act(&alice, Action::Disconnect(DisconnectKind::Clean));
+        assert!(again.is_empty());
         assert_eq!(room.state.next_wakeup(), Some(room.now + RESUME_GRACE));
     }
 

@@ -246,6 +246,7 @@ impl RoomTask {
                 Event::Detached { connection } => {
                     self.unattach(connection);
                 }
+                Event::Ignored { .. } => self.metrics.stale_command_ignored(),
                 Event::Broadcast { except, message } => {
                     let frame = text_frame(&message);
                     for (key, attachment) in &self.attachments {

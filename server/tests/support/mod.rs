@@ -171,6 +171,33 @@ impl Client {
         self.socket.send(Message::text(text)).await.is_ok()
     }
 
+    /// Sends `messages(round)` for round = 0, 1, ... as fast as it can,
+    /// without reading anything but a close, until the server closes this
+    /// connection (at most `rounds`, then it waits for the close). Returns
+    /// the server's close frame.
+    pub async fn flood_until_closed(
+        &mut self,
+        rounds: u64,
+        mut messages: impl FnMut(u64) -> Vec<ClientMessage>,
+    ) -> Option<CloseFrame> {
+        for round in 0..rounds {
+            for message in messages(round) {
+                let text = Message::text(message.to_json());
+                if self.socket.send(text).await.is_err() {
+                    return self.closed().await;
+                }
+            }
+            while let Ok(frame) = tokio::time::timeout(Duration::ZERO, self.socket.next()).await {
+                match frame {
+                    Some(Ok(Message::Close(frame))) => return frame,
+                    Some(Err(_)) | None => return None,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+        self.closed().await
+    }
+
     pub async fn move_to(&mut self, x: f64, y: f64) {
         self.send(&ClientMessage::Move { x, y }).await;
     }
