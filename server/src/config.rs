@@ -143,6 +143,12 @@ pub struct Config {
     #[arg(long, env = "CURSORS_SAY_RATE_LIMIT", default_value_t = 20)]
     pub say_rate_limit: u32,
 
+    /// Redis shared with other servers, e.g. `redis://127.0.0.1:6379`: users
+    /// of one room on any of them see each other (see the README's "Several
+    /// servers"). Without it the server runs alone.
+    #[arg(long, env = "CURSORS_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Seconds given to open connections to close after SIGINT/SIGTERM.
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,

@@ -32,12 +32,37 @@ pub fn friendly_name(rng: &mut impl Rng) -> String {
     format!("{adjective} {animal}")
 }
 
+const ID_ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// Characters in every id.
+pub const ID_LENGTH: usize = 6;
+
 /// A short random id in lowercase base 36, e.g. `k3f9x2`. Six characters give
 /// 2 billion values; the room still checks for a collision among its members.
 pub fn random_id(rng: &mut impl Rng) -> String {
-    const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..6)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+    random_id_with_prefix(rng, "")
+}
+
+/// The same, starting with `prefix`: a server sharing rooms with others
+/// starts its ids with its own tag, so two servers never hand out the same
+/// id (see `room/redis.rs`).
+pub fn random_id_with_prefix(rng: &mut impl Rng, prefix: &str) -> String {
+    let mut id = String::with_capacity(ID_LENGTH);
+    id.push_str(prefix);
+    while id.len() < ID_LENGTH {
+        id.push(char::from(
+            ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())],
+        ));
+    }
+    id
+}
+
+/// The tag of server number `index` among 36² possible: two base-36 digits.
+pub fn server_tag(index: usize) -> String {
+    let index = index % (ID_ALPHABET.len() * ID_ALPHABET.len());
+    [index / ID_ALPHABET.len(), index % ID_ALPHABET.len()]
+        .iter()
+        .map(|digit| char::from(ID_ALPHABET[*digit]))
         .collect()
 }
 
@@ -97,6 +122,13 @@ mod tests {
             id.bytes()
                 .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
         );
+        let tagged = random_id_with_prefix(&mut rng, &server_tag(37));
+        assert!(
+            tagged.starts_with("11") && tagged.len() == ID_LENGTH,
+            "{tagged}"
+        );
+        assert_eq!(server_tag(0), "00");
+        assert_eq!(server_tag(36 * 36 - 1), "zz");
         let name = friendly_name(&mut rng);
         let token = resume_token(&mut rng);
         assert_eq!(token.len(), 32);

@@ -41,7 +41,7 @@ use tower_http::services::ServeDir;
 use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
 use metrics::Metrics;
-use room::{Backplane, RoomHub, RoomRules, RoomSettings};
+use room::{Backplane, RedisBackplane, RoomHub, RoomRules, RoomSettings};
 
 /// Commands that may wait for one room task before connections wait too.
 const ROOM_COMMAND_QUEUE: usize = 1024;
@@ -62,8 +62,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, shutdown: CancellationToken) -> Self {
-        let metrics = Arc::new(Metrics::default());
+    pub fn new(
+        config: Config,
+        shutdown: CancellationToken,
+        backplane: Backplane,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let settings = RoomSettings {
             rules: RoomRules {
                 fanout: config.fanout,
@@ -71,6 +75,7 @@ impl AppState {
                 frame_budget: config.frame_budget,
                 resume_grace: std::time::Duration::from_secs(config.resume_grace_secs),
                 reload_grace: std::time::Duration::from_millis(config.reload_grace_ms),
+                id_prefix: backplane.id_prefix().to_owned(),
             },
             outbound_queue: config.outbound_queue,
             command_queue: ROOM_COMMAND_QUEUE,
@@ -80,7 +85,7 @@ impl AppState {
             limits: ConnectionLimits::new(config.max_connections, config.max_connections_per_ip),
         };
         Self {
-            hub: RoomHub::new(settings, Backplane::Alone, metrics.clone()),
+            hub: RoomHub::new(settings, backplane, metrics.clone()),
             admission: Arc::new(admission),
             config: Arc::new(config),
             metrics,
@@ -192,7 +197,23 @@ pub async fn serve(
     let grace = config.shutdown_grace();
     let header_read_timeout = config.header_read_timeout();
     let send_buffer_bytes = config.socket_send_buffer_bytes;
-    let state = AppState::new(config, shutdown.clone());
+    let metrics = Arc::new(Metrics::default());
+    let backplane = match &config.redis_url {
+        None => Backplane::Alone,
+        Some(url) => {
+            if config.fanout == FanoutMode::Immediate {
+                return Err(std::io::Error::other(
+                    "--fanout immediate is the single-server baseline: it relays each move \
+                     at once, which the Redis backplane, publishing one batch per flush, cannot",
+                ));
+            }
+            let redis = RedisBackplane::start(url, metrics.clone(), shutdown.clone())
+                .await
+                .map_err(std::io::Error::other)?;
+            Backplane::Redis(redis)
+        }
+    };
+    let state = AppState::new(config, shutdown.clone(), backplane, metrics);
     let websockets = state.connections.clone();
     let http_connections = TaskTracker::new();
     tracing::info!("listening on http://{address}");

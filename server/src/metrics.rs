@@ -25,6 +25,11 @@ pub struct Metrics {
     oversized_closes: AtomicU64,
     heartbeat_timeouts: AtomicU64,
     stale_commands: AtomicU64,
+    backplane_up: AtomicI64,
+    backplane_published: AtomicU64,
+    backplane_received: AtomicU64,
+    backplane_errors: AtomicU64,
+    backplane_dropped: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -105,6 +110,27 @@ impl Metrics {
         bump(&self.stale_commands);
     }
 
+    pub fn backplane_up(&self, up: bool) {
+        self.backplane_up.store(i64::from(up), Ordering::Relaxed);
+    }
+
+    pub fn backplane_published(&self) {
+        bump(&self.backplane_published);
+    }
+
+    pub fn backplane_received(&self) {
+        bump(&self.backplane_received);
+    }
+
+    pub fn backplane_error(&self) {
+        bump(&self.backplane_errors);
+    }
+
+    pub fn backplane_dropped(&self, messages: u64) {
+        self.backplane_dropped
+            .fetch_add(messages, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -175,6 +201,36 @@ impl Metrics {
             "cursors_heartbeat_timeouts_total",
             "Connections closed for not answering pings.",
             load(&self.heartbeat_timeouts),
+        );
+        gauge(
+            out,
+            "cursors_backplane_up",
+            "1 while the Redis backplane is reachable (0 when down or not configured).",
+            self.backplane_up.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "cursors_backplane_published_total",
+            "Messages published to the other servers through Redis.",
+            load(&self.backplane_published),
+        );
+        counter(
+            out,
+            "cursors_backplane_received_total",
+            "Messages received from Redis pub/sub.",
+            load(&self.backplane_received),
+        );
+        counter(
+            out,
+            "cursors_backplane_errors_total",
+            "Redis commands that failed or timed out, and unreadable messages.",
+            load(&self.backplane_errors),
+        );
+        counter(
+            out,
+            "cursors_backplane_dropped_total",
+            "Backplane messages dropped: queue full, a room's inbox full, or a subscriber that lagged.",
+            load(&self.backplane_dropped),
         );
         counter(
             out,

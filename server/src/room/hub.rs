@@ -297,6 +297,7 @@ mod tests {
                 frame_budget: 30_000,
                 resume_grace: Duration::from_secs(10),
                 reload_grace: Duration::from_millis(1500),
+                id_prefix: String::new(),
             },
             outbound_queue: 256,
             command_queue: 64,

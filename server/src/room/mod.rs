@@ -10,7 +10,8 @@
 //! - [`hub`]: rooms by name, joining one, a connection's [`Membership`],
 //!   and the count of occupied rooms that share the frame budget;
 //! - [`encode`]: events and position batches as frames, serialised once;
-//! - [`backplane`]: the seam to other servers sharing a room (today: none).
+//! - [`backplane`]: the seam to other servers sharing a room: none, or a
+//!   group sharing one Redis ([`redis`]).
 //!
 //! In the default coalesced fan-out, moves mark their member *dirty* and a
 //! flush sends one `cursors` frame with the latest position of every dirty
@@ -22,10 +23,12 @@ pub mod backplane;
 pub mod encode;
 pub mod flush;
 pub mod hub;
+pub mod redis;
 pub mod state;
 pub mod task;
 
 pub use backplane::Backplane;
 pub use encode::Encoding;
 pub use hub::{JoinError, Membership, RoomGone, RoomHub, RoomSettings};
+pub use redis::RedisBackplane;
 pub use state::{DisconnectKind, RoomRules};

@@ -21,7 +21,7 @@
 //! longer matches, so anything it still sends is ignored: a superseded
 //! socket cannot move, rename, hide or speak for the user.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use cursors_protocol::{CursorPosition, PeerInfo, PeerSnapshot, Point, ServerMessage};
@@ -29,6 +29,8 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 
 use super::flush::{FlushDecision, FlushSchedule, flush_interval};
+
+mod remote;
 use crate::config::FanoutMode;
 use crate::identity;
 
@@ -66,6 +68,9 @@ pub struct RoomRules {
     pub resume_grace: Duration,
     /// How long a cleanly closed user may resume (a page reload).
     pub reload_grace: Duration,
+    /// What every id handed out here starts with: empty for a server alone,
+    /// the server's tag when it shares rooms with others.
+    pub id_prefix: String,
 }
 
 // ANCHOR: input
@@ -82,6 +87,29 @@ pub enum Input {
     /// whose grace period is over. `occupied_rooms` is how many rooms of the
     /// server share the frame budget right now.
     Tick { occupied_rooms: usize },
+    /// A new connection comes back as a user that another server of the
+    /// group held (its resume token was found in the shared store).
+    Adopt { user: User },
+    /// Another server of the group says something happened in this room.
+    Remote {
+        server: String,
+        change: RemoteChange,
+    },
+    /// These servers of the group are alive; the users of any other are
+    /// ghosts of a server that died without a goodbye.
+    ServersAlive { servers: Vec<String> },
+}
+
+/// What another server shares about the room (see `backplane.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteChange {
+    /// One of its users joined, moved, renamed, hid, went away, spoke or
+    /// left: the same message its own members were sent.
+    Message(ServerMessage),
+    /// Every user it holds in the room, as it is now (after it reconnected).
+    Present(Vec<User>),
+    /// This user came back on a connection to that server.
+    Claimed { id: String },
 }
 
 /// What a connection can do in its room.
@@ -131,6 +159,8 @@ pub enum Event {
         except: Option<MemberKey>,
         moves: Vec<CursorPosition>,
     },
+    /// This user, once another server's, is now held here: tell the others.
+    Claimed { id: String },
 }
 // ANCHOR_END: event
 
@@ -138,7 +168,10 @@ impl Event {
     /// Whether the other servers sharing the room must hear of it. The rest
     /// is about this server's own connections.
     pub fn is_shared(&self) -> bool {
-        matches!(self, Event::Broadcast { .. } | Event::Cursors { .. })
+        matches!(
+            self,
+            Event::Broadcast { .. } | Event::Cursors { .. } | Event::Claimed { .. }
+        )
     }
 }
 
@@ -148,7 +181,7 @@ impl Event {
 pub struct User {
     pub id: String,
     pub name: String,
-    pub color: &'static str,
+    pub color: String,
     /// `None` while the cursor is hidden.
     pub position: Option<Point>,
     /// Their page is hidden or unfocused.
@@ -171,9 +204,38 @@ struct Session {
 #[derive(Debug, Clone)]
 struct Member {
     user: User,
-    session: Session,
+    home: Home,
     /// Moved since the last flush.
     dirty: bool,
+}
+
+/// Where a member's connection is.
+#[derive(Debug, Clone)]
+enum Home {
+    /// Here.
+    Local(Session),
+    /// On that other server of the group.
+    Remote { server: String },
+}
+
+impl Member {
+    fn session(&self) -> Option<&Session> {
+        match &self.home {
+            Home::Local(session) => Some(session),
+            Home::Remote { .. } => None,
+        }
+    }
+
+    fn session_mut(&mut self) -> Option<&mut Session> {
+        match &mut self.home {
+            Home::Local(session) => Some(session),
+            Home::Remote { .. } => None,
+        }
+    }
+
+    fn is_local(&self) -> bool {
+        matches!(self.home, Home::Local(_))
+    }
 }
 
 impl User {
@@ -208,6 +270,10 @@ pub struct RoomState {
     rules: RoomRules,
     /// Ordered by key, i.e. by arrival, so `welcome` lists peers in join order.
     members: BTreeMap<MemberKey, Member>,
+    /// Members by id, for what other servers say about them.
+    by_id: HashMap<String, MemberKey>,
+    /// Members whose connection is here (attached or in their grace period).
+    local_members: usize,
     next_member: MemberKey,
     next_connection: u64,
     /// Members whose position changed since the last flush, in move order.
@@ -229,6 +295,8 @@ impl RoomState {
         Self {
             rules,
             members: BTreeMap::new(),
+            by_id: HashMap::new(),
+            local_members: 0,
             next_member: 0,
             next_connection: 0,
             dirty: Vec::new(),
@@ -272,6 +340,9 @@ impl RoomState {
                 self.expire_detached(now, &mut events);
                 self.flush_if_due(now, occupied_rooms, &mut events);
             }
+            Input::Adopt { user } => self.adopt(user, &mut events),
+            Input::Remote { server, change } => self.apply_remote(server, change, &mut events),
+            Input::ServersAlive { servers } => self.remove_ghosts(&servers, &mut events),
         }
         events
     }
@@ -291,13 +362,45 @@ impl RoomState {
         !self.dirty.is_empty()
     }
 
-    /// Nobody is in the room, not even a user who may still resume.
+    /// Nobody connected here is in the room, not even a user who may still
+    /// resume: the room's task may end. Other servers' users do not keep it
+    /// alive; they concern this server only while it has its own.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.local_members == 0
     }
 
+    /// Every member the room knows of, here and on other servers.
     pub fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// The user with this id, if connected here.
+    pub fn local_user(&self, id: &str) -> Option<&User> {
+        let member = self.members.get(self.by_id.get(id)?)?;
+        member.is_local().then_some(&member.user)
+    }
+
+    /// The users connected here, with their resume tokens.
+    pub fn local_users(&self) -> impl Iterator<Item = (&User, &str)> {
+        self.members.values().filter_map(|member| {
+            let session = member.session()?;
+            Some((&member.user, session.resume_token.as_str()))
+        })
+    }
+
+    /// Whether `token` resumes a user connected here.
+    pub fn knows_token(&self, token: &str) -> bool {
+        self.members.values().any(|member| {
+            member
+                .session()
+                .is_some_and(|session| session.resume_token == token)
+        })
+    }
+
+    /// The resume token of the local user `id`.
+    pub fn resume_token(&self, id: &str) -> Option<&str> {
+        let member = self.members.get(self.by_id.get(id)?)?;
+        Some(member.session()?.resume_token.as_str())
     }
 
     /// What the room knows of `member`, if they are in it.
@@ -315,9 +418,12 @@ impl RoomState {
     }
 
     fn is_live(&self, from: ConnectionKey) -> bool {
-        self.members.get(&from.member).is_some_and(|member| {
-            member.session.connection == from.connection && member.session.detached_until.is_none()
-        })
+        self.members
+            .get(&from.member)
+            .and_then(Member::session)
+            .is_some_and(|session| {
+                session.connection == from.connection && session.detached_until.is_none()
+            })
     }
 
     fn new_connection(&mut self) -> u64 {
@@ -328,20 +434,20 @@ impl RoomState {
 
     fn join(&mut self, events: &mut Vec<Event>) {
         let id = loop {
-            let candidate = identity::random_id(&mut self.rng);
-            if !self
-                .members
-                .values()
-                .any(|member| member.user.id == candidate)
-            {
+            let candidate = identity::random_id_with_prefix(&mut self.rng, &self.rules.id_prefix);
+            if !self.by_id.contains_key(&candidate) {
                 break candidate;
             }
         };
-        let color = identity::pick_color(self.members.values().map(|member| member.user.color));
+        let color = identity::pick_color(
+            self.members
+                .values()
+                .map(|member| member.user.color.as_str()),
+        );
         let user = User {
             id: id.clone(),
             name: identity::friendly_name(&mut self.rng),
-            color,
+            color: color.to_owned(),
             position: None,
             away: false,
         };
@@ -367,11 +473,19 @@ impl RoomState {
             except: Some(key),
             message: ServerMessage::Joined { peer: user.info() },
         });
+        self.insert(key, user, Home::Local(session));
+    }
+
+    fn insert(&mut self, key: MemberKey, user: User, home: Home) {
+        if matches!(home, Home::Local(_)) {
+            self.local_members += 1;
+        }
+        self.by_id.insert(user.id.clone(), key);
         self.members.insert(
             key,
             Member {
                 user,
-                session,
+                home,
                 dirty: false,
             },
         );
@@ -384,32 +498,39 @@ impl RoomState {
         let Some(key) = self
             .members
             .iter()
-            .find(|(_, member)| member.session.resume_token == token)
+            .find(|(_, member)| {
+                member
+                    .session()
+                    .is_some_and(|session| session.resume_token == token)
+            })
             .map(|(key, _)| *key)
         else {
             return false;
         };
         let connection = self.new_connection();
         let fresh_token = identity::resume_token(&mut self.rng);
-        let Some(member) = self.members.get_mut(&key) else {
+        let Some(session) = self.members.get_mut(&key).and_then(Member::session_mut) else {
             return false;
         };
-        if member.session.detached_until.is_none() {
+        if session.detached_until.is_none() {
             // Still attached: the old connection has not noticed it is dead.
             // The newer one wins, and the older one is told to close.
             events.push(Event::Superseded {
                 connection: ConnectionKey {
                     member: key,
-                    connection: member.session.connection,
+                    connection: session.connection,
                 },
             });
         }
-        member.session.connection = connection;
-        member.session.detached_until = None;
+        session.connection = connection;
+        session.detached_until = None;
         // A token is good for one resume: the welcome carries a fresh one.
-        member.session.resume_token = fresh_token;
+        session.resume_token = fresh_token;
         let member = &self.members[&key];
-        let welcome = self.welcome(&member.user, &member.session, Some(key));
+        let Some(session) = member.session() else {
+            return false;
+        };
+        let welcome = self.welcome(&member.user, session, Some(key));
         events.push(Event::Admitted {
             connection: ConnectionKey {
                 member: key,
@@ -554,11 +675,11 @@ impl RoomState {
             self.remove(key, events);
             return;
         }
-        let Some(member) = self.members.get_mut(&key) else {
+        let Some(session) = self.members.get_mut(&key).and_then(Member::session_mut) else {
             return;
         };
         let until = now + grace;
-        member.session.detached_until = Some(until);
+        session.detached_until = Some(until);
         self.next_expiry = Some(self.next_expiry.map_or(until, |next| next.min(until)));
         self.hide(key, events);
     }
@@ -573,8 +694,8 @@ impl RoomState {
             .iter()
             .filter(|(_, member)| {
                 member
-                    .session
-                    .detached_until
+                    .session()
+                    .and_then(|session| session.detached_until)
                     .is_some_and(|until| until <= now)
             })
             .map(|(key, _)| *key)
@@ -585,7 +706,7 @@ impl RoomState {
         self.next_expiry = self
             .members
             .values()
-            .filter_map(|member| member.session.detached_until)
+            .filter_map(|member| member.session()?.detached_until)
             .min();
     }
 
@@ -594,6 +715,10 @@ impl RoomState {
         let Some(member) = self.members.remove(&key) else {
             return;
         };
+        self.by_id.remove(&member.user.id);
+        if member.is_local() {
+            self.local_members -= 1;
+        }
         events.push(Event::Broadcast {
             except: None,
             message: ServerMessage::Left { id: member.user.id },
@@ -619,8 +744,9 @@ impl RoomState {
         if self.dirty.is_empty() {
             return;
         }
+        // Each flush is one write per member connected here.
         let interval = flush_interval(
-            self.members.len(),
+            self.local_members,
             occupied_rooms,
             self.rules.frame_budget,
             self.rules.tick,
@@ -666,6 +792,7 @@ mod tests {
             frame_budget: 30_000,
             resume_grace: RESUME_GRACE,
             reload_grace: RELOAD_GRACE,
+            id_prefix: String::new(),
         }
     }
 
@@ -833,7 +960,13 @@ mod tests {
         let mut ids: Vec<&str> = users.iter().map(|user| user.id.as_str()).collect();
         let mut colors: Vec<&str> = users
             .iter()
-            .map(|user| room.state.user(user.connection.member).unwrap().color)
+            .map(|user| {
+                room.state
+                    .user(user.connection.member)
+                    .unwrap()
+                    .color
+                    .as_str()
+            })
             .collect();
         ids.sort_unstable();
         ids.dedup();

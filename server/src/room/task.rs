@@ -24,7 +24,7 @@ use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::backplane::RoomLink;
+use super::backplane::{Incoming, RoomLink};
 use super::encode::{EncodedBatch, Encoding, text_frame};
 use super::hub::{Occupancy, OccupiedRooms, RoomHub, RoomSettings};
 use super::state::{Action, ConnectionKey, DisconnectKind, Event, Input, MemberKey, RoomState};
@@ -115,24 +115,33 @@ impl RoomTask {
     // ANCHOR: run
     pub async fn run(mut self, mut commands: mpsc::Receiver<RoomCommand>) {
         tracing::debug!(room = %self.name, "room opened");
+        // Who is already in the room on other servers, before anyone joins.
+        for input in self.link.open().await {
+            self.apply_from_group(input);
+        }
         loop {
-            let woken_by = match self.state.next_wakeup() {
-                None => Wake::Command(commands.recv().await),
-                Some(wakeup) => tokio::select! {
-                    command = commands.recv() => Wake::Command(command),
-                    () = tokio::time::sleep_until(wakeup) => Wake::Timer,
-                },
+            let wakeup = self.state.next_wakeup();
+            let woken_by = tokio::select! {
+                command = commands.recv() => Wake::Command(command),
+                () = sleep_until_some(wakeup) => Wake::Timer,
+                incoming = self.link.next() => Wake::Group(incoming),
             };
             match woken_by {
                 Wake::Timer => {}
+                Wake::Group(Incoming::Input(input)) => self.apply_from_group(input),
+                Wake::Group(Incoming::Resync) => {
+                    for input in self.link.resync(&self.state).await {
+                        self.apply_from_group(input);
+                    }
+                }
                 // The hub keeps a sender while the room is listed, so `None`
                 // only happens once the hub itself is gone.
                 Wake::Command(None) => break,
                 Wake::Command(Some(command)) => {
-                    self.handle(command);
+                    self.handle(command).await;
                     for _ in 0..COMMAND_BURST {
                         match commands.try_recv() {
-                            Ok(command) => self.handle(command),
+                            Ok(command) => self.handle(command).await,
                             Err(_) => break,
                         }
                     }
@@ -146,11 +155,32 @@ impl RoomTask {
                 break;
             }
         }
+        self.link.close().await;
         tracing::debug!(room = %self.name, "room closed");
+    }
+
+    /// Applies what another server said; routes it to the members here
+    /// without sharing it back.
+    fn apply_from_group(&mut self, input: Input) {
+        let events = self.state.apply(input, Instant::now());
+        let ghosts: Vec<String> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Broadcast {
+                    message: cursors_protocol::ServerMessage::Left { id },
+                    ..
+                } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        self.route(events, None, Origin::Group);
+        // Users removed because their server died: forget them in the
+        // group's store too (whichever server notices first does).
+        self.link.forget_ghosts(ghosts);
     }
     // ANCHOR_END: run
 
-    fn handle(&mut self, command: RoomCommand) {
+    async fn handle(&mut self, command: RoomCommand) {
         match command {
             RoomCommand::Join {
                 encoding,
@@ -160,14 +190,24 @@ impl RoomTask {
                 if reply.is_closed() {
                     return; // the connection gave up waiting
                 }
-                let events = self.state.apply(Input::Join { resume }, Instant::now());
-                self.route(events, Some(PendingJoin { encoding, reply }));
+                let input = match resume {
+                    Some(token) if !self.state.knows_token(&token) => {
+                        // Maybe another server of the group issued it.
+                        match self.link.claim(&token).await {
+                            Some(user) => Input::Adopt { user },
+                            None => Input::Join { resume: None },
+                        }
+                    }
+                    resume => Input::Join { resume },
+                };
+                let events = self.state.apply(input, Instant::now());
+                self.route(events, Some(PendingJoin { encoding, reply }), Origin::Here);
             }
             RoomCommand::Act { from, action } => {
                 let events = self
                     .state
                     .apply(Input::Connection { from, action }, Instant::now());
-                self.route(events, None);
+                self.route(events, None, Origin::Here);
             }
         }
     }
@@ -180,7 +220,7 @@ impl RoomTask {
         let events = self
             .state
             .apply(Input::Tick { occupied_rooms }, Instant::now());
-        self.route(events, None);
+        self.route(events, None, Origin::Here);
         self.update_occupancy();
     }
 
@@ -194,11 +234,11 @@ impl RoomTask {
 
     // ANCHOR: route
     /// Carries out what the rules decided, in order.
-    fn route(&mut self, events: Vec<Event>, mut join: Option<PendingJoin>) {
+    fn route(&mut self, events: Vec<Event>, mut join: Option<PendingJoin>, origin: Origin) {
         let mut gave_up = None;
         for event in events {
-            if event.is_shared() {
-                self.link.publish(&event);
+            if origin == Origin::Here {
+                self.link.share(&event, &self.state);
             }
             match event {
                 Event::Admitted {
@@ -258,6 +298,7 @@ impl RoomTask {
                     }
                 }
                 Event::Cursors { except, moves } => self.deliver_batch(&moves, except),
+                Event::Claimed { .. } => {} // for the other servers only
             }
         }
         if let Some((from, kind)) = gave_up {
@@ -265,7 +306,7 @@ impl RoomTask {
             let events = self
                 .state
                 .apply(Input::Connection { from, action }, Instant::now());
-            self.route(events, None);
+            self.route(events, None, Origin::Here);
         }
     }
     // ANCHOR_END: route
@@ -321,4 +362,22 @@ impl RoomTask {
 enum Wake {
     Command(Option<RoomCommand>),
     Timer,
+    Group(Incoming),
+}
+
+/// Where the input behind some events came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This server's connections or clock: the group must hear of it.
+    Here,
+    /// Another server: it already told the group.
+    Group,
+}
+
+/// Sleeps until `deadline`, or forever if there is none.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }

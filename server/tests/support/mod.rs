@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod processes;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,23 +75,49 @@ impl TestServer {
 
     /// A raw HTTP/1.1 GET; returns the status code and the body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
+        http_get(self.addr, path).await
+    }
+}
+
+/// A raw HTTP/1.1 GET; returns the status code and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response[9..12].parse().expect("status code");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Reads one counter or gauge from the `/metrics` of the server at `addr`.
+pub async fn metric_at(addr: SocketAddr, name: &str) -> f64 {
+    let (_, body) = http_get(addr, "/metrics").await;
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{body}"))
+}
+
+/// Polls `/metrics` at `addr` until `name` equals `expected`.
+pub async fn wait_for_metric_at(addr: SocketAddr, name: &str, expected: f64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let value = metric_at(addr, name).await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stayed at {value}, expected {expected}"
         );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
-            .await
-            .unwrap()
-            .unwrap();
-        let status = response[9..12].parse().expect("status code");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -387,27 +415,13 @@ pub async fn wait_for_eof(stream: &mut TcpStream) {
 
 /// Reads one counter or gauge from `/metrics`.
 pub async fn metric(server: &TestServer, name: &str) -> f64 {
-    let (_, body) = server.get("/metrics").await;
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{body}"))
+    metric_at(server.addr, name).await
 }
 
 /// Polls `/metrics` until `name` equals `expected` (disconnects are
 /// processed asynchronously).
 pub async fn wait_for_metric(server: &TestServer, name: &str, expected: f64) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let value = metric(server, name).await;
-        if value == expected {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} stayed at {value}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_metric_at(server.addr, name, expected).await
 }
 
 /// Connects with extra request headers and an optional source address;

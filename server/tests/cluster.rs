@@ -1,0 +1,242 @@
+//! Several servers, one room: real `cursors-server` processes sharing a
+//! real `redis-server` on loopback, with real WebSocket clients on each.
+
+mod support;
+
+use cursors_protocol::{ClientMessage, ServerMessage};
+use support::processes::{Redis, ServerProcess};
+use support::{Client, http_get, positions_of, wait_for_metric_at};
+
+/// Test servers: a closed tab leaves at once, so `left` comes without waiting.
+const FLAGS: &[&str] = &["--reload-grace-ms", "0"];
+
+async fn join(server: &ServerProcess, room: &str) -> Client {
+    Client::connect(&server.ws_url(&format!("?room={room}"))).await
+}
+
+/// Waits until `client` knows `id`: from its welcome or a later `joined`.
+async fn wait_for_peer(client: &mut Client, id: &str) {
+    if client.peer_ids().contains(&id) {
+        return;
+    }
+    client
+        .recv_until(|message| match message {
+            ServerMessage::Joined { peer } if peer.id == id => Some(()),
+            _ => None,
+        })
+        .await;
+}
+
+/// Waits until `client` knows `id` by `name`: from its welcome, or a later
+/// `joined` or `renamed`.
+async fn wait_for_name(client: &mut Client, id: &str, name: &str) {
+    if client
+        .peers()
+        .iter()
+        .any(|peer| peer.id == id && peer.name == name)
+    {
+        return;
+    }
+    client
+        .recv_until(|message| match message {
+            ServerMessage::Joined { peer } if peer.id == id && peer.name == name => Some(()),
+            ServerMessage::Renamed { id: who, name: new } if who == id && new == name => Some(()),
+            _ => None,
+        })
+        .await;
+}
+
+/// Moves `client` to a spot only it uses, until `watcher` sees it there:
+/// proves positions cross from one server to the other.
+async fn move_seen_by(client: &mut Client, watcher: &mut Client, spot: (f64, f64)) {
+    client.move_to(spot.0, spot.1).await;
+    let id = client.id.clone();
+    watcher
+        .recv_until(|message| positions_of(message, &id).contains(&spot).then_some(()))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_on_two_servers_share_one_room() {
+    let redis = Redis::start();
+    let one = ServerProcess::start(&redis.url(), FLAGS);
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let mut ada = join(&one, "shared").await;
+    // Colours are picked from who is known: let Ada's record land first.
+    redis.wait_for_user("shared", &ada.id);
+    let mut bo = join(&two, "shared").await;
+    wait_for_peer(&mut bo, &ada.id).await;
+    wait_for_peer(&mut ada, &bo.id).await;
+    assert_ne!(ada.id, bo.id);
+    assert_ne!(ada.color, bo.color, "colours stay distinct across servers");
+
+    // Names cross.
+    ada.send(&ClientMessage::Hello { name: "Ada".into() }).await;
+    let renamed = bo
+        .recv_until(|message| match message {
+            ServerMessage::Renamed { id, name } if *id == ada.id => Some(name.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(renamed, "Ada");
+
+    // Moves cross, in order: every position bo receives is newer than the last.
+    for step in 1..=40_u32 {
+        ada.move_to(f64::from(step) / 64.0, 0.5).await;
+    }
+    let mut seen = Vec::new();
+    bo.recv_until(|message| {
+        seen.extend(positions_of(message, &ada.id));
+        seen.last()
+            .is_some_and(|last| *last == (40.0 / 64.0, 0.5))
+            .then_some(())
+    })
+    .await;
+    assert!(
+        seen.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "out of order: {seen:?}"
+    );
+
+    // Chat crosses.
+    ada.send(&ClientMessage::Say {
+        text: "hello there".into(),
+    })
+    .await;
+    let said = bo
+        .recv_until(|message| match message {
+            ServerMessage::Said { id, text } if *id == ada.id => Some(text.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(said, "hello there");
+
+    // A newcomer on the second server is welcomed with Ada as she is now.
+    let cy = join(&two, "shared").await;
+    let listed = cy
+        .peers()
+        .iter()
+        .find(|peer| peer.id == ada.id)
+        .expect("Ada listed in the welcome")
+        .clone();
+    assert_eq!(listed.name, "Ada");
+    assert_eq!(
+        listed.position(),
+        Some(cursors_protocol::Point {
+            x: 40.0 / 64.0,
+            y: 0.5
+        })
+    );
+
+    // Leaving crosses too.
+    let ada_id = ada.id.clone();
+    ada.close().await;
+    assert_eq!(bo.next_left().await, ada_id);
+    // Other rooms are not involved.
+    let elsewhere = join(&two, "elsewhere").await;
+    assert!(elsewhere.peers().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_of_a_killed_server_vanish_from_the_others() {
+    let redis = Redis::start();
+    let mut one = ServerProcess::start(&redis.url(), FLAGS);
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let mut ada = join(&one, "crash").await;
+    let mut bo = join(&two, "crash").await;
+    wait_for_peer(&mut bo, &ada.id).await;
+    move_seen_by(&mut ada, &mut bo, (0.25, 0.25)).await;
+
+    let started = std::time::Instant::now();
+    one.kill();
+    // Within the heartbeat's bound (GHOST_BOUND, 5 s); the wait itself is
+    // bounded by the harness's patience.
+    assert_eq!(bo.next_left().await, ada.id);
+    eprintln!("ghost removed after {:?}", started.elapsed());
+    // And a newcomer does not meet the ghost.
+    let cy = join(&two, "crash").await;
+    assert_eq!(cy.peer_ids(), [bo.id.as_str()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_whose_server_died_resumes_on_another_with_the_same_identity() {
+    let redis = Redis::start();
+    let mut one = ServerProcess::start(&redis.url(), FLAGS);
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let mut ada = join(&one, "resume").await;
+    ada.send(&ClientMessage::Hello { name: "Ada".into() }).await;
+    let mut bo = join(&two, "resume").await;
+    wait_for_name(&mut bo, &ada.id, "Ada").await;
+    let (id, color, token) = (ada.id.clone(), ada.color.clone(), ada.resume_token());
+
+    one.kill();
+    drop(ada);
+    // The page reconnects, and the load balancer sends it to the survivor.
+    let mut back = Client::connect(&two.ws_url(&format!("?room=resume&resume={token}"))).await;
+    assert_eq!(
+        (back.id.as_str(), back.name.as_str(), back.color.as_str()),
+        (id.as_str(), "Ada", color.as_str())
+    );
+    assert_eq!(back.peer_ids(), [bo.id.as_str()]);
+    // Bo sees Ada move on, and she does not leave when her old server's
+    // heartbeat runs out.
+    let mut seen = Vec::new();
+    back.move_to(0.75, 0.75).await;
+    bo.recv_until(|message| {
+        seen.push(message.clone());
+        positions_of(message, &id)
+            .contains(&(0.75, 0.75))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await; // past GHOST_BOUND
+    seen.extend(bo.sync().await);
+    assert!(
+        !seen
+            .iter()
+            .any(|message| matches!(message, ServerMessage::Left { id: left } if *left == id)),
+        "Ada left after resuming: {seen:?}"
+    );
+    // The token is spent; the new welcome's works.
+    assert_ne!(back.resume_token(), token);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_is_survived_and_presence_resynchronised() {
+    let mut redis = Redis::start();
+    let one = ServerProcess::start(&redis.url(), FLAGS);
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let mut ada = join(&one, "outage").await;
+    let mut bo = join(&two, "outage").await;
+    wait_for_peer(&mut bo, &ada.id).await;
+
+    redis.kill();
+    for server in [&one, &two] {
+        wait_for_metric_at(server.addr, "cursors_backplane_up", 0.0).await;
+        assert_eq!(http_get(server.addr, "/healthz").await.0, 200);
+    }
+    // Each server goes on serving its own users.
+    let mut cy = join(&one, "outage").await;
+    wait_for_peer(&mut ada, &cy.id).await;
+    move_seen_by(&mut cy, &mut ada, (0.5, 0.125)).await;
+
+    // Redis comes back empty: both servers re-synchronise, and Bo learns of
+    // Cy, who joined while Redis was away.
+    redis.restart();
+    for server in [&one, &two] {
+        wait_for_metric_at(server.addr, "cursors_backplane_up", 1.0).await;
+    }
+    wait_for_peer(&mut bo, &cy.id).await;
+    move_seen_by(&mut cy, &mut bo, (0.5, 0.375)).await;
+    move_seen_by(&mut bo, &mut cy, (0.625, 0.375)).await;
+    // A newcomer sees everyone, from the store written again.
+    let mut dee = join(&two, "outage").await;
+    for id in [&ada.id, &bo.id, &cy.id] {
+        wait_for_peer(&mut dee, id).await;
+    }
+    // The outage and its end were each logged once.
+    for server in [&one, &two] {
+        let log = server.logged();
+        assert_eq!(log.matches("Redis unreachable").count(), 1, "{log}");
+        assert_eq!(log.matches("Redis is back").count(), 1, "{log}");
+    }
+}
