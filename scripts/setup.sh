@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Installs whatever is missing to build the client and run the server, and
-# (with --browser) the headless Chromium the end-to-end tests drive.
-# Idempotent: every step checks first and skips what is already there.
+# what the tests and demos need on top. Idempotent: every step checks first
+# and skips what is already there.
 #
 #   scripts/setup.sh            toolchain for building and running
 #   scripts/setup.sh --browser  also chromium + chromedriver for the tests
+#   scripts/setup.sh --redis    also redis-server (tests of several servers)
+#   scripts/setup.sh --haproxy  also HAProxy (scripts/cluster.sh)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 want_browser=false
-[ "${1:-}" = "--browser" ] && want_browser=true
+want_redis=false
+want_haproxy=false
+for flag in "$@"; do
+  case "$flag" in
+    --browser) want_browser=true ;;
+    --redis) want_redis=true ;;
+    --haproxy) want_haproxy=true ;;
+    *) die "unknown flag $flag (see the top of $0)" ;;
+  esac
+done
 
 apt_updated=false
 apt_install() {
@@ -71,6 +82,23 @@ fi
 if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
   say "installing chromium and chromedriver"
   apt_install chromium chromium-driver
+fi
+
+# 6. Redis (Debian's, with redis-cli) for sharing rooms between servers.
+if $want_redis && ! { command -v redis-server && command -v redis-cli; } >/dev/null; then
+  say "installing redis-server"
+  apt_install redis-server redis-tools
+  # Debian starts a system-wide Redis on 6379; the tests and the demo run
+  # their own, so leave that one off.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+    systemctl stop redis-server || true
+  fi
+fi
+
+# 7. HAProxy, the load balancer in front of scripts/cluster.sh's servers.
+if $want_haproxy && ! command -v haproxy >/dev/null; then
+  say "installing haproxy"
+  apt_install haproxy
 fi
 
 say "setup complete"

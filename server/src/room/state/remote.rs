@@ -312,3 +312,353 @@ impl RoomState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cursors_protocol::{CursorPosition, Point};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tokio::time::Instant;
+
+    use super::super::{Action, DisconnectKind, Input, RoomRules};
+    use super::*;
+    use crate::config::FanoutMode;
+
+    fn room() -> RoomState {
+        let rules = RoomRules {
+            fanout: FanoutMode::Coalesced,
+            tick: Duration::from_millis(16),
+            frame_budget: 30_000,
+            resume_grace: Duration::from_secs(10),
+            reload_grace: Duration::from_millis(1500),
+            id_prefix: "aa".into(),
+        };
+        RoomState::new(rules, StdRng::seed_from_u64(3))
+    }
+
+    fn user(id: &str, name: &str) -> User {
+        User {
+            id: id.into(),
+            name: name.into(),
+            color: "#30a46c".into(),
+            position: None,
+            away: false,
+        }
+    }
+
+    fn from(server: &str, message: ServerMessage) -> Input {
+        Input::Remote {
+            server: server.into(),
+            change: RemoteChange::Message(message),
+        }
+    }
+
+    fn joined(server: &str, id: &str) -> Input {
+        from(
+            server,
+            ServerMessage::Joined {
+                peer: PeerInfo {
+                    id: id.into(),
+                    name: format!("User {id}"),
+                    color: "#0090ff".into(),
+                },
+            },
+        )
+    }
+
+    fn everyone(message: ServerMessage) -> Event {
+        Event::Broadcast {
+            except: None,
+            message,
+        }
+    }
+
+    fn local_join(state: &mut RoomState, now: Instant) -> (ConnectionKey, String) {
+        let events = state.apply(Input::Join { resume: None }, now);
+        match &events[0] {
+            Event::Admitted { connection, id, .. } => (*connection, id.clone()),
+            other => panic!("not admitted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_handed_out_here_start_with_the_servers_tag() {
+        let mut state = room();
+        let (_, id) = local_join(&mut state, Instant::now());
+        assert!(id.starts_with("aa"), "{id}");
+    }
+
+    #[test]
+    fn a_remote_user_joins_moves_with_the_flush_and_leaves() {
+        let now = Instant::now();
+        let mut state = room();
+        let (_, mine) = local_join(&mut state, now);
+        let events = state.apply(joined("b", "bb0001"), now);
+        assert!(matches!(
+            &events[..],
+            [Event::Broadcast {
+                except: None,
+                message: ServerMessage::Joined { .. }
+            }]
+        ));
+        assert_eq!(state.member_count(), 2);
+        assert!(!state.is_empty());
+        // Its positions join the local flush (and only reach the members here).
+        let moves = vec![CursorPosition {
+            id: "bb0001".into(),
+            x: 0.5,
+            y: 0.25,
+        }];
+        assert!(
+            state
+                .apply(
+                    from(
+                        "b",
+                        ServerMessage::Cursors {
+                            moves: moves.clone()
+                        }
+                    ),
+                    now
+                )
+                .is_empty()
+        );
+        let flushed = state.apply(Input::Tick { occupied_rooms: 1 }, now);
+        assert_eq!(
+            flushed,
+            [Event::Cursors {
+                except: None,
+                moves
+            }]
+        );
+        // A newcomer here is welcomed with it.
+        let events = state.apply(Input::Join { resume: None }, now);
+        let Event::Admitted {
+            welcome: ServerMessage::Welcome { peers, .. },
+            ..
+        } = &events[0]
+        else {
+            panic!("{events:?}")
+        };
+        let listed: Vec<&str> = peers.iter().map(|peer| peer.id.as_str()).collect();
+        assert_eq!(listed, [mine.as_str(), "bb0001"]);
+        assert_eq!(peers[1].position(), Some(Point { x: 0.5, y: 0.25 }));
+        let left = state.apply(
+            from(
+                "b",
+                ServerMessage::Left {
+                    id: "bb0001".into(),
+                },
+            ),
+            now,
+        );
+        assert_eq!(
+            left,
+            [everyone(ServerMessage::Left {
+                id: "bb0001".into()
+            })]
+        );
+    }
+
+    #[test]
+    fn only_the_owning_server_speaks_for_a_remote_user() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        state.apply(joined("b", "bb0001"), now);
+        for message in [
+            ServerMessage::Renamed {
+                id: "bb0001".into(),
+                name: "Mallory".into(),
+            },
+            ServerMessage::Said {
+                id: "bb0001".into(),
+                text: "not me".into(),
+            },
+            ServerMessage::Left {
+                id: "bb0001".into(),
+            },
+        ] {
+            assert!(
+                state.apply(from("c", message.clone()), now).is_empty(),
+                "{message:?}"
+            );
+        }
+        // A remote server cannot touch a user held here either.
+        let (_, mine) = local_join(&mut state, now);
+        assert!(
+            state
+                .apply(from("b", ServerMessage::Left { id: mine.clone() }), now)
+                .is_empty()
+        );
+        assert!(state.local_user(&mine).is_some());
+    }
+
+    #[test]
+    fn a_claimed_user_leaves_this_server_silently_and_its_old_socket_closes() {
+        let now = Instant::now();
+        let mut state = room();
+        let (connection, id) = local_join(&mut state, now);
+        local_join(&mut state, now);
+        let claimed = Input::Remote {
+            server: "b".into(),
+            change: RemoteChange::Claimed { id: id.clone() },
+        };
+        assert_eq!(
+            state.apply(claimed, now),
+            [Event::Superseded { connection }]
+        );
+        assert!(state.local_user(&id).is_none());
+        assert_eq!(state.member_count(), 2, "still in the room, on b");
+        // The old connection is inert; b now speaks for the user.
+        let stale = Input::Connection {
+            from: connection,
+            action: Action::Move(Point { x: 0.1, y: 0.1 }),
+        };
+        assert_eq!(state.apply(stale, now), [Event::Ignored { connection }]);
+        let renamed = ServerMessage::Renamed {
+            id: id.clone(),
+            name: "Ada".into(),
+        };
+        assert_eq!(
+            state.apply(from("b", renamed.clone()), now),
+            [everyone(renamed)]
+        );
+    }
+
+    #[test]
+    fn adopting_a_known_remote_user_keeps_them_and_tells_the_group() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        state.apply(joined("b", "bb0001"), now);
+        let events = state.apply(
+            Input::Adopt {
+                user: user("bb0001", "User bb0001"),
+            },
+            now,
+        );
+        assert!(matches!(events[0], Event::Admitted { resumed: true, .. }));
+        assert_eq!(
+            events[1],
+            Event::Claimed {
+                id: "bb0001".into()
+            }
+        );
+        assert_eq!(
+            events.len(),
+            2,
+            "nobody here sees a left or a joined: {events:?}"
+        );
+        assert!(state.local_user("bb0001").is_some());
+        // b's late word about the user no longer counts.
+        assert!(
+            state
+                .apply(
+                    from(
+                        "b",
+                        ServerMessage::Left {
+                            id: "bb0001".into()
+                        }
+                    ),
+                    now
+                )
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn adopting_a_user_the_room_had_forgotten_announces_them_again() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        let events = state.apply(
+            Input::Adopt {
+                user: user("bb0001", "Ada"),
+            },
+            now,
+        );
+        assert!(matches!(events[0], Event::Admitted { .. }));
+        assert!(
+            matches!(&events[1], Event::Broadcast { message: ServerMessage::Joined { peer }, .. } if peer.name == "Ada")
+        );
+        assert_eq!(
+            events[2],
+            Event::Claimed {
+                id: "bb0001".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_servers_present_list_adds_updates_and_removes_its_users() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        state.apply(joined("b", "bb0001"), now);
+        state.apply(joined("b", "bb0002"), now);
+        let mut renamed = user("bb0001", "Ada");
+        renamed.away = true;
+        let present = Input::Remote {
+            server: "b".into(),
+            change: RemoteChange::Present(vec![renamed, user("bb0003", "Cy")]),
+        };
+        let events = state.apply(present, now);
+        let said: Vec<&ServerMessage> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Broadcast { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(said[0], ServerMessage::Renamed { name, .. } if name == "Ada"));
+        assert!(matches!(
+            said[1],
+            ServerMessage::Presence { away: true, .. }
+        ));
+        assert!(matches!(said[2], ServerMessage::Joined { peer } if peer.id == "bb0003"));
+        assert_eq!(
+            said[3],
+            &ServerMessage::Left {
+                id: "bb0002".into()
+            }
+        );
+        assert_eq!(said.len(), 4);
+    }
+
+    #[test]
+    fn the_users_of_a_dead_server_are_removed_and_the_living_stay() {
+        let now = Instant::now();
+        let mut state = room();
+        let (connection, mine) = local_join(&mut state, now);
+        state.apply(joined("b", "bb0001"), now);
+        state.apply(joined("c", "cc0001"), now);
+        let events = state.apply(
+            Input::ServersAlive {
+                servers: vec!["c".into()],
+            },
+            now,
+        );
+        assert_eq!(
+            events,
+            [everyone(ServerMessage::Left {
+                id: "bb0001".into()
+            })]
+        );
+        assert!(
+            state.local_user(&mine).is_some(),
+            "this server's own are never ghosts"
+        );
+        // The room ends with its last local user, whoever else is listed.
+        state.apply(
+            Input::Connection {
+                from: connection,
+                action: Action::Disconnect(DisconnectKind::Expelled),
+            },
+            now,
+        );
+        assert!(state.is_empty());
+        assert_eq!(state.member_count(), 1);
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Several servers, one room, on your machine: a Redis, two cursors-server
+# processes sharing it, and HAProxy in front of them on one port (round
+# robin, WebSocket aware). Open http://127.0.0.1:3000/ in a few tabs: they
+# land on both servers and still see each other. Kill one server and watch
+# its users reconnect to the other with the same name and colour.
+#
+#   scripts/cluster.sh            build, start everything, Ctrl-C stops it
+#   PORT=3000 REDIS_PORT=6380 scripts/cluster.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+"$ROOT/scripts/setup.sh" --redis --haproxy
+"$ROOT/scripts/build-client.sh"
+cd "$ROOT"
+say "building the server"
+cargo build --release -q -p cursors-server
+
+PORT="${PORT:-3000}"
+REDIS_PORT="${REDIS_PORT:-6380}"
+SERVER_PORTS=("${SERVER_1_PORT:-3001}" "${SERVER_2_PORT:-3002}")
+run_dir="$ROOT/target/cluster"
+mkdir -p "$run_dir"
+
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all EXIT INT TERM
+
+wait_for_port() { # port what
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    sleep 0.1
+  done
+  die "$2 did not start on port $1 (logs in $run_dir)"
+}
+
+say "starting Redis on 127.0.0.1:$REDIS_PORT"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  >"$run_dir/redis.log" 2>&1 &
+pids+=($!)
+wait_for_port "$REDIS_PORT" redis-server
+
+for index in 0 1; do
+  port="${SERVER_PORTS[$index]}"
+  say "starting server $((index + 1)) on 127.0.0.1:$port"
+  target/release/cursors-server --addr "127.0.0.1:$port" --static-dir "$ROOT/dist" \
+    --redis-url "redis://127.0.0.1:$REDIS_PORT" --allowed-origin "http://127.0.0.1:$PORT" \
+    >"$run_dir/server-$((index + 1)).log" 2>&1 &
+  pids+=($!)
+  echo $! >"$run_dir/server-$((index + 1)).pid"
+  wait_for_port "$port" "server $((index + 1))"
+done
+
+cat >"$run_dir/haproxy.cfg" <<CFG
+global
+  log stdout format raw local0 info
+
+defaults
+  mode http
+  log global
+  option httplog
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  # An upgraded WebSocket is a tunnel: it may stay quiet between pings.
+  timeout tunnel 1h
+
+frontend cursors
+  bind 127.0.0.1:$PORT
+  default_backend servers
+
+backend servers
+  balance roundrobin
+  # A dead server is taken out within a second, so reconnects go elsewhere.
+  option httpchk GET /healthz
+  default-server inter 500ms fall 1 rise 2
+  server one 127.0.0.1:${SERVER_PORTS[0]} check
+  server two 127.0.0.1:${SERVER_PORTS[1]} check
+CFG
+say "starting HAProxy on 127.0.0.1:$PORT"
+haproxy -f "$run_dir/haproxy.cfg" >"$run_dir/haproxy.log" 2>&1 &
+haproxy_pid=$!
+pids+=("$haproxy_pid")
+wait_for_port "$PORT" haproxy
+
+say "open http://127.0.0.1:$PORT/ in a few tabs (or ?room=NAME); logs in $run_dir"
+say "kill a server to watch its users move over: kill -9 \$(cat $run_dir/server-1.pid)"
+say "Ctrl-C stops everything"
+wait "$haproxy_pid" || true
