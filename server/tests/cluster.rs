@@ -240,3 +240,16 @@ async fn a_redis_restart_is_survived_and_presence_resynchronised() {
         assert_eq!(log.matches("Redis is back").count(), 1, "{log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_that_hears_from_the_group_before_its_first_user_still_admits_them() {
+    let redis = Redis::start();
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let _one = ServerProcess::start(&redis.url(), FLAGS);
+    // Past the first heartbeats, so that every new room is told who is
+    // alive the moment it opens, before it has admitted anyone.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let joins = (0..20).map(|_| join(&two, "crowd"));
+    let clients = futures_util::future::join_all(joins).await;
+    assert_eq!(clients.len(), 20, "every one of them was welcomed");
+}

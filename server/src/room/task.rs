@@ -126,6 +126,7 @@ impl RoomTask {
                 () = sleep_until_some(wakeup) => Wake::Timer,
                 incoming = self.link.next() => Wake::Group(incoming),
             };
+            let from_group = matches!(woken_by, Wake::Group(_));
             match woken_by {
                 Wake::Timer => {}
                 Wake::Group(Incoming::Input(input)) => self.apply_from_group(input),
@@ -148,7 +149,10 @@ impl RoomTask {
                 }
             }
             self.tick();
-            if self.state.is_empty() {
+            // Only this server's users keep the room open, and only they can
+            // leave it: what other servers say never closes it (a word from
+            // the group may well come before the first member is admitted).
+            if !from_group && self.state.is_empty() {
                 if let Some(hub) = self.hub.upgrade() {
                     hub.unlist(&self.name, &mut commands);
                 }
