@@ -80,12 +80,18 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(binary: &str, addr: SocketAddr) -> Result<Self> {
+        Self::start_with(binary, addr, &[])
+    }
+
+    /// The same, with more flags (e.g. `--redis-url`).
+    pub fn start_with(binary: &str, addr: SocketAddr, flags: &[&str]) -> Result<Self> {
         let dist = workspace_root().join("dist");
         let process = Command::new(binary)
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--static-dir")
             .arg(&dist)
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -121,6 +127,46 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.kill();
+    }
+}
+
+/// A real `redis-server` (Debian's package) on a free loopback port, without
+/// persistence, for pages on servers that share rooms; killed on drop.
+pub struct Redis {
+    pub port: u16,
+    process: Child,
+}
+
+impl Redis {
+    pub fn start() -> Result<Self> {
+        let port = StdTcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let process = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start redis-server (scripts/setup.sh --redis installs it)")?;
+        let redis = Self { port, process };
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("redis-server did not listen on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 
