@@ -4,8 +4,10 @@
 # target/bench/results.md). A benchmark, not a test: it measures, prints and
 # asserts nothing. Loopback only; every run is bounded in time.
 #
-#   scripts/bench.sh            all scenarios (about 10 minutes)
+#   scripts/bench.sh            all scenarios (about 12 minutes)
 #   DURATION=5 scripts/bench.sh shorter runs
+#   ONLY=cluster scripts/bench.sh   only the several-servers scenarios
+#   ONLY=single scripts/bench.sh    only the one-server scenarios
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -20,29 +22,72 @@ mkdir -p target/bench
 results=target/bench/results.md
 server_log=target/bench/server.log
 
-server_pid=""
+server_pids=()
+urls=()
+redis_pid=""
 stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+  for pid in "${server_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  server_pids=()
+  urls=()
+}
+stop_all() {
+  stop_server
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
   fi
 }
-trap stop_server EXIT
+trap stop_all EXIT
 
-start_server() { # fanout mode
-  stop_server
+add_server() { # fanout mode, then extra server flags
+  local fanout="$1" log="${server_log%.log}-${#server_pids[@]}.log"
+  shift
   # Only warnings, plus the "listening on" line: logging every connection
   # would be part of what gets measured.
-  RUST_LOG="warn,cursors_server=info,cursors_server::ws=warn" target/release/cursors-server \
-    --addr 127.0.0.1:0 --fanout "$1" --static-dir /nonexistent \
-    --max-connections 20000 --max-connections-per-ip 20000 >"$server_log" 2>&1 &
-  server_pid=$!
+  RUST_LOG="warn,cursors_server=info,cursors_server::ws=warn,cursors_server::room=warn" \
+    target/release/cursors-server \
+    --addr 127.0.0.1:0 --fanout "$fanout" --static-dir /nonexistent \
+    --max-connections 20000 --max-connections-per-ip 20000 "$@" >"$log" 2>&1 &
+  server_pids+=($!)
   for _ in $(seq 100); do
-    url=$(grep -o 'listening on http://[0-9.:]*' "$server_log" | sed 's/listening on http/ws/') && [ -n "$url" ] && return
+    url=$(grep -o 'listening on http://[0-9.:]*' "$log" | sed 's/listening on http/ws/') && [ -n "$url" ] && {
+      urls+=("$url")
+      return
+    }
     sleep 0.1
   done
-  die "the server did not start: $(cat "$server_log")"
+  die "the server did not start: $(cat "$log")"
+}
+
+start_server() { # fanout mode: one fresh server alone
+  stop_server
+  add_server "$1"
+}
+
+start_redis() {
+  [ -n "$redis_pid" ] && return
+  "$ROOT/scripts/setup.sh" --redis
+  redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >target/bench/redis.log 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  die "redis-server did not start"
+}
+
+start_servers_sharing_redis() { # count
+  stop_server
+  start_redis
+  for _ in $(seq "$1"); do
+    add_server coalesced --redis-url "redis://127.0.0.1:$redis_port"
+  done
+  # Let every server see the others' heartbeats before users arrive.
+  sleep 4
 }
 
 # The generator must keep its schedule: a move it fails to send would be
@@ -61,13 +106,18 @@ header="--header"
 loadgen() { # scenario fanout [loadgen args...]
   local scenario="$1" fanout="$2"
   shift 2
-  "${generator_priority[@]}" target/release/cursors-loadgen --url "$url" --server-pid "$server_pid" \
+  local url_list pid_list
+  url_list=$(IFS=,; echo "${urls[*]}")
+  pid_list=$(IFS=,; echo "${server_pids[*]}")
+  "${generator_priority[@]}" target/release/cursors-loadgen --url "$url_list" --server-pid "$pid_list" \
     --scenario "$scenario" --fanout "$fanout" --duration "$DURATION" $header "$@" | tee -a "$results"
   header=""
 }
 
 : >"$results"
 say "results go to $results"
+ONLY="${ONLY:-all}"
+if [ "$ONLY" != cluster ]; then
 for fanout in coalesced immediate; do
   for encoding in json binary; do
     flag=""
@@ -91,4 +141,21 @@ start_server coalesced
 # 10,000, and sockets not yet read would overflow their queues (1008).
 loadgen "10,000 idle connections" "-" --users 10000 --rooms 1000 --rate 0 --duration 5 --warmup 0 --connect-concurrency 256
 stop_server
+fi
+
+if [ "$ONLY" != single ]; then
+# Several servers: one room whose users alternate between two servers
+# sharing a Redis, next to the same room on one server alone and on one
+# server with Redis, for the cost of the backplane per delivered position.
+# Both servers, Redis and the generator share the same 2 cores here.
+for users in 50 100 200; do
+  start_server coalesced
+  loadgen "one room, one server alone" coalesced --users "$users" --rooms 1 --rate 60
+  start_servers_sharing_redis 1
+  loadgen "one room, one server with Redis" coalesced --users "$users" --rooms 1 --rate 60
+  start_servers_sharing_redis 2
+  loadgen "one room over two servers" coalesced --users "$users" --rooms 1 --rate 60
+done
+stop_server
+fi
 say "done: $results"

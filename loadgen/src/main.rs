@@ -26,9 +26,10 @@ use tokio::time::Instant;
     args_override_self = true
 )]
 struct Args {
-    /// Server base URL.
-    #[arg(long, default_value = "ws://127.0.0.1:3000")]
-    url: String,
+    /// Server base URL. Several (repeat the flag, or comma-separate) spread
+    /// each room's users over servers sharing one Redis, in turn.
+    #[arg(long, default_value = "ws://127.0.0.1:3000", value_delimiter = ',')]
+    url: Vec<String>,
     /// Simulated users.
     #[arg(long, default_value_t = 10)]
     users: u64,
@@ -44,9 +45,10 @@ struct Args {
     /// Seconds of moving before measuring.
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
-    /// PID of the server, for its CPU and memory from /proc.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// PID of the server, for its CPU and memory from /proc (repeat for
+    /// several servers: their CPU and memory are added up).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Users (the first ones, all in room 0) that stop reading and moving.
     #[arg(long, default_value_t = 0)]
     stall_users: u64,
@@ -88,17 +90,22 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let server_pid = args.server_pid.map(|pid| pid.to_string());
-    let server_sample = || server_pid.as_deref().map(procstat::sample).transpose();
+    let server_pids: Vec<String> = args.server_pid.iter().map(u32::to_string).collect();
+    let server_sample = || procstat::sample_all(&server_pids);
+    let servers = user::ServerMap {
+        servers: args.url.len().max(1) as u64,
+        rooms: args.rooms.max(1),
+    };
     let room_prefix = format!("bench{}", std::process::id());
 
     // Connect everyone first, so the measured window has no handshakes.
     let before_connect = server_sample()?;
     let urls: Vec<String> = (0..args.users)
         .map(|user| {
+            let base = &args.url[servers.server_of(user) as usize % args.url.len().max(1)];
             format!(
                 "{}/ws?room={room_prefix}-{}",
-                args.url.trim_end_matches('/'),
+                base.trim_end_matches('/'),
                 user % args.rooms.max(1)
             )
         })
@@ -141,6 +148,7 @@ async fn run(args: Args) -> Result<()> {
                 .filter(|_| user.is_multiple_of(rooms) && user / rooms < args.stall_users),
             fresh_within: Duration::from_millis(args.fresh_ms),
             observer: user / rooms < args.observers_per_room,
+            servers,
         };
         let stalled = plan.stall.is_some();
         let clock = clock.clone();
@@ -161,6 +169,7 @@ async fn run(args: Args) -> Result<()> {
     let measure_end = (server_sample()?, procstat::sample("self")?);
 
     let mut latency = user::new_latency_histogram();
+    let mut cross_server = user::new_latency_histogram();
     let (mut delivered, mut fresh, mut reordered, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
     let mut sent = 0u64;
     while let Some(joined) = tasks.join_next().await {
@@ -175,6 +184,9 @@ async fn run(args: Args) -> Result<()> {
         }
         if let Some(histogram) = &report.latency_micros {
             latency.add(histogram)?;
+        }
+        if let Some(histogram) = &report.cross_server_micros {
+            cross_server.add(histogram)?;
         }
         delivered += report.delivered;
         reordered += report.reordered;
@@ -239,22 +251,38 @@ async fn run(args: Args) -> Result<()> {
     // Observers are a sample of receivers: scale their share to the room.
     let delivered_per_second =
         fraction(delivered).map_or(0.0, |fraction| fraction * expected_per_second);
+    // Server CPU per delivered position, in microseconds: what coalescing
+    // (and, across servers, the backplane) costs per position that arrives.
+    let cpu_per_position = match (measure_start.0, measure_end.0) {
+        (Some(start), Some(end)) if delivered_per_second > 0.0 => format!(
+            "{:.3}",
+            procstat::cores_between(&start, &end) * 1e6 / delivered_per_second
+        ),
+        _ => "-".into(),
+    };
+    let cross = if servers.servers > 1 && !cross_server.is_empty() {
+        let at = |quantile: f64| cross_server.value_at_quantile(quantile) as f64 / 1000.0;
+        format!("{:.2} / {:.2} / {:.2}", at(0.5), at(0.99), at(0.999))
+    } else {
+        "-".into()
+    };
     if args.header {
         println!(
-            "| scenario | fanout | encoding | users | rooms | Hz | delivered/s | of N(N−1)·Hz | fresh: ≤{}ms of delivered | fresh of N(N−1)·Hz | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | sent of schedule | closed early | out of order | valid |",
+            "| scenario | fanout | encoding | users | rooms | servers | Hz | delivered/s | of N(N−1)·Hz | fresh: ≤{}ms of delivered | fresh of N(N−1)·Hz | p50 ms | p99 ms | p99.9 ms | max ms | cross-server p50 / p99 / p99.9 ms | server CPU | server CPU µs per delivered | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | sent of schedule | closed early | out of order | valid |",
             args.fresh_ms
         );
         println!(
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
     }
     println!(
-        "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
         args.scenario,
         args.fanout,
         if args.binary { "binary" } else { "JSON" },
         args.users,
         rooms,
+        servers.servers,
         args.rate,
         delivered_per_second,
         share(delivered),
@@ -270,7 +298,9 @@ async fn run(args: Args) -> Result<()> {
         millis(0.99),
         millis(0.999),
         latency.max() as f64 / 1000.0,
+        cross,
         server_cores,
+        cpu_per_position,
         rss,
         rss_per_connection,
         generator_cores,

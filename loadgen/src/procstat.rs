@@ -17,6 +17,24 @@ pub struct Sample {
     pub rss_bytes: u64,
 }
 
+/// The sum of several processes (CPU added, memory added, the latest
+/// instant), or `None` for none.
+pub fn sample_all(pids: &[String]) -> Result<Option<Sample>> {
+    let mut total: Option<Sample> = None;
+    for pid in pids {
+        let one = sample(pid)?;
+        total = Some(match total {
+            None => one,
+            Some(sum) => Sample {
+                at: sum.at.max(one.at),
+                cpu_seconds: sum.cpu_seconds + one.cpu_seconds,
+                rss_bytes: sum.rss_bytes + one.rss_bytes,
+            },
+        });
+    }
+    Ok(total)
+}
+
 /// `pid` is a number, or "self".
 pub fn sample(pid: &str) -> Result<Sample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))

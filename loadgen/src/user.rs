@@ -94,6 +94,22 @@ pub struct Plan {
     /// Decodes and times what it receives; other users read and discard,
     /// which keeps the generator's CPU for the sending schedule.
     pub observer: bool,
+    /// Which server each user is connected to (`server_of(user)`), to time
+    /// deliveries that crossed from one server to another apart.
+    pub servers: ServerMap,
+}
+
+/// How users are dealt to servers: within each room, in turn.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerMap {
+    pub servers: u64,
+    pub rooms: u64,
+}
+
+impl ServerMap {
+    pub fn server_of(&self, user: u64) -> u64 {
+        (user / self.rooms.max(1)) % self.servers.max(1)
+    }
 }
 
 /// What one user saw during the measured window.
@@ -101,6 +117,8 @@ pub struct Report {
     /// Created on the first delivery: a histogram is hundreds of KB, and
     /// 10,000 idle users must not allocate gigabytes mid-measurement.
     pub latency_micros: Option<Histogram<u64>>,
+    /// The same, for positions whose sender is on another server.
+    pub cross_server_micros: Option<Histogram<u64>>,
     /// New positions: a sender's sequence newer than any seen before.
     /// Positions seen again (in a snapshot sent to catch up) do not count.
     pub delivered: u64,
@@ -212,11 +230,18 @@ fn observe(
         .latency_micros
         .get_or_insert_with(new_latency_histogram);
     let _ = histogram.record(latency.max(1));
+    if plan.servers.server_of(user) != plan.servers.server_of(plan.user) {
+        let histogram = report
+            .cross_server_micros
+            .get_or_insert_with(new_latency_histogram);
+        let _ = histogram.record(latency.max(1));
+    }
 }
 
 pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Report {
     let mut report = Report {
         latency_micros: None,
+        cross_server_micros: None,
         delivered: 0,
         reordered: 0,
         fresh: 0,
