@@ -134,6 +134,7 @@ impl UserRecord {
     }
 }
 
+// ANCHOR: envelope
 /// What servers publish on a room's channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
@@ -152,6 +153,7 @@ pub enum Replicated {
     /// The sender now holds this user (it resumed there).
     Claimed { id: String },
 }
+// ANCHOR_END: envelope
 
 impl Replicated {
     fn change(self) -> RemoteChange {
@@ -195,12 +197,14 @@ enum Write {
     },
 }
 
+// ANCHOR: claim_script
 const CLAIM_SCRIPT: &str = r#"
 local id = redis.call('HGET', KEYS[2], ARGV[1])
 if not id then return false end
 redis.call('HDEL', KEYS[2], ARGV[1])
 return redis.call('HGET', KEYS[1], id)
 "#;
+// ANCHOR_END: claim_script
 
 const FORGET_SCRIPT: &str = r#"
 for _, id in ipairs(ARGV) do
@@ -214,6 +218,7 @@ end
 return 0
 "#;
 
+// ANCHOR: heartbeat_script
 const HEARTBEAT_SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -222,6 +227,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 "#;
+// ANCHOR_END: heartbeat_script
 
 const SERVERS_KEY: &str = "cursors:servers";
 
@@ -673,6 +679,7 @@ impl RedisRoomLink {
             .collect()
     }
 
+    // ANCHOR: next
     /// The next thing the group says about this room. Never resolves for
     /// a room whose inbox is gone. Cancel-safe.
     pub async fn next(&mut self) -> FromGroup {
@@ -705,6 +712,7 @@ impl RedisRoomLink {
             }
         }
     }
+    // ANCHOR_END: next
 
     /// After Redis came back: writes this server's users again (dropping
     /// records of users it no longer holds), tells the others who they are,
@@ -783,6 +791,7 @@ impl RedisRoomLink {
         }
     }
 
+    // ANCHOR: share
     /// Shares what happened here, for an event that came from this
     /// server's own connections.
     pub fn share(&mut self, event: &Event, state: &RoomState) {
@@ -854,6 +863,7 @@ impl RedisRoomLink {
             Event::Superseded { .. } | Event::Detached { .. } | Event::Ignored { .. } => {}
         }
     }
+    // ANCHOR_END: share
 
     /// Forgets, in Redis, users of dead servers this room just removed.
     pub fn forget_ghosts(&mut self, ids: Vec<String>) {

@@ -99,6 +99,7 @@ impl RoomState {
         }
     }
 
+    // ANCHOR: owned_by
     /// The key of `id` if `server` owns that user.
     fn owned_by(&self, server: &str, id: &str) -> Option<MemberKey> {
         let key = *self.by_id.get(id)?;
@@ -107,6 +108,7 @@ impl RoomState {
             _ => None,
         }
     }
+    // ANCHOR_END: owned_by
 
     fn apply_remote_message(
         &mut self,
