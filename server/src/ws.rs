@@ -444,6 +444,12 @@ impl<'a> Connection<'a> {
                 "invalid UTF-8",
                 DisconnectKind::Expelled,
             ),
+            // The peer's TCP connection ended without a close frame: the
+            // network went, or the process died. Not misbehaviour: the user
+            // keeps their place for the resume grace.
+            tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => Ending::Vanished,
             tungstenite::Error::Protocol(violation) => {
                 tracing::info!(%peer, %violation, "closing: protocol violation");
                 Ending::Close(

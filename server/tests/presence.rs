@@ -364,3 +364,33 @@ async fn a_socket_superseded_by_a_resume_can_no_longer_move_or_speak_for_its_use
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_connection_that_ends_without_a_close_frame_keeps_its_place_for_the_grace() {
+    let server = TestServer::start().await;
+    let ada = server.join("vanish").await;
+    let mut bo = server.join("vanish").await;
+    let (id, token) = (ada.id.clone(), ada.resume_token());
+    ada.vanish();
+    // Not expelled: the others are told nothing (no `left`)...
+    let presence_changes: Vec<ServerMessage> = bo
+        .sync()
+        .await
+        .into_iter()
+        .filter(is_presence_change)
+        .collect();
+    // ...and the token gives the same user back.
+    let back = resume(&server, "vanish", &token).await;
+    assert_eq!(back.id, id, "the user kept their place");
+    let later: Vec<ServerMessage> = bo
+        .sync()
+        .await
+        .into_iter()
+        .filter(is_presence_change)
+        .collect();
+    assert!(
+        presence_changes.is_empty() && later.is_empty(),
+        "the others saw {presence_changes:?} {later:?}"
+    );
+    server.stop().await.unwrap();
+}

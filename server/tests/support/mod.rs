@@ -328,6 +328,14 @@ impl Client {
         }
     }
 
+    /// Ends the TCP connection without a close frame (as when a laptop's
+    /// network goes): the server sees end-of-stream mid-connection.
+    pub fn vanish(self) {
+        if let MaybeTlsStream::Plain(stream) = self.socket.get_ref() {
+            let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+        }
+    }
+
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
         // Wait for the server's reply so the disconnect has been seen.
