@@ -253,3 +253,24 @@ async fn a_room_that_hears_from_the_group_before_its_first_user_still_admits_the
     let clients = futures_util::future::join_all(joins).await;
     assert_eq!(clients.len(), 20, "every one of them was welcomed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_spent_on_one_server_is_spent_on_all() {
+    let redis = Redis::start();
+    let one = ServerProcess::start(&redis.url(), FLAGS);
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let ada = join(&one, "spent").await;
+    let (id, first_token) = (ada.id.clone(), ada.resume_token());
+    redis.wait_for_user("spent", &id);
+    drop(ada); // the connection vanishes: Ada may come back within the grace
+    let back = Client::connect(&one.ws_url(&format!("?room=spent&resume={first_token}"))).await;
+    assert_eq!(back.id, id, "resumed on the same server");
+    // The first token was spent by that resume: on another server it is
+    // just unknown, and gives a new identity instead of a takeover.
+    let stranger = Client::connect(&two.ws_url(&format!("?room=spent&resume={first_token}"))).await;
+    assert_ne!(stranger.id, id);
+    // The fresh token works there, once.
+    let second_token = back.resume_token();
+    let moved = Client::connect(&two.ws_url(&format!("?room=spent&resume={second_token}"))).await;
+    assert_eq!(moved.id, id, "the current token resumes anywhere");
+}

@@ -190,6 +190,10 @@ enum Write {
         token: String,
         id: String,
     },
+    DeleteToken {
+        key: String,
+        token: String,
+    },
     Forget {
         users: String,
         tokens: String,
@@ -512,6 +516,7 @@ async fn run_write(client: &Client, write: Write) -> Result<(), fred::error::Err
         Write::Publish { channel, payload } => client.spublish::<(), _, _>(channel, payload).await,
         Write::SetUsers { key, records } => client.hset::<(), _, _>(key, records).await,
         Write::SetToken { key, token, id } => client.hset::<(), _, _>(key, (token, id)).await,
+        Write::DeleteToken { key, token } => client.hdel::<(), _, _>(key, token).await,
         Write::Forget { users, tokens, ids } => {
             client
                 .eval::<(), _, _, _>(FORGET_SCRIPT, vec![users, tokens], ids)
@@ -806,7 +811,16 @@ impl RedisRoomLink {
                 let Some(token) = state.resume_token(id) else {
                     return;
                 };
-                self.tokens.insert(id.clone(), token.to_owned());
+                // A token is good for one resume, on any server: the one
+                // this user just came back with is spent.
+                if let Some(spent) = self.tokens.insert(id.clone(), token.to_owned())
+                    && spent != token
+                {
+                    self.queue(Write::DeleteToken {
+                        key: self.tokens_key.clone(),
+                        token: spent,
+                    });
+                }
                 self.queue(Write::SetToken {
                     key: self.tokens_key.clone(),
                     token: token.to_owned(),
