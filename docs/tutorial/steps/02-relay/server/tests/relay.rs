@@ -42,19 +42,32 @@ async fn a_position_goes_to_everyone_else_and_not_back() {
     let (mut cy, _) = connect_async(&url).await.unwrap();
 
     send(&mut ada, 0.25, 0.5).await;
-    let ServerMessage::Moved { id: ada_id, color: ada_color, x, y } = next_message(&mut bo).await;
-    assert_eq!((x, y), (0.25, 0.5));
-    assert_eq!(next_message(&mut cy).await, ServerMessage::Moved {
+    let ServerMessage::Moved {
         id: ada_id,
-        color: ada_color.clone(),
-        x: 0.25,
-        y: 0.5,
-    });
+        color: ada_color,
+        x,
+        y,
+    } = next_message(&mut bo).await;
+    assert_eq!((x, y), (0.25, 0.5));
+    assert_eq!(
+        next_message(&mut cy).await,
+        ServerMessage::Moved {
+            id: ada_id,
+            color: ada_color.clone(),
+            x: 0.25,
+            y: 0.5,
+        }
+    );
 
     // Had Ada's move come back to her, it would be first in her queue,
     // before Bo's: so her first message being Bo's proves it did not.
     send(&mut bo, 0.75, 0.125).await;
-    let ServerMessage::Moved { id: bo_id, color: bo_color, x, y } = next_message(&mut ada).await;
+    let ServerMessage::Moved {
+        id: bo_id,
+        color: bo_color,
+        x,
+        y,
+    } = next_message(&mut ada).await;
     assert_eq!((x, y), (0.75, 0.125));
     assert_ne!(bo_id, ada_id, "each connection has its own id");
     assert_ne!(bo_color, ada_color, "and its own colour");

@@ -75,7 +75,7 @@ pub fn app(relay: Relay) -> Router {
 }
 
 async fn page() -> Html<&'static str> {
-    Html("<h1>Cursor relay</h1><p>The socket is at /ws. Open the browser console (F12) here, in two tabs.</p>")
+    Html("<h1>Cursor relay</h1><p>Open the browser console (F12) here, in two tabs.</p>")
 }
 // ANCHOR_END: app
 

@@ -145,7 +145,10 @@ fn apply(peers: Peers, message: ServerMessage) {
 /// The pointer's place as fractions of the window, what the server relays.
 fn fraction_of_window(client_x: i32, client_y: i32) -> Position {
     let size = |dimension: Result<wasm_bindgen::JsValue, _>| {
-        dimension.ok().and_then(|value| value.as_f64()).unwrap_or(1.0)
+        dimension
+            .ok()
+            .and_then(|value| value.as_f64())
+            .unwrap_or(1.0)
     };
     let window = window();
     Position {

@@ -42,7 +42,10 @@ async fn wait_for_connections(relay: &Relay, count: usize) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the server still holds {} connections, not {count}", relay.connected());
+    panic!(
+        "the server still holds {} connections, not {count}",
+        relay.connected()
+    );
 }
 
 /// Ada moves (so Bo and Cy draw her), then `leave` takes her away; returns

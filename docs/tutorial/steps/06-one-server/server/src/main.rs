@@ -12,7 +12,10 @@ async fn main() -> std::io::Result<()> {
     // (where `cargo run` is started).
     let page_dir = Path::new("client/dist");
     if !page_dir.join("index.html").is_file() {
-        tracing::warn!("no page in {}: run `trunk build` in client/", page_dir.display());
+        tracing::warn!(
+            "no page in {}: run `trunk build` in client/",
+            page_dir.display()
+        );
     }
     axum::serve(listener, server::app(Relay::new(), page_dir)).await
 }

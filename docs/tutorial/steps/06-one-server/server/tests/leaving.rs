@@ -15,7 +15,13 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 async fn start(relay: Relay) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/ws", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, server::app(relay, std::path::Path::new("client/dist"))).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            server::app(relay, std::path::Path::new("client/dist")),
+        )
+        .await
+    });
     url
 }
 
@@ -42,7 +48,10 @@ async fn wait_for_connections(relay: &Relay, count: usize) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the server still holds {} connections, not {count}", relay.connected());
+    panic!(
+        "the server still holds {} connections, not {count}",
+        relay.connected()
+    );
 }
 
 /// Ada moves (so Bo and Cy draw her), then `leave` takes her away; returns

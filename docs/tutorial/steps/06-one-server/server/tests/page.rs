@@ -41,7 +41,11 @@ async fn one_address_serves_the_page_and_the_socket() {
     let page = get(address, "/").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.ends_with("<title>the built page</title>"), "{page}");
-    assert!(get(address, "/missing.js").await.starts_with("HTTP/1.1 404"));
+    assert!(
+        get(address, "/missing.js")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
 
     let url = format!("ws://{address}/ws");
     let (mut ada, _) = connect_async(&url).await.unwrap();

@@ -14,7 +14,13 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 async fn start() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/ws", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, server::app(Relay::new(), std::path::Path::new("client/dist"))).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            server::app(Relay::new(), std::path::Path::new("client/dist")),
+        )
+        .await
+    });
     url
 }
 
@@ -42,22 +48,35 @@ async fn a_position_goes_to_everyone_else_and_not_back() {
     let (mut cy, _) = connect_async(&url).await.unwrap();
 
     send(&mut ada, 0.25, 0.5).await;
-    let ServerMessage::Moved { id: ada_id, color: ada_color, x, y } = next_message(&mut bo).await
+    let ServerMessage::Moved {
+        id: ada_id,
+        color: ada_color,
+        x,
+        y,
+    } = next_message(&mut bo).await
     else {
         panic!("expected Ada's move")
     };
     assert_eq!((x, y), (0.25, 0.5));
-    assert_eq!(next_message(&mut cy).await, ServerMessage::Moved {
-        id: ada_id,
-        color: ada_color.clone(),
-        x: 0.25,
-        y: 0.5,
-    });
+    assert_eq!(
+        next_message(&mut cy).await,
+        ServerMessage::Moved {
+            id: ada_id,
+            color: ada_color.clone(),
+            x: 0.25,
+            y: 0.5,
+        }
+    );
 
     // Had Ada's move come back to her, it would be first in her queue,
     // before Bo's: so her first message being Bo's proves it did not.
     send(&mut bo, 0.75, 0.125).await;
-    let ServerMessage::Moved { id: bo_id, color: bo_color, x, y } = next_message(&mut ada).await
+    let ServerMessage::Moved {
+        id: bo_id,
+        color: bo_color,
+        x,
+        y,
+    } = next_message(&mut ada).await
     else {
         panic!("expected Bo's move")
     };
