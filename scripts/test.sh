@@ -2,7 +2,8 @@
 # Runs every test: installs what is missing (Chromium included), builds the
 # release client the browser tests load, then the whole workspace's tests:
 # protocol, server integration, client logic, and end-to-end in Chromium;
-# and the tutorial: its step programs, its build, and its checks (the
+# and the tutorial: its step programs (with their pages in Chromium, which
+# retakes the book's screenshots), its build, and its checks (the
 # cursors-book tests: includes, shown lines, commands).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -10,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$ROOT/scripts/build-client.sh"
 "$ROOT/scripts/book.sh" build
 "$ROOT/scripts/test-steps.sh"
+"$ROOT/scripts/book-screenshots.sh"
 cd "$ROOT"
 say "running the tests"
 cargo test --workspace --locked "$@"

@@ -137,19 +137,24 @@ async fn wait_for_cursors(page: &Page, expected: usize) -> Result<()> {
     .await
 }
 
-/// Moves the real (WebDriver) pointer to `(x, y)` of the viewport.
+/// Moves the real (WebDriver) pointer to `(x, y)`, as fractions of the
+/// viewport.
 async fn move_pointer(page: &Page, x: f64, y: f64) -> Result<()> {
+    let size = page
+        .eval("return [window.innerWidth, window.innerHeight];", vec![])
+        .await?;
+    let [width, height]: [f64; 2] = serde_json::from_value(size)?;
     let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveTo {
         duration: Some(Duration::from_millis(150)),
-        x,
-        y,
+        x: (x * width).round(),
+        y: (y * height).round(),
     });
     page.client.perform_actions(mouse).await?;
     Ok(())
 }
 
 const WIDTH: u32 = 560;
-const HEIGHT: u32 = 340;
+const HEIGHT: u32 = 480;
 
 async fn open(driver: &ChromeDriver, url: &str) -> Result<Page> {
     Page::open(driver, WIDTH, HEIGHT, url).await
@@ -202,7 +207,7 @@ async fn step_2(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()>
 async fn step_3(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()> {
     let _server = StepServer::start(servers, "03-page")?;
     let page = connected(driver, &serve_page("03-page").await?).await?;
-    move_pointer(&page, 330.0, 210.0).await?;
+    move_pointer(&page, 0.59, 0.62).await?;
     wait_for_text(&page, "Your pointer: x").await?;
     page.screenshot().await?.save(out.join("step-3.png"))?;
     page.close().await
@@ -215,7 +220,7 @@ async fn step_4(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()>
         connected(driver, &url).await?,
         connected(driver, &url).await?,
     );
-    move_pointer(&ada, 200.0, 220.0).await?;
+    move_pointer(&ada, 0.36, 0.65).await?;
     wait_for_cursors(&bo, 1).await?;
     side_by_side(&[ada.screenshot().await?, bo.screenshot().await?])
         .save(out.join("step-4.png"))?;
@@ -235,8 +240,8 @@ async fn step_5(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()>
     let ada = connected(driver, &url).await?;
     let bo = connected(driver, &url).await?;
     let cy = connected(driver, &url).await?;
-    move_pointer(&ada, 150.0, 200.0).await?;
-    move_pointer(&cy, 400.0, 250.0).await?;
+    move_pointer(&ada, 0.27, 0.59).await?;
+    move_pointer(&cy, 0.71, 0.74).await?;
     wait_for_cursors(&bo, 2).await?;
     ada.close().await?;
     wait_for_cursors(&bo, 1).await?;
@@ -253,8 +258,8 @@ async fn step_6(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()>
         connected(driver, &url).await?,
         connected(driver, &url).await?,
     );
-    move_pointer(&ada, 180.0, 230.0).await?;
-    move_pointer(&bo, 380.0, 200.0).await?;
+    move_pointer(&ada, 0.32, 0.68).await?;
+    move_pointer(&bo, 0.68, 0.59).await?;
     wait_for_cursors(&ada, 1).await?;
     wait_for_cursors(&bo, 1).await?;
     side_by_side(&[ada.screenshot().await?, bo.screenshot().await?])
@@ -273,7 +278,8 @@ fn argument(name: &str) -> Result<PathBuf> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let servers = argument("--servers")?;
+    // Absolute: each server starts in its own step folder.
+    let servers = argument("--servers")?.canonicalize()?;
     let out = argument("--out")?;
     std::fs::create_dir_all(&out)?;
     let address: SocketAddr = STEP_SERVER.parse()?;
