@@ -3,7 +3,6 @@
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-// ANCHOR: test
 #[tokio::test]
 async fn every_message_comes_back_to_its_sender() {
     // Port 0: the system picks a free port, so tests never collide.
@@ -24,4 +23,3 @@ async fn every_message_comes_back_to_its_sender() {
         Message::binary(vec![0, 1, 2])
     );
 }
-// ANCHOR_END: test

@@ -33,7 +33,6 @@ async fn next_message(socket: &mut Socket) -> ServerMessage {
     }
 }
 
-// ANCHOR: test
 #[tokio::test]
 async fn a_position_goes_to_everyone_else_and_not_back() {
     let url = start().await;
@@ -72,7 +71,6 @@ async fn a_position_goes_to_everyone_else_and_not_back() {
     assert_ne!(bo_id, ada_id, "each connection has its own id");
     assert_ne!(bo_color, ada_color, "and its own colour");
 }
-// ANCHOR_END: test
 
 #[tokio::test]
 async fn what_is_not_a_position_is_ignored_and_the_socket_stays_open() {

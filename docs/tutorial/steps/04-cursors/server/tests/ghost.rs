@@ -48,7 +48,6 @@ async fn wait_for_connections(relay: &Relay, count: usize) {
     );
 }
 
-// ANCHOR: test
 #[tokio::test]
 async fn a_page_that_closes_leaves_a_ghost_cursor() {
     let relay = Relay::new();
@@ -72,4 +71,3 @@ async fn a_page_that_closes_leaves_a_ghost_cursor() {
     assert_ne!(id, ada_id);
     assert_eq!((x, y), (0.75, 0.75));
 }
-// ANCHOR_END: test

@@ -77,7 +77,6 @@ async fn what_bo_hears_after_ada(leave: impl AsyncFnOnce(Socket)) -> (u64, Serve
     (ada_id, next_message(&mut bo).await)
 }
 
-// ANCHOR: test
 #[tokio::test]
 async fn a_page_that_closes_is_announced_as_left() {
     let (ada_id, heard) = what_bo_hears_after_ada(async |mut ada| {
@@ -94,4 +93,3 @@ async fn a_connection_that_just_drops_is_announced_as_left_too() {
     let (ada_id, heard) = what_bo_hears_after_ada(async |ada| drop(ada)).await;
     assert_eq!(heard, ServerMessage::Left { id: ada_id });
 }
-// ANCHOR_END: test

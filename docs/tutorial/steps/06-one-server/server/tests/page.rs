@@ -29,7 +29,6 @@ async fn get(address: std::net::SocketAddr, path: &str) -> String {
     response
 }
 
-// ANCHOR: test
 #[tokio::test]
 async fn one_address_serves_the_page_and_the_socket() {
     let dir = page_dir();
@@ -61,4 +60,3 @@ async fn one_address_serves_the_page_and_the_socket() {
         "{moved:?}"
     );
 }
-// ANCHOR_END: test
