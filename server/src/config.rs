@@ -61,7 +61,6 @@ pub struct Config {
     #[arg(long, env = "CURSORS_MAX_MESSAGE_BYTES", default_value_t = 4096)]
     pub max_message_bytes: usize,
     // ANCHOR_END: max-message
-
     /// Events (joins, leaves, errors, pongs...) that may pile up behind a
     /// write the client does not take before it is closed with 1008. A burst
     /// the server has not yet written may hold 16 times as many. Cursor
@@ -125,7 +124,6 @@ pub struct Config {
     #[arg(long, env = "CURSORS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
     // ANCHOR_END: header-read-timeout
-
     /// Kernel send buffer per connection (SO_SNDBUF), in bytes; 0 leaves
     /// it to the OS, which may grow it to megabytes. A small buffer bounds
     /// kernel memory at many connections and shows a client that stopped
