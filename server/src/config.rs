@@ -64,7 +64,9 @@ pub struct Config {
     /// Events (joins, leaves, errors, pongs...) that may pile up behind a
     /// write the client does not take before it is closed with 1008. A burst
     /// the server has not yet written may hold 16 times as many. Cursor
-    /// batches do not count: only the latest one is ever kept.
+    /// batches do not count: in the coalesced fan-out only the latest one
+    /// waits; in the immediate fan-out up to this many wait, and past that
+    /// they become one snapshot.
     #[arg(long, env = "CURSORS_OUTBOUND_QUEUE", default_value_t = 256)]
     pub outbound_queue: usize,
 

@@ -66,9 +66,10 @@ pub fn server_tag(index: usize) -> String {
         .collect()
 }
 
-/// A resume token: 128 bits from the thread's cryptographically secure
-/// generator (ChaCha, seeded by the OS), as 32 hex digits. Unguessable, so
-/// holding one proves being the user it was given to.
+/// A resume token: 128 bits from `rng`, as 32 hex digits. Given a
+/// cryptographically secure generator (each room's is ChaCha, seeded by the
+/// OS), it is unguessable, so holding one proves being the user it was
+/// given to.
 pub fn resume_token(rng: &mut impl Rng) -> String {
     let bits: u128 = rng.random();
     format!("{bits:032x}")

@@ -2,9 +2,11 @@
 //!
 //! The connection task is a single `select!` loop over four things: the
 //! server's shutdown token, the connection's mailbox (frames the room wants
-//! written), the socket's incoming frames, and the heartbeat. Everything the
-//! client is sent goes through the mailbox, including answers to its own
-//! messages, so there is exactly one writer and one bounded queue.
+//! written), the socket's incoming frames, and the heartbeat. Every message
+//! the client is sent goes through the mailbox, including answers to its
+//! own messages, so there is one bounded queue; pings and the close frame
+//! are control frames the loop writes itself. Either way this task is the
+//! socket's only writer.
 //!
 //! The loop ends with an [`Ending`] that says whether and how to close;
 //! dropping the [`Membership`] then tells the room, which announces `left`.

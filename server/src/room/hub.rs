@@ -374,7 +374,8 @@ mod tests {
         let mut ada = ada;
         ada.set_ending(DisconnectKind::Expelled);
         drop(ada);
-        // Bo hears Ada leave: by then room two has emptied as well.
+        // Bo hears Ada leave; room two empties on its own task, so wait for
+        // its place to be given back.
         loop {
             let seen = received(&bo).await;
             if seen

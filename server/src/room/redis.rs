@@ -36,6 +36,17 @@
 //! can be bounded, which is what keeps memory bounded while Redis is away.
 //! With `redis` those three would be ours to write.
 //!
+//! **Where a room waits for Redis.** Three things happen inside the room's
+//! loop and hold its other commands and flushes while they run, each for at
+//! most 500 ms: opening the room (subscribe, then read who is there),
+//! re-synchronising after an outage, and claiming an unknown resume token
+//! for a join. The first two are once per room per event; the third is per
+//! reconnecting user, so after a server dies its users, reconnecting to one
+//! room here, are claimed one after another (a Redis round trip each, well
+//! under a millisecond on a local network). While Redis is down none of them
+//! waits at all. Moving the claim out of the loop would let a join race with
+//! the room's own state; this keeps one order of events per room.
+//!
 //! **When Redis is in trouble** every server goes on serving its own users.
 //! The outage is logged once when it starts and once when it ends. While it
 //! lasts nothing is queued for Redis (what a room does is dropped, not
