@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::names::{NameError, normalize_name};
 use crate::{ErrorCode, Point};
 
+// ANCHOR: client-message
 /// A message from a client, after [`ClientMessage::parse`] has validated it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -24,6 +25,7 @@ pub enum ClientMessage {
     /// The sender's page is hidden or unfocused (`away: true`) or back.
     Presence { away: bool },
 }
+// ANCHOR_END: client-message
 
 /// Longest cursor-chat text, in characters.
 pub const MAX_SAY_CHARS: usize = 64;
@@ -51,6 +53,7 @@ impl ProtocolError {
 }
 
 impl ClientMessage {
+    // ANCHOR: parse
     /// Parses and validates one text frame.
     ///
     /// serde checks the shape (type tag, fields, their types); this adds the
@@ -74,6 +77,7 @@ impl ClientMessage {
             valid => Ok(valid),
         }
     }
+    // ANCHOR_END: parse
 
     /// The JSON text of this message, as a client sends it.
     pub fn to_json(&self) -> String {

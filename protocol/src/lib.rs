@@ -21,6 +21,7 @@ pub use names::{
 };
 pub use server::{CursorPosition, ErrorCode, PeerInfo, PeerSnapshot, ServerMessage};
 
+// ANCHOR: point
 /// Position of a pointer on the shared board, normalised to `[0, 1]` on both
 /// axes so that it lands on the same spot of the board in windows of any size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,3 +37,4 @@ impl Point {
         (0.0..=1.0).contains(&self.x) && (0.0..=1.0).contains(&self.y)
     }
 }
+// ANCHOR_END: point

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Point;
 
+// ANCHOR: server-message
 /// A message from the server. Clients ignore types they do not know, which
 /// is what lets the protocol grow by addition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +42,7 @@ pub enum ServerMessage {
     /// frame follows.
     Error { code: ErrorCode, message: String },
 }
+// ANCHOR_END: server-message
 
 impl ServerMessage {
     /// The JSON text of this message, as it goes on the wire.

@@ -105,6 +105,7 @@ fn server_messages_match_the_protocol() {
     server_round_trip(r#"{"type":"error","code":"bad_message","message":"…"}"#);
 }
 
+// ANCHOR: exact-coordinates
 #[test]
 fn coordinates_are_relayed_exactly() {
     // The server re-serialises what it parsed; the value must come back
@@ -129,6 +130,7 @@ fn coordinates_are_relayed_exactly() {
         );
     }
 }
+// ANCHOR_END: exact-coordinates
 
 #[test]
 fn hello_names_are_trimmed() {

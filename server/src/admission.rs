@@ -54,6 +54,7 @@ impl IntoResponse for Refusal {
     }
 }
 
+// ANCHOR: origin
 /// Exact-match `Origin` check against cross-site WebSocket hijacking.
 ///
 /// A browser always sends `Origin` on a WebSocket handshake; a page of
@@ -97,6 +98,7 @@ impl OriginPolicy {
         }
     }
 }
+// ANCHOR_END: origin
 
 /// The global and per-address connection caps.
 #[derive(Debug)]
@@ -164,6 +166,7 @@ impl ConnectionLimits {
     }
 }
 
+// ANCHOR: permit-drop
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         let mut per_address = self.limits.lock();
@@ -177,7 +180,9 @@ impl Drop for ConnectionPermit {
         }
     }
 }
+// ANCHOR_END: permit-drop
 
+// ANCHOR: admit
 /// Everything checked before an upgrade, in order of cost.
 #[derive(Debug)]
 pub struct Admission {
@@ -198,6 +203,7 @@ impl Admission {
         Ok((room, permit))
     }
 }
+// ANCHOR_END: admit
 
 #[cfg(test)]
 mod tests {

@@ -55,10 +55,12 @@ pub struct Config {
     #[arg(long, env = "CURSORS_FRAME_BUDGET", default_value_t = 30_000)]
     pub frame_budget: u32,
 
+    // ANCHOR: max-message
     /// Largest accepted WebSocket message, in bytes; larger ones close the
     /// connection with 1009.
     #[arg(long, env = "CURSORS_MAX_MESSAGE_BYTES", default_value_t = 4096)]
     pub max_message_bytes: usize,
+    // ANCHOR_END: max-message
 
     /// Events (joins, leaves, errors, pongs...) that may pile up behind a
     /// write the client does not take before it is closed with 1008. A burst
@@ -80,6 +82,7 @@ pub struct Config {
     #[arg(long, env = "CURSORS_PONG_TIMEOUT_SECS", default_value_t = 30)]
     pub pong_timeout_secs: u64,
 
+    // ANCHOR: connection-caps
     /// Most WebSocket connections open at once; more are refused with 503.
     #[arg(long, env = "CURSORS_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -98,7 +101,9 @@ pub struct Config {
         default_values_t = [String::from("http://127.0.0.1:8080"), String::from("http://localhost:8080")]
     )]
     pub allowed_origins: Vec<String>,
+    // ANCHOR_END: connection-caps
 
+    // ANCHOR: rate-limit
     /// Messages per second a connection may send (a browser sends at most
     /// one move per frame); the excess is dropped.
     #[arg(long, env = "CURSORS_RATE_LIMIT", default_value_t = 120)]
@@ -112,11 +117,14 @@ pub struct Config {
     /// closed for abuse (1008).
     #[arg(long, env = "CURSORS_RATE_ABUSE_SECS", default_value_t = 5)]
     pub rate_abuse_secs: u32,
+    // ANCHOR_END: rate-limit
 
+    // ANCHOR: header-read-timeout
     /// Seconds a client has to send a request's headers; slower ones are
     /// cut off, so a slowloris client cannot hold a connection.
     #[arg(long, env = "CURSORS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
+    // ANCHOR_END: header-read-timeout
 
     /// Kernel send buffer per connection (SO_SNDBUF), in bytes; 0 leaves
     /// it to the OS, which may grow it to megabytes. A small buffer bounds
@@ -149,9 +157,11 @@ pub struct Config {
     #[arg(long, env = "CURSORS_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    // ANCHOR: shutdown-grace
     /// Seconds given to open connections to close after SIGINT/SIGTERM.
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
+    // ANCHOR_END: shutdown-grace
 }
 
 impl Config {

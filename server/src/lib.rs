@@ -161,6 +161,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     serve(listener, config, shutdown).await
 }
 
+// ANCHOR: signal
 /// Cancels `shutdown` on the first SIGINT (Ctrl-C) or SIGTERM.
 async fn cancel_on_signal(shutdown: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();
@@ -184,7 +185,9 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     shutdown.cancel();
 }
+// ANCHOR_END: signal
 
+// ANCHOR: serve
 /// Serves until `shutdown` is cancelled, then stops accepting, closes
 /// every WebSocket with 1001 and waits, up to the configured grace period,
 /// for every connection task to finish.
@@ -245,3 +248,4 @@ pub async fn serve(
     tracing::info!("server stopped");
     Ok(())
 }
+// ANCHOR_END: serve

@@ -33,9 +33,11 @@ pub async fn accept_loop(
     shutdown: CancellationToken,
     connections: TaskTracker,
 ) {
+    // ANCHOR: header-timeout
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
+    // ANCHOR_END: header-timeout
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -67,6 +69,7 @@ pub async fn accept_loop(
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let shutdown = shutdown.clone();
+        // ANCHOR: graceful
         connections.spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
@@ -82,5 +85,6 @@ pub async fn accept_loop(
                 tracing::debug!(%peer, %error, "HTTP connection ended with an error");
             }
         });
+        // ANCHOR_END: graceful
     }
 }

@@ -47,6 +47,7 @@ impl RateLimiter {
         }
     }
 
+    // ANCHOR: check
     /// Judges one incoming message arriving at `now`.
     pub fn check(&mut self, now: Instant) -> Verdict {
         self.roll_window(now);
@@ -67,6 +68,7 @@ impl RateLimiter {
             Verdict::Drop
         }
     }
+    // ANCHOR_END: check
 
     fn roll_window(&mut self, now: Instant) {
         let windows = now.saturating_duration_since(self.window_start).as_secs();

@@ -61,6 +61,7 @@ async fn every_bad_frame_gets_an_error_and_the_connection_keeps_working() {
     server.stop().await.unwrap();
 }
 
+// ANCHOR: oversized-test
 #[tokio::test]
 async fn an_oversized_frame_closes_with_1009_and_others_carry_on() {
     let server = TestServer::start().await;
@@ -83,6 +84,7 @@ async fn an_oversized_frame_closes_with_1009_and_others_carry_on() {
     );
     server.stop().await.unwrap();
 }
+// ANCHOR_END: oversized-test
 
 #[tokio::test]
 async fn bad_room_names_are_refused_before_the_upgrade() {

@@ -173,6 +173,7 @@ async fn connection_caps_hold_for_the_socket_lifetime_and_are_released() {
     server.stop().await.unwrap();
 }
 
+// ANCHOR: origin-test
 #[tokio::test]
 async fn only_allowed_origins_may_connect() {
     let server = TestServer::start_with(|config| {
@@ -215,7 +216,9 @@ async fn only_allowed_origins_may_connect() {
     );
     server.stop().await.unwrap();
 }
+// ANCHOR_END: origin-test
 
+// ANCHOR: slowloris-test
 #[tokio::test]
 async fn slowloris_connections_are_cut_off_while_real_clients_connect() {
     let server = TestServer::start_with(|config| config.header_read_timeout_secs = 1).await;
@@ -245,6 +248,7 @@ async fn slowloris_connections_are_cut_off_while_real_clients_connect() {
     tokio::join!(trickle, meanwhile);
     server.stop().await.unwrap();
 }
+// ANCHOR_END: slowloris-test
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+// ANCHOR: test
 #[tokio::test]
 async fn sigterm_closes_every_socket_with_1001_and_exits_zero() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_cursors-server"))
@@ -59,3 +60,4 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_zero() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+// ANCHOR_END: test
