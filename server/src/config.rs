@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+// ANCHOR: fanout
 /// How moves are relayed to the other users of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FanoutMode {
@@ -21,6 +22,7 @@ pub enum FanoutMode {
     /// client `--outbound-queue` moves behind gets one snapshot instead.
     Immediate,
 }
+// ANCHOR_END: fanout
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -41,6 +43,7 @@ pub struct Config {
     #[arg(long, env = "CURSORS_FANOUT", value_enum, default_value_t = FanoutMode::Coalesced)]
     pub fanout: FanoutMode,
 
+    // ANCHOR: tick
     /// Longest coalescing window in milliseconds: a room sends at least one
     /// `cursors` frame per tick while anyone moves. 16 ms matches a 60 Hz
     /// display. Small rooms flush sooner (see `--frame-budget`).
@@ -54,6 +57,7 @@ pub struct Config {
     /// of 500 or 100 rooms of 10 flush once per tick.
     #[arg(long, env = "CURSORS_FRAME_BUDGET", default_value_t = 30_000)]
     pub frame_budget: u32,
+    // ANCHOR_END: tick
 
     // ANCHOR: max-message
     /// Largest accepted WebSocket message, in bytes; larger ones close the
@@ -61,6 +65,8 @@ pub struct Config {
     #[arg(long, env = "CURSORS_MAX_MESSAGE_BYTES", default_value_t = 4096)]
     pub max_message_bytes: usize,
     // ANCHOR_END: max-message
+
+    // ANCHOR: outbound-queue
     /// Events (joins, leaves, errors, pongs...) that may pile up behind a
     /// write the client does not take before it is closed with 1008. A burst
     /// the server has not yet written may hold 16 times as many. Cursor
@@ -74,7 +80,7 @@ pub struct Config {
     /// considered stuck and closed.
     #[arg(long, env = "CURSORS_WRITE_TIMEOUT_SECS", default_value_t = 10)]
     pub write_timeout_secs: u64,
-
+    // ANCHOR_END: outbound-queue
     /// Seconds between the server's WebSocket pings.
     #[arg(long, env = "CURSORS_PING_INTERVAL_SECS", default_value_t = 15)]
     pub ping_interval_secs: u64,

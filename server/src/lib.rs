@@ -43,8 +43,10 @@ pub use config::{Config, FanoutMode};
 use metrics::Metrics;
 use room::{Backplane, RedisBackplane, RoomHub, RoomRules, RoomSettings};
 
+// ANCHOR: room-command-queue
 /// Commands that may wait for one room task before connections wait too.
 const ROOM_COMMAND_QUEUE: usize = 1024;
+// ANCHOR_END: room-command-queue
 
 /// What every request handler and connection task shares.
 #[derive(Clone)]

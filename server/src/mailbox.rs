@@ -103,6 +103,7 @@ impl Mailbox {
         }
     }
 
+    // ANCHOR: push
     /// Queues an event frame. Past the capacity, marks the mailbox overflowed
     /// and drops the frame: the connection will be closed anyway.
     pub fn push_event(&self, frame: Utf8Bytes) -> Result<(), Closed> {
@@ -129,7 +130,9 @@ impl Mailbox {
         self.ready.notify_one();
         Ok(())
     }
+    // ANCHOR_END: push
 
+    // ANCHOR: latest
     /// Queues a cursor batch behind at most `keep - 1` unsent ones; with
     /// `keep` already waiting, replaces them all with the room's full
     /// snapshot (computed only then, see the module doc).
@@ -158,6 +161,7 @@ impl Mailbox {
         self.ready.notify_one();
         delivery
     }
+    // ANCHOR_END: latest
 
     /// Moves every waiting frame into `frames`, oldest first. Until
     /// [`Mailbox::written`], the connection counts as writing them.

@@ -328,6 +328,7 @@ impl<'a> Connection<'a> {
             .push_event(Utf8Bytes::from(message.to_json()));
     }
 
+    // ANCHOR: writer
     /// Writes every waiting frame with one flush; in the immediate fan-out,
     /// each frame with its own, as the handbook's per-message relay does
     /// (one `send` per move per client), so that the benchmark compares
@@ -381,6 +382,7 @@ impl<'a> Connection<'a> {
             }
         }
     }
+    // ANCHOR_END: writer
 
     /// How the connection ends when the room closed its mailbox.
     fn mailbox_closed(&self, closed: Closed, room: &RoomName, peer: SocketAddr) -> Ending {

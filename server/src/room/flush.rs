@@ -65,6 +65,7 @@ pub struct FlushSchedule {
 }
 
 impl FlushSchedule {
+    // ANCHOR: decide
     /// Positions are waiting at `now`. Flush at once if the room has been
     /// quiet for a whole `interval` (the leading edge) or the deadline set
     /// earlier has come; otherwise keep (or set) the deadline.
@@ -83,6 +84,7 @@ impl FlushSchedule {
             FlushDecision::At(due)
         }
     }
+    // ANCHOR_END: decide
 
     /// A flush happened at `now`.
     pub fn flushed(&mut self, now: Instant) {

@@ -141,6 +141,7 @@ impl RoomHub {
         Err(JoinError::RoomUnavailable)
     }
 
+    // ANCHOR: hub
     fn room_handle(self: &Arc<Self>, room: &RoomName) -> RoomHandle {
         let mut rooms = self.lock_rooms();
         if let Some(handle) = rooms
@@ -183,6 +184,7 @@ impl RoomHub {
         }
         self.metrics.rooms_closed();
     }
+    // ANCHOR_END: hub
 
     fn lock_rooms(&self) -> MutexGuard<'_, HashMap<RoomName, RoomHandle>> {
         self.rooms

@@ -264,6 +264,7 @@ impl User {
     }
 }
 
+// ANCHOR: state
 /// The state of one room. Owned by one task; see the module doc.
 #[derive(Debug)]
 pub struct RoomState {
@@ -289,6 +290,7 @@ pub struct RoomState {
     /// the server and from a fixed seed in tests.
     rng: StdRng,
 }
+// ANCHOR_END: state
 
 impl RoomState {
     pub fn new(rules: RoomRules, rng: StdRng) -> Self {
@@ -975,6 +977,7 @@ mod tests {
         assert_eq!((ids.len(), colors.len()), (12, 12));
     }
 
+    // ANCHOR: latest-wins-test
     #[test]
     fn moves_wait_for_the_flush_and_the_latest_position_wins() {
         let mut room = Room::new();
@@ -997,6 +1000,7 @@ mod tests {
         );
         assert_eq!(room.state.next_wakeup(), None);
     }
+    // ANCHOR_END: latest-wins-test
 
     #[test]
     fn the_flush_interval_grows_with_the_members_and_the_busy_rooms_up_to_the_tick() {
@@ -1197,6 +1201,7 @@ mod tests {
         assert_eq!(again.id, alice.id);
     }
 
+    // ANCHOR: superseded-test
     #[test]
     fn a_superseded_connection_can_no_longer_act_for_the_user() {
         let mut room = Room::new();
@@ -1228,6 +1233,7 @@ mod tests {
         assert_eq!(room.state.member_count(), 2);
         let _ = bob;
     }
+    // ANCHOR_END: superseded-test
 
     #[test]
     fn an_ended_connection_is_inert_too() {

@@ -106,7 +106,8 @@ pub fn check(command: &Command, context: &Context, world: &dyn World) -> Result<
     let words: Vec<&str> = command.words.iter().map(String::as_str).collect();
     let (program, args) = words.split_first().expect("commands have a word");
     match *program {
-        "cd" | "mkdir" | "ls" | "cat" => Ok(()),
+        // Shell built-ins and coreutils: always there.
+        "cd" | "mkdir" | "ls" | "cat" | "kill" => Ok(()),
         program if program.starts_with("scripts/") => check_script(program, args, command, world),
         "cargo" => check_cargo(args, context, world),
         "trunk" | "mdbook" => {
@@ -293,6 +294,7 @@ mod tests {
             "trunk serve --open",
             "scripts/book.sh build",
             "rustup target add wasm32-unknown-unknown",
+            "kill -9 $(cat target/cluster/server-1.pid)",
         ] {
             assert_eq!(verdict(line), Ok(()), "{line}");
         }
