@@ -325,12 +325,22 @@ const CHAT_LINGER: Duration = Duration::from_secs(4);
 
 /// Cursor chat: `/` opens a small input at this person's cursor; what they
 /// type shows beside their cursor for everyone, live. Enter or Esc closes
-/// it, and a few seconds later the message is cleared (and fades away).
+/// it, and a few seconds later the message is cleared (and fades away),
+/// unless they have started saying something else by then.
 #[component]
 fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
     // Where the input is open, on the board; `None` while closed.
     let open_at = RwSignal::new(None::<Point>);
     let input = NodeRef::<leptos::html::Input>::new();
+    // The pending "clear my message" of the last Enter. Opening the chat
+    // again or typing cancels it: it was meant for the old words, and would
+    // otherwise wipe the new ones for everyone.
+    let linger = StoredValue::new(None::<TimeoutHandle>);
+    let cancel_linger = move || {
+        if let Some(pending) = linger.try_update_value(Option::take).flatten() {
+            pending.clear();
+        }
+    };
 
     let opener = connection.clone();
     let keys = window_event_listener(ev::keydown, move |event| {
@@ -340,6 +350,7 @@ fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
             .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
         if event.key() == "/" && !typing && open_at.get_untracked().is_none() {
             event.prevent_default();
+            cancel_linger();
             open_at.set(Some(opener.pointer().unwrap_or(Point { x: 0.5, y: 0.5 })));
             request_animation_frame(move || {
                 if let Some(field) = input.get() {
@@ -348,11 +359,15 @@ fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
             });
         }
     });
-    on_cleanup(move || keys.remove());
+    on_cleanup(move || {
+        keys.remove();
+        cancel_linger();
+    });
 
     let typed = connection.clone();
     let on_input = move |_| {
         if let Some(field) = input.get() {
+            cancel_linger();
             typed.say(&field.value());
         }
     };
@@ -360,8 +375,16 @@ fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
         if matches!(event.key().as_str(), "Enter" | "Escape") {
             event.prevent_default();
             open_at.set(None);
+            cancel_linger();
             let clear = connection.clone();
-            set_timeout(move || clear.say(""), CHAT_LINGER);
+            let pending = set_timeout_with_handle(
+                move || {
+                    linger.set_value(None);
+                    clear.say("");
+                },
+                CHAT_LINGER,
+            );
+            linger.set_value(pending.ok());
         }
     };
     view! {
