@@ -2,8 +2,9 @@
 //! that shows everyone's pointer on a shared board.
 //!
 //! The split matters for testing: the modules with pure logic
-//! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`], [`motion`]) know nothing of the
-//! browser and have native unit tests; [`app`] holds the components,
+//! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
+//! [`motion`], [`diagnostics`]) know nothing of the browser and have native
+//! unit tests; [`app`] holds the components,
 //! [`connection`] keeps the link to the server alive across drops, and
 //! [`socket`] wraps the browser WebSocket.
 
@@ -12,6 +13,7 @@ pub mod app;
 pub mod backoff;
 pub mod board;
 pub mod connection;
+pub mod diagnostics;
 pub mod motion;
 pub mod roster;
 pub mod socket;
