@@ -4,9 +4,10 @@
 //! The split matters for testing: the modules with pure logic
 //! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
 //! [`motion`], [`diagnostics`]) know nothing of the browser and have native
-//! unit tests; [`app`] holds the components,
-//! [`connection`] keeps the link to the server alive across drops, and
-//! [`socket`] wraps the browser WebSocket.
+//! unit tests; [`app`] holds the components, [`scene`] puts the roster
+//! behind fine-grained signals and runs the animation, [`connection`] keeps
+//! the link to the server alive across drops, and [`socket`] wraps the
+//! browser WebSocket.
 
 pub mod address;
 pub mod app;
@@ -16,5 +17,6 @@ pub mod connection;
 pub mod diagnostics;
 pub mod motion;
 pub mod roster;
+pub mod scene;
 pub mod socket;
 pub mod throttle;
