@@ -1,5 +1,6 @@
 //! The page: a top bar (room, people, you, connection state) over the
-//! board, on which every other user's cursor is drawn.
+//! board, on which every other user's cursor is drawn, and a diagnostics
+//! overlay (`d`, or `?debug` in the address).
 //!
 //! State lives in signals: the [`Scene`] keeps the room behind one signal
 //! per thing drawn (the people, which cursors are on the board, and each
@@ -21,9 +22,9 @@ use web_sys::{KeyboardEvent, PointerEvent};
 use crate::address::{random_room_name, room_link};
 use crate::board::{BoardRect, to_board, to_css_position, to_css_transform};
 use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status};
-use crate::diagnostics::Counters;
+use crate::diagnostics::{Counters, Rates, debug_requested};
 use crate::roster::Person;
-use crate::scene::{CursorSignals, Scene, SceneHandle};
+use crate::scene::{CursorSignals, Scene, SceneHandle, now_ms};
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
@@ -128,6 +129,7 @@ fn RoomPage(room: RoomName) -> impl IntoView {
         <div class="app">
             <TopBar room/>
             <Board/>
+            <DiagnosticsOverlay/>
         </div>
     }
 }
@@ -475,5 +477,91 @@ fn RoomActions() -> impl IntoView {
             }}
         </button>
         <button class="action" data-testid="new-room" on:click=new_room>"New room"</button>
+    }
+}
+
+/// The diagnostics overlay: what the connection and the page are doing,
+/// per second. `d` toggles it; `?debug` in the address opens the page with
+/// it shown.
+#[component]
+fn DiagnosticsOverlay() -> impl IntoView {
+    let query = window().location().search().unwrap_or_default();
+    let open = RwSignal::new(debug_requested(&query));
+    let keys = window_event_listener(ev::keydown, move |event| {
+        let plain = !(event.ctrl_key() || event.meta_key() || event.alt_key());
+        if event.key() == "d" && plain && !typing_in_a_field(&event) {
+            open.update(|open| *open = !*open);
+        }
+    });
+    on_cleanup(move || keys.remove());
+    view! {
+        <Show when=move || open.get()>
+            <DiagnosticsPanel/>
+        </Show>
+    }
+}
+
+/// The overlay's figures, sampled once a second while it is open (closed,
+/// it costs nothing).
+#[component]
+fn DiagnosticsPanel() -> impl IntoView {
+    let counters = expect_context::<StoredValue<Counters>>();
+    let ConnectionSignals {
+        status,
+        round_trip_ms,
+    } = expect_context();
+    let shown = use_scene().with(Scene::shown).unwrap_or_default();
+    let sample = move || (now_ms(), counters.get_value());
+    let previous = StoredValue::new(sample());
+    let totals = RwSignal::new(previous.get_value().1);
+    let rates = RwSignal::new(Rates::default());
+    if let Ok(sampler) = set_interval_with_handle(
+        move || {
+            let (then, earlier) = previous.get_value();
+            let (now, later) = sample();
+            rates.set(Rates::between(&earlier, &later, now - then));
+            totals.set(later);
+            previous.set_value((now, later));
+        },
+        Duration::from_secs(1),
+    ) {
+        on_cleanup(move || sampler.clear());
+    }
+    let rate = move |read: fn(&Rates) -> f64, decimals: usize| {
+        move || format!("{:.*}", decimals, rates.with(read))
+    };
+    let total = move |read: fn(&Counters) -> u64| move || totals.with(read).to_string();
+    view! {
+        <aside class="diagnostics" data-testid="diagnostics" aria-label="diagnostics">
+            <h2>"diagnostics " <kbd>"d"</kbd></h2>
+            <dl>
+                <dt>"connection"</dt>
+                <dd data-testid="diag-connection">{move || status.with(Status::state)}</dd>
+                <dt>"round trip"</dt>
+                <dd data-testid="diag-rtt">
+                    {move || round_trip_ms.get().map_or_else(|| "–".to_owned(), |rtt| format!("{rtt:.0} ms"))}
+                </dd>
+                <dt>"frames in/s"</dt>
+                <dd data-testid="diag-frames" data-total=total(|counters| counters.cursor_frames)>
+                    {rate(|rates| rates.cursor_frames_per_second, 0)}
+                </dd>
+                <dt>"positions in/s"</dt>
+                <dd data-testid="diag-positions" data-total=total(|counters| counters.positions)>
+                    {rate(|rates| rates.positions_per_second, 0)}
+                </dd>
+                <dt>"moves sent/s"</dt>
+                <dd data-testid="diag-moves" data-total=total(|counters| counters.moves_sent)>
+                    {rate(|rates| rates.moves_sent_per_second, 0)}
+                </dd>
+                <dt>"cursors drawn"</dt>
+                <dd data-testid="diag-cursors">{move || shown.with(Vec::len)}</dd>
+                <dt>"render fps"</dt>
+                <dd data-testid="diag-fps">{rate(|rates| rates.render_fps, 0)}</dd>
+                <dt>"script ms/s"</dt>
+                <dd data-testid="diag-script">{rate(|rates| rates.script_ms_per_second, 1)}</dd>
+                <dt>"ms per frame in"</dt>
+                <dd data-testid="diag-frame-ms">{rate(|rates| rates.ms_per_cursor_frame, 2)}</dd>
+            </dl>
+        </aside>
     }
 }
