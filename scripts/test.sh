@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing (Chromium included), builds the
-# release client the browser tests load, then the whole workspace's tests:
-# protocol, server integration, client logic, and end-to-end in Chromium.
+# Runs every test: installs what is missing (Chromium included), checks the
+# formatting and the lints, builds the release client the browser tests
+# load, then the whole workspace's tests: protocol, server integration,
+# client logic, and end-to-end in Chromium.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+# rustfmt and clippy ship with rustup's default profile; add them where a
+# minimal toolchain left them out.
+for component in rustfmt clippy; do
+  command=${component/rustfmt/fmt}
+  if ! cargo "$command" --version >/dev/null 2>&1; then
+    say "adding the $component component"
+    rustup component add "$component"
+  fi
+done
+# Formatting first: it takes a second and needs nothing built.
+say "checking formatting (cargo fmt --check)"
+cargo fmt --all --check
+
 "$ROOT/scripts/setup.sh" --browser
 "$ROOT/scripts/build-client.sh"
-cd "$ROOT"
+say "checking lints (cargo clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 say "running the tests"
 cargo test --workspace --locked "$@"
