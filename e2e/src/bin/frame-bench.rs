@@ -14,7 +14,8 @@
 //!   itself per-frame work, which the still room must not have);
 //! - the renderer's main-thread time per second, all tasks (*busy*) and
 //!   script alone, from Chromium's own accounting (DevTools
-//!   `Performance.getMetrics`: `TaskDuration`, `ScriptDuration`);
+//!   `Performance.getMetrics`: `TaskDuration`, `ScriptDuration`, and
+//!   `RecalcStyleDuration` + `LayoutDuration`);
 //! - what the page counts itself (`window.cursorsDiagnostics()`, absent from
 //!   builds before it existed): `cursors` frames handled per second,
 //!   positions per second, and the time to handle one frame, its redrawing
@@ -75,9 +76,10 @@ async fn main() -> Result<()> {
     let driver = ChromeDriver::start()?;
     println!(
         "| remote cursors | moves/s each | frames | fps | frame p50 ms | p95 ms | p99 ms | max ms \
-         | busy ms/s | script ms/s | page: frames in/s | positions/s | ms per frame in |"
+         | busy ms/s | script ms/s | style ms/s | layout ms/s | page: frames in/s | positions/s \
+         | ms per frame in |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for scenario in &SCENARIOS {
         let row = run(&server, &driver, scenario).await?;
         println!("{row}");
@@ -144,6 +146,8 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
     let seconds = metrics_after.timestamp - metrics_before.timestamp;
     let busy = (metrics_after.task - metrics_before.task) * 1000.0 / seconds;
     let script = (metrics_after.script - metrics_before.script) * 1000.0 / seconds;
+    let style = (metrics_after.style - metrics_before.style) * 1000.0 / seconds;
+    let layout = (metrics_after.layout - metrics_before.layout) * 1000.0 / seconds;
     let frames = if intervals.is_empty() {
         "– | – | – | – | – | –".to_owned()
     } else {
@@ -184,7 +188,7 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
         format!("{}", scenario.moves_per_second)
     };
     Ok(format!(
-        "| {} | {moves} | {frames} | {busy:.1} | {script:.1} | {own} |",
+        "| {} | {moves} | {frames} | {busy:.1} | {script:.1} | {style:.1} | {layout:.1} | {own} |",
         scenario.users
     ))
 }
@@ -269,6 +273,8 @@ struct MainThread {
     timestamp: f64,
     task: f64,
     script: f64,
+    style: f64,
+    layout: f64,
 }
 
 async fn main_thread(page: &Page) -> Result<MainThread> {
@@ -284,6 +290,8 @@ async fn main_thread(page: &Page) -> Result<MainThread> {
         timestamp: metric("Timestamp")?,
         task: metric("TaskDuration")?,
         script: metric("ScriptDuration")?,
+        style: metric("RecalcStyleDuration")?,
+        layout: metric("LayoutDuration")?,
     })
 }
 
