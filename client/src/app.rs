@@ -129,7 +129,6 @@ fn RoomPage(room: RoomName) -> impl IntoView {
         <div class="app">
             <TopBar room/>
             <Board/>
-            <DiagnosticsOverlay/>
         </div>
     }
 }
@@ -239,6 +238,7 @@ fn Board() -> impl IntoView {
             on:pointerup=on_pointer_up on:pointercancel=on_pointer_leave>
             <p class="hint">"Move your pointer here. Open this page in another tab to see it there."</p>
             <ChatInput/>
+            <DiagnosticsOverlay/>
             <For
                 each=move || shown.get()
                 key=|id| id.clone()

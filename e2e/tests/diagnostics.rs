@@ -82,6 +82,11 @@ async fn the_overlay_counts_what_arrives_when_the_other_page_moves() -> Result<(
     .await?;
     ada.wait_for("moves leaving ada", async |page| moves_sent(page).await)
         .await?;
+    // The picture for the README and the report: both overlays while ada moves.
+    let picture = side_by_side(&[ada.screenshot().await?, bo.screenshot().await?]);
+    let target = workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&target)?;
+    picture.save(target.join("diagnostics.png"))?;
     assert_eq!(
         figure(&bo, "diag-cursors").await?.map(|(shown, _)| shown),
         Some("1".to_owned())
@@ -92,11 +97,6 @@ async fn the_overlay_counts_what_arrives_when_the_other_page_moves() -> Result<(
         Ok(shown.ends_with(" ms").then_some(()))
     })
     .await?;
-
-    let picture = side_by_side(&[ada.screenshot().await?, bo.screenshot().await?]);
-    let target = workspace_root().join("target/e2e");
-    std::fs::create_dir_all(&target)?;
-    picture.save(target.join("diagnostics.png"))?;
 
     // `d` again closes it.
     press_d(&bo).await?;
