@@ -352,14 +352,26 @@ fn NameField() -> impl IntoView {
     }
 }
 
-/// Who is here: a colour dot and a name per person, "you" marked. It reads
-/// only the people signal, which moving cursors never write.
+/// At most this many people are listed by name; the rest are counted.
+/// Without a limit, a room of 300 fills the whole window with names and
+/// leaves no board.
+const PRESENCE_LISTED: usize = 12;
+
+/// Who is here: a colour dot and a name per person, "you" marked, and how
+/// many more beyond [`PRESENCE_LISTED`]. It reads only the people signal,
+/// which moving cursors never write.
 #[component]
 fn PresenceList(people: RwSignal<Vec<Person>>) -> impl IntoView {
+    let more = move || {
+        let unlisted = people.with(Vec::len).saturating_sub(PRESENCE_LISTED);
+        (unlisted > 0).then(|| {
+            view! { <li class="presence-more" data-testid="presence-more">{format!("+{unlisted} more")}</li> }
+        })
+    };
     view! {
         <ul class="presence" data-testid="presence" aria-label="people in this room">
             <For
-                each=move || people.get()
+                each=move || people.with(|people| people.iter().take(PRESENCE_LISTED).cloned().collect::<Vec<_>>())
                 // The name is part of the key, so a rename redraws the line.
                 key=|person| (person.id.clone(), person.name.clone(), person.away)
                 children=|person| view! {
@@ -371,6 +383,7 @@ fn PresenceList(people: RwSignal<Vec<Person>>) -> impl IntoView {
                     </li>
                 }
             />
+            {more}
         </ul>
     }
 }

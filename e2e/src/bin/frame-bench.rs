@@ -8,6 +8,10 @@
 //! Needs the release client in dist/ (scripts/build-client.sh) and
 //! chromedriver (scripts/setup.sh --browser).
 //!
+//! With `FRAME_BENCH_SCREENSHOTS=DIR`, the page opens with the diagnostics
+//! overlay shown (`&debug`) and each scenario saves a screenshot of it
+//! into DIR at the end of its measurement.
+//!
 //! For each scenario it prints:
 //! - the page's frame rate and frame intervals, from `requestAnimationFrame`
 //!   timestamps in the page (moving scenarios only: the measuring loop is
@@ -92,7 +96,12 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
         "frame-bench-{}-{}",
         scenario.users, scenario.moves_per_second
     );
-    let page = Page::open(driver, 1280, 800, &server.page_url(&room)).await?;
+    let screenshots = std::env::var_os("FRAME_BENCH_SCREENSHOTS").map(std::path::PathBuf::from);
+    let mut url = server.page_url(&room);
+    if screenshots.is_some() {
+        url.push_str("&debug");
+    }
+    let page = Page::open(driver, 1280, 800, &url).await?;
     page.wait_for("the page to connect", async |page| {
         Ok((page.connection_state().await? == "connected").then_some(()))
     })
@@ -140,6 +149,12 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
     };
     let metrics_after = main_thread(&page).await?;
     let counters_after = page_counters(&page).await?;
+    if let Some(directory) = screenshots {
+        std::fs::create_dir_all(&directory)?;
+        page.screenshot()
+            .await?
+            .save(directory.join(format!("{room}.png")))?;
+    }
     stop.cancel();
     page.close().await?;
 
