@@ -1,28 +1,30 @@
-//! The page: a top bar (room, head count, you, connection state) over the
-//! board, on which every other user's cursor is drawn.
+//! The page: a top bar (room, people, you, connection state) over the
+//! board, on which every other user's cursor is drawn, and a diagnostics
+//! overlay (`d`, or `?debug` in the address).
 //!
-//! State lives in signals ([`ConnectionSignals`]): the [`Roster`]
-//! (everything the server told us), the connection [`Status`] and the
-//! round-trip time. The [`Connection`] owns the socket and keeps it alive;
-//! components read signals and call the connection, nothing else.
+//! State lives in signals: the [`Scene`] keeps the room behind one signal
+//! per thing drawn (the people, which cursors are on the board, and each
+//! cursor's own position, name, chat and idleness); [`ConnectionSignals`]
+//! holds the connection state and round trip. The [`Connection`] owns the
+//! socket and keeps it alive. Components get both by context, read signals
+//! and call the connection, nothing else.
 
-use std::cell::Cell;
-use std::collections::HashMap;
-use std::rc::Rc;
 use std::time::Duration;
 
 use cursors_protocol::RoomName;
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
-use send_wrapper::SendWrapper;
-use web_sys::PointerEvent;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use web_sys::{KeyboardEvent, PointerEvent};
 
 use crate::address::{random_room_name, room_link};
-use crate::board::{BoardRect, to_board, to_css_position};
-use crate::connection::{Connection, ConnectionSignals, Status};
-use crate::motion::{TIME_CONSTANT_MS, approach};
-use crate::roster::{Roster, is_idle};
+use crate::board::{BoardRect, to_board, to_css_position, to_css_transform};
+use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status};
+use crate::diagnostics::{Counters, Rates, debug_requested};
+use crate::roster::Person;
+use crate::scene::{CursorSignals, Scene, SceneHandle, now_ms};
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
@@ -45,84 +47,97 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The name under which the page's counters can be read from outside
+/// (`window.cursorsDiagnostics()` returns them as JSON): the frame benchmark
+/// samples them.
+const DIAGNOSTICS_HOOK: &str = "cursorsDiagnostics";
+
+fn use_connection() -> ConnectionHandle {
+    expect_context()
+}
+
+fn use_scene() -> SceneHandle {
+    expect_context()
+}
+
+/// Whether a key press is typing into a text field (so not a shortcut).
+fn typing_in_a_field(event: &KeyboardEvent) -> bool {
+    event
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"))
+}
+
 #[component]
 fn RoomPage(room: RoomName) -> impl IntoView {
+    let counters = StoredValue::new(Counters::default());
     let signals = ConnectionSignals {
-        roster: RwSignal::new(Roster::default()),
         status: RwSignal::new(Status::Connecting),
         round_trip_ms: RwSignal::new(None),
     };
-    // `web_sys` objects are not `Send`; the wrapper lets the connection ride
-    // in event handlers and cleanup, which all run on this one thread.
-    let connection = SendWrapper::new(Connection::start(room.clone(), signals));
+    let scene = Scene::new(counters);
+    let connection = ConnectionHandle::new(Connection::start(
+        room.clone(),
+        signals,
+        scene.clone(),
+        counters,
+    ));
+    provide_context(connection);
+    provide_context(signals);
+    provide_context(SceneHandle::new(scene));
+    provide_context(counters);
 
     // Leaving or reloading the page closes the socket cleanly, so the others
     // see the user leave at once (or not at all, if the reload comes back).
-    let on_hide = connection.clone();
-    let hide = window_event_listener(ev::pagehide, move |_| on_hide.close());
-    let on_show = connection.clone();
+    let hide = window_event_listener(ev::pagehide, move |_| {
+        connection.with(|connection| connection.close());
+    });
     let show = window_event_listener(ev::pageshow, move |event| {
         if event.persisted() {
-            on_show.reopen();
+            connection.with(|connection| connection.reopen());
         }
     });
-    // One clock for the page: the "reconnecting in Ns" countdown and idle
-    // cursors read it.
-    let now = RwSignal::new(js_sys::Date::now());
-    if let Ok(clock) = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
-        Duration::from_millis(250),
-    ) {
-        on_cleanup(move || clock.clear());
-    }
     // A hidden tab or an unfocused window is "away" for the others.
-    let visibility = {
-        let connection = connection.clone();
-        window_event_listener(ev::visibilitychange, move |_| {
-            connection.set_away(document().hidden())
-        })
+    let set_away = move |away: bool| {
+        connection.with(|connection| connection.set_away(away));
     };
-    let blur = {
-        let connection = connection.clone();
-        window_event_listener(ev::blur, move |_| connection.set_away(true))
-    };
-    let focus = {
-        let connection = connection.clone();
-        window_event_listener(ev::focus, move |_| connection.set_away(document().hidden()))
-    };
+    let visibility =
+        window_event_listener(ev::visibilitychange, move |_| set_away(document().hidden()));
+    let blur = window_event_listener(ev::blur, move |_| set_away(true));
+    let focus = window_event_listener(ev::focus, move |_| set_away(document().hidden()));
+
+    let read_counters = Closure::<dyn Fn() -> String>::new(move || counters.get_value().to_json());
+    let _ = js_sys::Reflect::set(
+        &window(),
+        &JsValue::from_str(DIAGNOSTICS_HOOK),
+        read_counters.as_ref(),
+    );
+    // Kept alive as long as the page.
+    let read_counters = StoredValue::new_local(read_counters);
     on_cleanup(move || {
         visibility.remove();
         blur.remove();
         focus.remove();
-    });
-    let on_unmount = connection.clone();
-    on_cleanup(move || {
         hide.remove();
         show.remove();
-        on_unmount.close();
+        connection.with(|connection| connection.close());
+        let _ = js_sys::Reflect::delete_property(&window(), &JsValue::from_str(DIAGNOSTICS_HOOK));
+        read_counters.dispose();
     });
 
     view! {
         <div class="app">
-            <TopBar room signals connection=connection.clone() now/>
-            <Board roster=signals.roster connection now/>
+            <TopBar room/>
+            <Board/>
         </div>
     }
 }
 
 #[component]
-fn TopBar(
-    room: RoomName,
-    signals: ConnectionSignals,
-    connection: SendWrapper<Rc<Connection>>,
-    now: RwSignal<f64>,
-) -> impl IntoView {
-    let ConnectionSignals {
-        roster,
-        status,
-        round_trip_ms,
-    } = signals;
-    let headcount = move || match roster.with(Roster::headcount) {
+fn TopBar(room: RoomName) -> impl IntoView {
+    let ConnectionSignals { round_trip_ms, .. } = expect_context();
+    let people = use_scene().with(Scene::people).unwrap_or_default();
+    let headcount = move || match people.with(Vec::len) {
         0 => String::new(),
         1 => "just you here".to_owned(),
         count => format!("{count} people here"),
@@ -132,28 +147,57 @@ fn TopBar(
             <span class="brand">"Cursors"</span>
             <span class="room" title="room">"#"{room.to_string()}</span>
             <span class="headcount" data-testid="count">{headcount}</span>
-            <PresenceList roster/>
+            <PresenceList people/>
             <RoomActions/>
-            <NameField connection/>
+            <NameField/>
             <span class="spacer"></span>
             <span class="rtt" data-testid="rtt">
                 {move || round_trip_ms.get().map(|rtt| format!("{rtt:.0} ms"))}
             </span>
-            <span class="status" data-testid="status" data-state=move || status.with(Status::state)>
-                {move || status.with(|status| status.label(now.get()))}
-            </span>
+            <ConnectionStatus/>
         </header>
     }
 }
 
+/// The connection state; while waiting to reconnect, a countdown. The
+/// countdown's clock runs only while there is something to count down.
 #[component]
-fn Board(
-    roster: RwSignal<Roster>,
-    connection: SendWrapper<Rc<Connection>>,
-    now: RwSignal<f64>,
-) -> impl IntoView {
+fn ConnectionStatus() -> impl IntoView {
+    let ConnectionSignals { status, .. } = expect_context();
+    let now = RwSignal::new(js_sys::Date::now());
+    let clock = StoredValue::new(None::<IntervalHandle>);
+    let stop_clock = move || {
+        if let Some(clock) = clock.try_update_value(Option::take).flatten() {
+            clock.clear();
+        }
+    };
+    Effect::new(move |_| {
+        let counting_down = status.with(|status| matches!(status, Status::Reconnecting { .. }));
+        let running = clock.with_value(Option::is_some);
+        if counting_down && !running {
+            now.set(js_sys::Date::now());
+            let ticking = set_interval_with_handle(
+                move || now.set(js_sys::Date::now()),
+                Duration::from_millis(250),
+            );
+            clock.set_value(ticking.ok());
+        } else if !counting_down && running {
+            stop_clock();
+        }
+    });
+    on_cleanup(stop_clock);
+    view! {
+        <span class="status" data-testid="status" data-state=move || status.with(Status::state)>
+            {move || status.with(|status| status.label(now.get()))}
+        </span>
+    }
+}
+
+#[component]
+fn Board() -> impl IntoView {
+    let connection = use_connection();
+    let shown = use_scene().with(Scene::shown).unwrap_or_default();
     let board = NodeRef::<leptos::html::Main>::new();
-    let moved = connection.clone();
     // Pointer Events cover mouse, pen and touch alike. Only the primary
     // pointer is followed, so a second finger does not make the cursor jump.
     let on_pointer_move = move |event: PointerEvent| {
@@ -173,119 +217,129 @@ fn Board(
             f64::from(event.client_y()),
             rect,
         ) {
-            moved.pointer_moved(point);
+            connection.with(|connection| connection.pointer_moved(point));
         }
     };
-    let left = connection.clone();
     let on_pointer_leave = move |event: PointerEvent| {
         if event.is_primary() {
-            left.pointer_left();
+            connection.with(|connection| connection.pointer_left());
         }
     };
     // A lifted finger has no position: hide the cursor until it touches again.
-    let lifted = connection.clone();
     let on_pointer_up = move |event: PointerEvent| {
         if event.is_primary() && event.pointer_type() == "touch" {
-            lifted.pointer_left();
+            connection.with(|connection| connection.pointer_left());
         }
     };
-    // Where each remote cursor is drawn, easing toward where it is.
-    let drawn = RwSignal::new(HashMap::<String, Point>::new());
-    let alive = SendWrapper::new(Rc::new(Cell::new(true)));
-    animate_cursors(roster, drawn, alive.clone(), js_sys::Date::now());
-    on_cleanup(move || alive.set(false));
+    let size = board_size(board);
     view! {
         <main class="board" data-testid="board" node_ref=board
-            on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave.clone()
+            on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave
             on:pointerup=on_pointer_up on:pointercancel=on_pointer_leave>
             <p class="hint">"Move your pointer here. Open this page in another tab to see it there."</p>
-            <ChatInput connection/>
+            <ChatInput/>
+            <DiagnosticsOverlay/>
             <For
-                each=move || roster.with(Roster::visible_ids)
+                each=move || shown.get()
                 key=|id| id.clone()
-                children=move |id| view! { <RemoteCursor roster drawn now id/> }
+                children=move |id| view! { <RemoteCursor id size/> }
             />
         </main>
     }
 }
 
+/// The board's size in pixels, kept up to date by a `ResizeObserver` (the
+/// window, or the top bar wrapping onto another line, can change it).
+/// Cursors are placed in pixels, so they follow when it changes.
+fn board_size(board: NodeRef<leptos::html::Main>) -> RwSignal<(f64, f64)> {
+    let size = RwSignal::new((0.0, 0.0));
+    let observer = StoredValue::new_local(None::<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>);
+    board.on_load(move |element| {
+        let measure = {
+            let element = element.clone();
+            move || {
+                let rect = element.get_bounding_client_rect();
+                size.set((rect.width(), rect.height()));
+            }
+        };
+        measure();
+        let on_resize = Closure::<dyn FnMut()>::new(measure);
+        if let Ok(resize) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
+            resize.observe(&element);
+            observer.set_value(Some((resize, on_resize)));
+        }
+    });
+    on_cleanup(move || {
+        if let Some((resize, _)) = observer.try_update_value(Option::take).flatten() {
+            resize.disconnect();
+        }
+    });
+    size
+}
+
 /// Another user's cursor: an arrow whose tip is the element's top-left
-/// corner (so `left`/`top` place the tip exactly), with their name beside it.
+/// corner (so its `transform` places the tip exactly), with their name
+/// beside it. Each part reads only its own signal: a move rewrites the
+/// transform and nothing else.
 #[component]
-fn RemoteCursor(
-    roster: RwSignal<Roster>,
-    drawn: RwSignal<HashMap<String, Point>>,
-    now: RwSignal<f64>,
-    id: String,
-) -> impl IntoView {
-    let peer_id = id.clone();
-    let drawn_id = id.clone();
-    let at = Memo::new(move |_| drawn.with(|drawn| drawn.get(&drawn_id).copied()));
-    let peer = Memo::new(move |_| roster.with(|roster| roster.peer(&peer_id).cloned()));
-    // Still there, but not moving for a while: drawn dimmed.
-    let idle = move || {
-        peer.with(|peer| {
-            peer.as_ref()
-                .is_some_and(|peer| is_idle(peer.last_moved, now.get()))
-        })
+fn RemoteCursor(id: String, size: RwSignal<(f64, f64)>) -> impl IntoView {
+    let Some(cursor) = use_scene().with(|scene| scene.cursor(&id)).flatten() else {
+        return ().into_any();
     };
-    let color = move || {
-        peer.with(|peer| {
-            peer.as_ref()
-                .map(|peer| peer.color.clone())
-                .unwrap_or_default()
-        })
+    let CursorSignals {
+        color,
+        name,
+        at,
+        chat,
+        idle,
+    } = cursor;
+    let transform = move || {
+        let (width, height) = size.get();
+        at.with(|at| to_css_transform(*at, width, height))
     };
-    let name = move || {
-        peer.with(|peer| {
-            peer.as_ref()
-                .map(|peer| peer.name.clone())
-                .unwrap_or_default()
-        })
-    };
-    let style = move || {
-        peer.with(|peer| {
-            let peer = peer.as_ref();
-            let position = at
-                .get()
-                .or(peer.and_then(|peer| peer.position))
-                .map(to_css_position)
-                .unwrap_or_default();
-            format!(
-                "{position} --cursor-color: {};",
-                peer.map(|peer| peer.color.as_str()).unwrap_or_default()
-            )
+    let bubble_color = color.clone();
+    let bubble = move || {
+        chat.get().map(|chat| {
+            view! {
+                <span class="chat" class:fading=chat.fading style:border-color=bubble_color.clone()
+                    data-testid="cursor-chat">{chat.text}</span>
+            }
         })
     };
     view! {
-        <div class="cursor" class:idle=idle data-testid="cursor" data-peer=id style=style>
+        <div class="cursor" class:idle=move || idle.get() data-testid="cursor" data-peer=id
+            style:transform=transform>
             <svg class="arrow" width="18" height="22" viewBox="0 0 18 22" aria-hidden="true">
-                <path d="M1 1 L1 18 L5.6 13.8 L8.6 20.6 L11.6 19.3 L8.7 12.6 L15 12.6 Z" fill=color/>
+                <path d="M1 1 L1 18 L5.6 13.8 L8.6 20.6 L11.6 19.3 L8.7 12.6 L15 12.6 Z" fill=color.clone()/>
             </svg>
-            <span class="label">{name}</span>
-            {move || peer.with(|peer| peer.as_ref().and_then(|peer| peer.chat.clone())).map(|chat| view! {
-                <span class="chat" class:fading=chat.fading data-testid="cursor-chat">{chat.text}</span>
-            })}
+            <span class="label" style:background-color=color>{move || name.get()}</span>
+            {bubble}
         </div>
     }
+    .into_any()
 }
 
 /// Where a person picks their display name. It is kept in `localStorage`
 /// and sent with `hello`; the server trims and checks it like this does.
 #[component]
-fn NameField(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
+fn NameField() -> impl IntoView {
+    let connection = use_connection();
     let input = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
-    let initial = connection.preferred_name().unwrap_or_default();
+    let initial = connection
+        .with(|connection| connection.preferred_name())
+        .flatten()
+        .unwrap_or_default();
     // `change` fires on Enter and when the field loses focus.
     let on_change = move |_| {
         let Some(field) = input.get() else { return };
-        match connection.set_name(&field.value()) {
-            Ok(name) => {
+        match connection.with(|connection| connection.set_name(&field.value())) {
+            Some(Ok(name)) => {
                 field.set_value(&name);
                 problem.set(None);
             }
-            Err(error) => problem.set(Some(error.to_string())),
+            Some(Err(error)) => problem.set(Some(error.to_string())),
+            None => {}
         }
     };
     view! {
@@ -298,13 +352,26 @@ fn NameField(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
     }
 }
 
-/// Who is here: a colour dot and a name per person, "you" marked.
+/// At most this many people are listed by name; the rest are counted.
+/// Without a limit, a room of 300 fills the whole window with names and
+/// leaves no board.
+const PRESENCE_LISTED: usize = 12;
+
+/// Who is here: a colour dot and a name per person, "you" marked, and how
+/// many more beyond [`PRESENCE_LISTED`]. It reads only the people signal,
+/// which moving cursors never write.
 #[component]
-fn PresenceList(roster: RwSignal<Roster>) -> impl IntoView {
+fn PresenceList(people: RwSignal<Vec<Person>>) -> impl IntoView {
+    let more = move || {
+        let unlisted = people.with(Vec::len).saturating_sub(PRESENCE_LISTED);
+        (unlisted > 0).then(|| {
+            view! { <li class="presence-more" data-testid="presence-more">{format!("+{unlisted} more")}</li> }
+        })
+    };
     view! {
         <ul class="presence" data-testid="presence" aria-label="people in this room">
             <For
-                each=move || roster.with(Roster::people)
+                each=move || people.with(|people| people.iter().take(PRESENCE_LISTED).cloned().collect::<Vec<_>>())
                 // The name is part of the key, so a rename redraws the line.
                 key=|person| (person.id.clone(), person.name.clone(), person.away)
                 children=|person| view! {
@@ -316,6 +383,7 @@ fn PresenceList(roster: RwSignal<Roster>) -> impl IntoView {
                     </li>
                 }
             />
+            {more}
         </ul>
     }
 }
@@ -325,22 +393,33 @@ const CHAT_LINGER: Duration = Duration::from_secs(4);
 
 /// Cursor chat: `/` opens a small input at this person's cursor; what they
 /// type shows beside their cursor for everyone, live. Enter or Esc closes
-/// it, and a few seconds later the message is cleared (and fades away).
+/// it, and a few seconds later the message is cleared (and fades away),
+/// unless they have started saying something else by then.
 #[component]
-fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
+fn ChatInput() -> impl IntoView {
+    let connection = use_connection();
     // Where the input is open, on the board; `None` while closed.
     let open_at = RwSignal::new(None::<Point>);
     let input = NodeRef::<leptos::html::Input>::new();
+    // The pending "clear my message" of the last Enter. Opening the chat
+    // again or typing cancels it: it was meant for the old words, and would
+    // otherwise wipe the new ones for everyone.
+    let linger = StoredValue::new(None::<TimeoutHandle>);
+    let cancel_linger = move || {
+        if let Some(pending) = linger.try_update_value(Option::take).flatten() {
+            pending.clear();
+        }
+    };
 
-    let opener = connection.clone();
     let keys = window_event_listener(ev::keydown, move |event| {
-        let typing = event
-            .target()
-            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
-        if event.key() == "/" && !typing && open_at.get_untracked().is_none() {
+        if event.key() == "/" && !typing_in_a_field(&event) && open_at.get_untracked().is_none() {
             event.prevent_default();
-            open_at.set(Some(opener.pointer().unwrap_or(Point { x: 0.5, y: 0.5 })));
+            cancel_linger();
+            let at = connection
+                .with(|connection| connection.pointer())
+                .flatten()
+                .unwrap_or(Point { x: 0.5, y: 0.5 });
+            open_at.set(Some(at));
             request_animation_frame(move || {
                 if let Some(field) = input.get() {
                     let _ = field.focus();
@@ -348,20 +427,30 @@ fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
             });
         }
     });
-    on_cleanup(move || keys.remove());
+    on_cleanup(move || {
+        keys.remove();
+        cancel_linger();
+    });
 
-    let typed = connection.clone();
     let on_input = move |_| {
         if let Some(field) = input.get() {
-            typed.say(&field.value());
+            cancel_linger();
+            connection.with(|connection| connection.say(&field.value()));
         }
     };
-    let on_keydown = move |event: web_sys::KeyboardEvent| {
+    let on_keydown = move |event: KeyboardEvent| {
         if matches!(event.key().as_str(), "Enter" | "Escape") {
             event.prevent_default();
             open_at.set(None);
-            let clear = connection.clone();
-            set_timeout(move || clear.say(""), CHAT_LINGER);
+            cancel_linger();
+            let clear = set_timeout_with_handle(
+                move || {
+                    linger.set_value(None);
+                    connection.with(|connection| connection.say(""));
+                },
+                CHAT_LINGER,
+            );
+            linger.set_value(clear.ok());
         }
     };
     view! {
@@ -369,55 +458,9 @@ fn ChatInput(connection: SendWrapper<Rc<Connection>>) -> impl IntoView {
             <input class="chat-input" data-testid="chat-input" node_ref=input type="text"
                 maxlength=MAX_SAY_CHARS.to_string() placeholder="say something…"
                 style=move || open_at.get().map(to_css_position).unwrap_or_default()
-                on:input=on_input.clone() on:keydown=on_keydown.clone()/>
+                on:input=on_input on:keydown=on_keydown/>
         </Show>
     }
-}
-
-/// Every animation frame, moves each drawn cursor toward its latest
-/// position (see [`crate::motion`]). A cursor that appears is drawn where it
-/// is at once, so it never glides in from a stale spot; with
-/// `prefers-reduced-motion` every cursor jumps. The signal is only written
-/// when something moved, so an idle room costs no rendering.
-fn animate_cursors(
-    roster: RwSignal<Roster>,
-    drawn: RwSignal<HashMap<String, Point>>,
-    alive: SendWrapper<Rc<Cell<bool>>>,
-    last_frame: f64,
-) {
-    request_animation_frame(move || {
-        if !alive.get() {
-            return;
-        }
-        let reduced_motion = window()
-            .match_media("(prefers-reduced-motion: reduce)")
-            .ok()
-            .flatten()
-            .is_some_and(|query| query.matches());
-        let time_constant = if reduced_motion {
-            0.0
-        } else {
-            TIME_CONSTANT_MS
-        };
-        let now = js_sys::Date::now();
-        let next: HashMap<String, Point> = roster.with_untracked(|roster| {
-            drawn.with_untracked(|drawn| {
-                roster
-                    .visible_ids()
-                    .into_iter()
-                    .filter_map(|id| {
-                        let target = roster.peer(&id)?.position?;
-                        let from = drawn.get(&id).copied().unwrap_or(target);
-                        Some((id, approach(from, target, now - last_frame, time_constant)))
-                    })
-                    .collect()
-            })
-        });
-        if drawn.with_untracked(|drawn| *drawn != next) {
-            drawn.set(next);
-        }
-        animate_cursors(roster, drawn, alive, now);
-    });
 }
 
 /// Sharing the room: copy its link, or start a new random room.
@@ -447,5 +490,91 @@ fn RoomActions() -> impl IntoView {
             }}
         </button>
         <button class="action" data-testid="new-room" on:click=new_room>"New room"</button>
+    }
+}
+
+/// The diagnostics overlay: what the connection and the page are doing,
+/// per second. `d` toggles it; `?debug` in the address opens the page with
+/// it shown.
+#[component]
+fn DiagnosticsOverlay() -> impl IntoView {
+    let query = window().location().search().unwrap_or_default();
+    let open = RwSignal::new(debug_requested(&query));
+    let keys = window_event_listener(ev::keydown, move |event| {
+        let plain = !(event.ctrl_key() || event.meta_key() || event.alt_key());
+        if event.key() == "d" && plain && !typing_in_a_field(&event) {
+            open.update(|open| *open = !*open);
+        }
+    });
+    on_cleanup(move || keys.remove());
+    view! {
+        <Show when=move || open.get()>
+            <DiagnosticsPanel/>
+        </Show>
+    }
+}
+
+/// The overlay's figures, sampled once a second while it is open (closed,
+/// it costs nothing).
+#[component]
+fn DiagnosticsPanel() -> impl IntoView {
+    let counters = expect_context::<StoredValue<Counters>>();
+    let ConnectionSignals {
+        status,
+        round_trip_ms,
+    } = expect_context();
+    let shown = use_scene().with(Scene::shown).unwrap_or_default();
+    let sample = move || (now_ms(), counters.get_value());
+    let previous = StoredValue::new(sample());
+    let totals = RwSignal::new(previous.get_value().1);
+    let rates = RwSignal::new(Rates::default());
+    if let Ok(sampler) = set_interval_with_handle(
+        move || {
+            let (then, earlier) = previous.get_value();
+            let (now, later) = sample();
+            rates.set(Rates::between(&earlier, &later, now - then));
+            totals.set(later);
+            previous.set_value((now, later));
+        },
+        Duration::from_secs(1),
+    ) {
+        on_cleanup(move || sampler.clear());
+    }
+    let rate = move |read: fn(&Rates) -> f64, decimals: usize| {
+        move || format!("{:.*}", decimals, rates.with(read))
+    };
+    let total = move |read: fn(&Counters) -> u64| move || totals.with(read).to_string();
+    view! {
+        <aside class="diagnostics" data-testid="diagnostics" aria-label="diagnostics">
+            <h2>"diagnostics " <kbd>"d"</kbd></h2>
+            <dl>
+                <dt>"connection"</dt>
+                <dd data-testid="diag-connection">{move || status.with(Status::state)}</dd>
+                <dt>"round trip"</dt>
+                <dd data-testid="diag-rtt">
+                    {move || round_trip_ms.get().map_or_else(|| "–".to_owned(), |rtt| format!("{rtt:.0} ms"))}
+                </dd>
+                <dt>"frames in/s"</dt>
+                <dd data-testid="diag-frames" data-total=total(|counters| counters.cursor_frames)>
+                    {rate(|rates| rates.cursor_frames_per_second, 0)}
+                </dd>
+                <dt>"positions in/s"</dt>
+                <dd data-testid="diag-positions" data-total=total(|counters| counters.positions)>
+                    {rate(|rates| rates.positions_per_second, 0)}
+                </dd>
+                <dt>"moves sent/s"</dt>
+                <dd data-testid="diag-moves" data-total=total(|counters| counters.moves_sent)>
+                    {rate(|rates| rates.moves_sent_per_second, 0)}
+                </dd>
+                <dt>"cursors drawn"</dt>
+                <dd data-testid="diag-cursors">{move || shown.with(Vec::len)}</dd>
+                <dt>"render fps"</dt>
+                <dd data-testid="diag-fps">{rate(|rates| rates.render_fps, 0)}</dd>
+                <dt>"script ms/s"</dt>
+                <dd data-testid="diag-script">{rate(|rates| rates.script_ms_per_second, 1)}</dd>
+                <dt>"ms per frame in"</dt>
+                <dd data-testid="diag-frame-ms">{rate(|rates| rates.ms_per_cursor_frame, 2)}</dd>
+            </dl>
+        </aside>
     }
 }

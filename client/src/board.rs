@@ -2,8 +2,9 @@
 //!
 //! Positions travel normalised to `[0, 1]` on each axis of the board, so the
 //! same point of the board is the same number in a small window and a big
-//! one. On screen, a cursor is placed with percentages of the board's size,
-//! which the browser turns back into pixels for that window.
+//! one. On screen they turn back into pixels of this window's board: a
+//! remote cursor moves by `transform` (which the compositor applies without
+//! laying the page out again), the chat input by percentages.
 
 use cursors_protocol::Point;
 
@@ -33,6 +34,17 @@ pub fn to_board(client_x: f64, client_y: f64, rect: BoardRect) -> Option<Point> 
 /// The CSS `left`/`top` that put an element's top-left corner on `point`.
 pub fn to_css_position(point: Point) -> String {
     format!("left: {}%; top: {}%;", point.x * 100.0, point.y * 100.0)
+}
+
+/// The CSS `transform` that moves an element whose top-left corner sits at
+/// the board's top-left corner onto `point`, on a board of `width` ×
+/// `height` pixels. Tenths of a pixel are plenty and keep the string short.
+pub fn to_css_transform(point: Point, width: f64, height: f64) -> String {
+    format!(
+        "translate3d({:.1}px, {:.1}px, 0)",
+        point.x * width,
+        point.y * height
+    )
 }
 
 #[cfg(test)]
@@ -89,6 +101,25 @@ mod tests {
         assert_eq!(
             to_css_position(Point { x: 0.25, y: 1.0 }),
             "left: 25%; top: 100%;"
+        );
+    }
+
+    #[test]
+    fn css_transform_is_in_pixels_of_this_board() {
+        assert_eq!(
+            to_css_transform(Point { x: 0.25, y: 1.0 }, 800.0, 400.0),
+            "translate3d(200.0px, 400.0px, 0)"
+        );
+        assert_eq!(
+            to_css_transform(
+                Point {
+                    x: 1.0 / 3.0,
+                    y: 0.0
+                },
+                1000.0,
+                600.0
+            ),
+            "translate3d(333.3px, 0.0px, 0)"
         );
     }
 }

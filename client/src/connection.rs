@@ -6,7 +6,10 @@
 //! `sessionStorage` (per tab, surviving a reload) and offered on the next
 //! connect. While offline nothing is queued: pointer moves are dropped by
 //! the throttle, and after reconnecting only the current position is sent.
-//! It also measures the round-trip time with `ping`/`pong`.
+//! It also measures the round-trip time with `ping`/`pong`, and counts what
+//! it receives and sends for the diagnostics overlay.
+//!
+//! Components reach it by context, through a [`ConnectionHandle`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -18,7 +21,8 @@ use leptos::prelude::*;
 
 use crate::address::socket_url;
 use crate::backoff::reconnect_delay;
-use crate::roster::Roster;
+use crate::diagnostics::Counters;
+use crate::scene::{Scene, after_rendering, now_ms};
 use crate::socket::{Socket, SocketEvent};
 use crate::throttle::FrameThrottle;
 
@@ -61,10 +65,10 @@ impl Status {
     }
 }
 
-/// Signals the connection keeps up to date for the components.
+/// Signals the connection keeps up to date for the components (the room
+/// itself is in the [`Scene`]).
 #[derive(Clone, Copy)]
 pub struct ConnectionSignals {
-    pub roster: RwSignal<Roster>,
     pub status: RwSignal<Status>,
     /// Last measured round trip, in milliseconds.
     pub round_trip_ms: RwSignal<Option<f64>>,
@@ -79,9 +83,29 @@ const CHAT_FADE: Duration = Duration::from_millis(600);
 /// How often the round trip is measured while connected.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
+/// The page's connection, handed to components by context. A
+/// `Connection` holds a `web_sys::WebSocket`, which is not `Send`, so it
+/// stays in a local [`StoredValue`]; the handle is a `Copy` key to it that
+/// any event handler or cleanup can capture.
+#[derive(Clone, Copy)]
+pub struct ConnectionHandle(StoredValue<Rc<Connection>, LocalStorage>);
+
+impl ConnectionHandle {
+    pub fn new(connection: Rc<Connection>) -> Self {
+        Self(StoredValue::new_local(connection))
+    }
+
+    /// Runs `act` with the connection (nothing once the page is gone).
+    pub fn with<R>(&self, act: impl FnOnce(&Rc<Connection>) -> R) -> Option<R> {
+        self.0.try_with_value(act)
+    }
+}
+
 pub struct Connection {
     room: RoomName,
     signals: ConnectionSignals,
+    scene: Rc<Scene>,
+    counters: StoredValue<Counters>,
     socket: RefCell<Option<Socket>>,
     throttle: RefCell<FrameThrottle<Point>>,
     /// Failed attempts since the last successful connect.
@@ -99,10 +123,17 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn start(room: RoomName, signals: ConnectionSignals) -> Rc<Self> {
+    pub fn start(
+        room: RoomName,
+        signals: ConnectionSignals,
+        scene: Rc<Scene>,
+        counters: StoredValue<Counters>,
+    ) -> Rc<Self> {
         let connection = Rc::new(Self {
             room,
             signals,
+            scene,
+            counters,
             socket: RefCell::new(None),
             throttle: RefCell::default(),
             attempt: Cell::new(0),
@@ -175,14 +206,56 @@ impl Connection {
                     self.send(&ClientMessage::Move { x, y });
                 }
             }
-            SocketEvent::Message(ServerMessage::Pong { id }) => {
+            SocketEvent::Message {
+                message,
+                received_at,
+            } => {
+                // Positions are most of the traffic: counted apart, with the
+                // time each frame takes to handle (redrawing included).
+                let positions = match &message {
+                    ServerMessage::Cursors { moves } => Some(moves.len() as u64),
+                    _ => None,
+                };
+                self.on_message(message);
+                let counters = self.counters;
+                after_rendering(move || {
+                    let took = now_ms() - received_at;
+                    counters.update_value(|counters| match positions {
+                        Some(positions) => {
+                            counters.cursor_frames += 1;
+                            counters.positions += positions;
+                            counters.cursor_frame_ms += took;
+                        }
+                        None => {
+                            counters.other_messages += 1;
+                            counters.other_message_ms += took;
+                        }
+                    });
+                });
+            }
+            SocketEvent::Closed { .. } => {
+                // What we knew of the room is stale now: clear it, so no
+                // ghost cursor lingers; the next welcome tells the truth.
+                self.scene.clear();
+                self.signals.round_trip_ms.set(None);
+                self.throttle.borrow_mut().discard();
+                if !self.closing.get() {
+                    self.schedule_reconnect();
+                }
+            }
+        }
+    }
+
+    fn on_message(self: &Rc<Self>, message: ServerMessage) {
+        match message {
+            ServerMessage::Pong { id } => {
                 if let Some(sent) = self.pings_sent.borrow_mut().remove(&id) {
                     self.signals
                         .round_trip_ms
                         .set(Some(js_sys::Date::now() - sent));
                 }
             }
-            SocketEvent::Message(message) => {
+            message => {
                 if let ServerMessage::Welcome {
                     resume: Some(token),
                     ..
@@ -195,9 +268,13 @@ impl Connection {
                 if let ServerMessage::Said { id, text } = &message
                     && text.is_empty()
                 {
-                    let (roster, id) = (self.signals.roster, id.clone());
+                    let (scene, id) = (Rc::downgrade(&self.scene), id.clone());
                     set_timeout(
-                        move || roster.update(|roster| roster.forget_faded_chat(&id)),
+                        move || {
+                            if let Some(scene) = scene.upgrade() {
+                                scene.forget_faded_chat(&id);
+                            }
+                        },
                         CHAT_FADE,
                     );
                 }
@@ -205,26 +282,13 @@ impl Connection {
                     ServerMessage::Welcome { name, .. } => Some(name.clone()),
                     _ => None,
                 };
-                let now = js_sys::Date::now();
-                self.signals
-                    .roster
-                    .update(|roster| roster.apply_at(message, now));
+                self.scene.apply(message, js_sys::Date::now());
                 // Our chosen name, if the server does not know it yet.
                 let preferred = self.preferred_name.borrow().clone();
                 if let (Some(assigned), Some(name)) = (welcomed_as, preferred)
                     && assigned != name
                 {
                     self.send(&ClientMessage::Hello { name });
-                }
-            }
-            SocketEvent::Closed { .. } => {
-                // What we knew of the room is stale now: clear it, so no
-                // ghost cursor lingers; the next welcome tells the truth.
-                self.signals.roster.set(Roster::default());
-                self.signals.round_trip_ms.set(None);
-                self.throttle.borrow_mut().discard();
-                if !self.closing.get() {
-                    self.schedule_reconnect();
                 }
             }
         }
@@ -327,8 +391,12 @@ impl Connection {
             let connection = self.clone();
             request_animation_frame(move || {
                 let pending = connection.throttle.borrow_mut().take_for_frame();
-                if let Some(Point { x, y }) = pending {
-                    connection.send(&ClientMessage::Move { x, y });
+                if let Some(Point { x, y }) = pending
+                    && connection.send(&ClientMessage::Move { x, y })
+                {
+                    connection
+                        .counters
+                        .update_value(|counters| counters.moves_sent += 1);
                 }
             });
         }

@@ -2,17 +2,21 @@
 //! that shows everyone's pointer on a shared board.
 //!
 //! The split matters for testing: the modules with pure logic
-//! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`], [`motion`]) know nothing of the
-//! browser and have native unit tests; [`app`] holds the components,
-//! [`connection`] keeps the link to the server alive across drops, and
-//! [`socket`] wraps the browser WebSocket.
+//! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
+//! [`motion`], [`diagnostics`]) know nothing of the browser and have native
+//! unit tests; [`app`] holds the components, [`scene`] puts the roster
+//! behind fine-grained signals and runs the animation, [`connection`] keeps
+//! the link to the server alive across drops, and [`socket`] wraps the
+//! browser WebSocket.
 
 pub mod address;
 pub mod app;
 pub mod backoff;
 pub mod board;
 pub mod connection;
+pub mod diagnostics;
 pub mod motion;
 pub mod roster;
+pub mod scene;
 pub mod socket;
 pub mod throttle;

@@ -12,6 +12,13 @@
 //! A spline through the last few points (perfect-cursors) is smoother still
 //! but must lag by a whole update interval; for a pointer that people watch
 //! to see *where someone is*, the shorter lag wins.
+//!
+//! [`Glides`] keeps the drawn point of every cursor and which of them are
+//! still on their way. Only those are stepped each frame, so a frame costs
+//! nothing for cursors at rest, and once the last one arrives the page can
+//! stop asking for frames at all.
+
+use std::collections::HashMap;
 
 use cursors_protocol::Point;
 
@@ -39,6 +46,90 @@ pub fn approach(drawn: Point, target: Point, dt_ms: f64, time_constant_ms: f64) 
 /// Whether `drawn` has arrived at `target`.
 pub fn settled(drawn: Point, target: Point) -> bool {
     (drawn.x - target.x).abs() < SETTLED && (drawn.y - target.y).abs() < SETTLED
+}
+
+/// One cursor's drawn point and where it is heading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Glide {
+    drawn: Point,
+    target: Point,
+}
+
+/// The drawn position of every cursor on the board, stepped toward its
+/// target only while it is still moving.
+#[derive(Debug, Default)]
+pub struct Glides {
+    glides: HashMap<String, Glide>,
+    /// Ids whose drawn point has not reached the target yet.
+    moving: Vec<String>,
+}
+
+impl Glides {
+    /// Puts a cursor on the board at `at`, drawn there at once.
+    pub fn place(&mut self, id: &str, at: Point) {
+        self.glides.insert(
+            id.to_owned(),
+            Glide {
+                drawn: at,
+                target: at,
+            },
+        );
+        self.moving.retain(|moving| moving != id);
+    }
+
+    /// A new position for a cursor on the board: it glides there over the
+    /// next frames. Returns `false` for a cursor that is not placed.
+    pub fn aim(&mut self, id: &str, target: Point) -> bool {
+        let Some(glide) = self.glides.get_mut(id) else {
+            return false;
+        };
+        let was_moving = !settled(glide.drawn, glide.target);
+        glide.target = target;
+        if !was_moving && !settled(glide.drawn, target) {
+            self.moving.push(id.to_owned());
+        }
+        true
+    }
+
+    /// The cursor left the board.
+    pub fn remove(&mut self, id: &str) {
+        if self.glides.remove(id).is_some() {
+            self.moving.retain(|moving| moving != id);
+        }
+    }
+
+    /// Keeps only the cursors `keep` says are still on the board.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.glides.retain(|id, _| keep(id));
+        let glides = &self.glides;
+        self.moving.retain(|id| glides.contains_key(id));
+    }
+
+    /// Where a cursor is drawn now.
+    pub fn drawn(&self, id: &str) -> Option<Point> {
+        self.glides.get(id).map(|glide| glide.drawn)
+    }
+
+    /// Whether any cursor still has somewhere to go (the page needs another
+    /// animation frame).
+    pub fn is_moving(&self) -> bool {
+        !self.moving.is_empty()
+    }
+
+    /// One animation frame, `dt_ms` after the previous one: moves each
+    /// moving cursor toward its target and calls `draw` with its new
+    /// point. Cursors at rest are not visited.
+    pub fn step(&mut self, dt_ms: f64, time_constant_ms: f64, mut draw: impl FnMut(&str, Point)) {
+        let glides = &mut self.glides;
+        self.moving.retain(|id| {
+            let Some(glide) = glides.get_mut(id) else {
+                return false;
+            };
+            glide.drawn = approach(glide.drawn, glide.target, dt_ms, time_constant_ms);
+            draw(id, glide.drawn);
+            !settled(glide.drawn, glide.target)
+        });
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +177,73 @@ mod tests {
             "no time, no motion"
         );
         assert!(settled(approach(TO, TO, 16.7, TIME_CONSTANT_MS), TO));
+    }
+
+    fn glide_until_settled(glides: &mut Glides) -> Vec<(String, Point)> {
+        let mut drawn = Vec::new();
+        for _ in 0..1000 {
+            if !glides.is_moving() {
+                return drawn;
+            }
+            glides.step(16.7, TIME_CONSTANT_MS, |id, at| {
+                drawn.push((id.to_owned(), at))
+            });
+        }
+        panic!("never settled");
+    }
+
+    #[test]
+    fn a_placed_cursor_is_drawn_where_it_is_and_nothing_moves() {
+        let mut glides = Glides::default();
+        glides.place("bo", FROM);
+        assert_eq!(glides.drawn("bo"), Some(FROM));
+        assert!(!glides.is_moving(), "an idle board needs no frames");
+        let mut visited = 0;
+        glides.step(16.7, TIME_CONSTANT_MS, |_, _| visited += 1);
+        assert_eq!(visited, 0);
+    }
+
+    #[test]
+    fn a_frame_steps_only_the_cursors_that_are_moving_then_stops() {
+        let mut glides = Glides::default();
+        glides.place("bo", FROM);
+        glides.place("cy", FROM);
+        assert!(glides.aim("bo", TO));
+        assert!(glides.aim("bo", TO), "aiming twice does not step twice");
+        let drawn = glide_until_settled(&mut glides);
+        assert!(
+            drawn.iter().all(|(id, _)| id == "bo"),
+            "cy was never touched"
+        );
+        assert_eq!(drawn.last(), Some(&("bo".to_owned(), TO)), "ends on target");
+        assert_eq!(glides.drawn("cy"), Some(FROM));
+        assert!(!glides.is_moving());
+    }
+
+    #[test]
+    fn only_placed_cursors_can_be_aimed_and_removed_ones_stop() {
+        let mut glides = Glides::default();
+        assert!(!glides.aim("ghost", TO));
+        assert!(!glides.is_moving());
+        glides.place("bo", FROM);
+        glides.place("cy", FROM);
+        glides.aim("bo", TO);
+        glides.aim("cy", TO);
+        glides.remove("bo");
+        glides.retain(|id| id != "cy");
+        assert!(!glides.is_moving());
+        assert_eq!(glides.drawn("bo"), None);
+        assert_eq!(glides.drawn("cy"), None);
+    }
+
+    #[test]
+    fn reduced_motion_arrives_in_one_frame() {
+        let mut glides = Glides::default();
+        glides.place("bo", FROM);
+        glides.aim("bo", TO);
+        let mut drawn = Vec::new();
+        glides.step(16.7, 0.0, |_, at| drawn.push(at));
+        assert_eq!(drawn, [TO]);
+        assert!(!glides.is_moving());
     }
 }

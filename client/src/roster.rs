@@ -1,6 +1,11 @@
 //! The room as this page knows it: who I am, who else is here, and where
 //! their cursors are. Built only from server messages, by [`Roster::apply`],
 //! so the whole client-side view of the protocol is one pure function.
+//!
+//! Each message also says what it [`Changes`], because in a busy room almost
+//! every message is a `cursors` frame that only moves a few cursors: the page
+//! must then touch those cursors and nothing else (not the presence list, not
+//! the other cursors), which it can only do if it knows what changed.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +61,22 @@ pub struct Person {
     pub away: bool,
 }
 
+/// What one server message changed, so the page redraws only that.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Someone joined, left, was renamed, went away or came back, or this
+    /// page was welcomed: the presence list and the head count.
+    pub people: bool,
+    /// A cursor came onto the board or left it: which cursors are drawn.
+    pub board: bool,
+    /// Cursors that were on the board and still are, with their new
+    /// position. (A cursor that just appeared is not here: it is drawn where
+    /// it is at once, never glided in from a stale spot.)
+    pub moved: Vec<(String, Point)>,
+    /// Whose chat bubble changed.
+    pub chat: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Roster {
     me: Option<Me>,
@@ -64,9 +85,10 @@ pub struct Roster {
 
 impl Roster {
     /// Updates the roster with one message from the server, received at
-    /// `now` (`Date.now()` milliseconds). Messages that do not change it
-    /// (`pong`, `error`, unknown ids) are ignored.
-    pub fn apply_at(&mut self, message: ServerMessage, now: f64) {
+    /// `now` (`Date.now()` milliseconds), and says what changed. Messages
+    /// that do not change it (`pong`, `error`, unknown ids) are ignored.
+    pub fn apply_at(&mut self, message: ServerMessage, now: f64) -> Changes {
+        let mut changes = Changes::default();
         match message {
             ServerMessage::Welcome {
                 id,
@@ -95,9 +117,12 @@ impl Roster {
                     .collect();
                 self.peers.remove(&id);
                 self.me = Some(Me { id, name, color });
+                changes.people = true;
+                changes.board = true;
             }
             ServerMessage::Joined { peer } => {
                 if !self.is_me(&peer.id) {
+                    changes.people = true;
                     let entry = Peer {
                         id: peer.id,
                         name: peer.name,
@@ -107,13 +132,22 @@ impl Roster {
                         last_moved: now,
                         away: false,
                     };
-                    self.peers.insert(entry.id.clone(), entry);
+                    // A rejoin under a known id replaces the old entry, cursor
+                    // and all.
+                    changes.board |= self
+                        .peers
+                        .insert(entry.id.clone(), entry)
+                        .is_some_and(|old| old.position.is_some());
                 }
             }
             ServerMessage::Renamed { id, name } => match &mut self.me {
-                Some(me) if me.id == id => me.name = name,
+                Some(me) if me.id == id => {
+                    changes.people = me.name != name;
+                    me.name = name;
+                }
                 _ => {
                     if let Some(peer) = self.peers.get_mut(&id) {
+                        changes.people = peer.name != name;
                         peer.name = name;
                     }
                 }
@@ -122,21 +156,29 @@ impl Roster {
                 for position in moves {
                     // Our own position comes back in shared frames: skip it.
                     if let Some(peer) = self.peers.get_mut(&position.id) {
-                        peer.position = Some(position.point());
+                        let point = position.point();
+                        match peer.position.replace(point) {
+                            Some(_) => changes.moved.push((position.id, point)),
+                            None => changes.board = true,
+                        }
                         peer.last_moved = now;
                     }
                 }
             }
             ServerMessage::Hidden { id } => {
                 if let Some(peer) = self.peers.get_mut(&id) {
-                    peer.position = None;
+                    changes.board = peer.position.take().is_some();
                 }
             }
             ServerMessage::Left { id } => {
-                self.peers.remove(&id);
+                if let Some(peer) = self.peers.remove(&id) {
+                    changes.people = true;
+                    changes.board = peer.position.is_some();
+                }
             }
             ServerMessage::Said { id, text } => {
                 if let Some(peer) = self.peers.get_mut(&id) {
+                    changes.chat = Some(id);
                     peer.chat = if !text.is_empty() {
                         Some(Chat {
                             text,
@@ -153,28 +195,32 @@ impl Roster {
             }
             ServerMessage::Presence { id, away } => {
                 if let Some(peer) = self.peers.get_mut(&id) {
+                    changes.people = peer.away != away;
                     peer.away = away;
                     if away {
-                        peer.position = None;
+                        changes.board = peer.position.take().is_some();
                     }
                 }
             }
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
+        changes
     }
 
     /// [`Roster::apply_at`] at time zero, for callers that do not track time.
-    pub fn apply(&mut self, message: ServerMessage) {
-        self.apply_at(message, 0.0);
+    pub fn apply(&mut self, message: ServerMessage) -> Changes {
+        self.apply_at(message, 0.0)
     }
 
-    /// Drops a chat bubble that has finished fading.
-    pub fn forget_faded_chat(&mut self, id: &str) {
+    /// Drops a chat bubble that has finished fading; returns whether it did.
+    pub fn forget_faded_chat(&mut self, id: &str) -> bool {
         if let Some(peer) = self.peers.get_mut(id)
             && peer.chat.as_ref().is_some_and(|chat| chat.fading)
         {
             peer.chat = None;
+            return true;
         }
+        false
     }
 
     pub fn me(&self) -> Option<&Me> {
@@ -437,6 +483,71 @@ mod tests {
             away: false,
         });
         assert!(!roster.peer("bo").unwrap().away);
+    }
+
+    #[test]
+    fn a_cursors_frame_reports_only_the_cursors_it_moved() {
+        let mut roster = welcomed();
+        let changes = roster.apply(cursors(&[("bo", 0.6, 0.3), ("me", 0.9, 0.9)]));
+        assert_eq!(
+            changes,
+            Changes {
+                moved: vec![("bo".into(), Point { x: 0.6, y: 0.3 })],
+                ..Changes::default()
+            },
+            "no presence or board change, and nothing for me or cy"
+        );
+        // cy's first position puts a new cursor on the board instead.
+        let changes = roster.apply(cursors(&[("cy", 0.1, 0.1)]));
+        assert!(changes.board && !changes.people && changes.moved.is_empty());
+    }
+
+    #[test]
+    fn membership_names_away_and_chat_report_what_they_change() {
+        let mut roster = welcomed();
+        let joined = roster.apply(ServerMessage::Joined {
+            peer: PeerInfo {
+                id: "di".into(),
+                name: "Di".into(),
+                color: "#f76b15".into(),
+            },
+        });
+        assert!(joined.people && !joined.board, "no cursor yet");
+        let renamed = roster.apply(ServerMessage::Renamed {
+            id: "di".into(),
+            name: "Diana".into(),
+        });
+        assert_eq!(
+            renamed,
+            Changes {
+                people: true,
+                ..Changes::default()
+            }
+        );
+        let same_name = roster.apply(ServerMessage::Renamed {
+            id: "di".into(),
+            name: "Diana".into(),
+        });
+        assert_eq!(same_name, Changes::default());
+        let said = roster.apply(ServerMessage::Said {
+            id: "bo".into(),
+            text: "hi".into(),
+        });
+        assert_eq!(said.chat.as_deref(), Some("bo"));
+        assert!(!said.people && !said.board);
+        let away = roster.apply(ServerMessage::Presence {
+            id: "bo".into(),
+            away: true,
+        });
+        assert!(away.people && away.board, "listed as away, cursor gone");
+        let hidden_again = roster.apply(ServerMessage::Hidden { id: "bo".into() });
+        assert_eq!(hidden_again, Changes::default(), "it was already off");
+        let left = roster.apply(ServerMessage::Left { id: "di".into() });
+        assert!(left.people && !left.board);
+        assert_eq!(
+            roster.apply(ServerMessage::Pong { id: 1 }),
+            Changes::default()
+        );
     }
 
     #[test]

@@ -16,8 +16,16 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 #[derive(Debug)]
 pub enum SocketEvent {
     Open,
-    Message(ServerMessage),
-    Closed { code: u16, reason: String },
+    Message {
+        message: ServerMessage,
+        /// When the browser handed the frame over, before parsing
+        /// (`performance.now()`), so its handling can be timed.
+        received_at: f64,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub struct Socket {
@@ -39,13 +47,17 @@ impl Socket {
 
         let report = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let received_at = crate::scene::now_ms();
             let Some(text) = event.data().as_string() else {
                 return;
             };
             // Unknown message types are skipped: the protocol grows by
             // addition, and an older page must keep working.
             if let Ok(message) = ServerMessage::parse(&text) {
-                report(SocketEvent::Message(message));
+                report(SocketEvent::Message {
+                    message,
+                    received_at,
+                });
             }
         });
 

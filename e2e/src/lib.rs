@@ -43,6 +43,16 @@ impl Server {
 
     /// Starts on `addr`.
     pub async fn start_on(addr: SocketAddr) -> Result<Self> {
+        Self::start_configured(addr, |_| {}).await
+    }
+
+    /// Starts on `addr` with the defaults changed by `adjust` (the frame
+    /// benchmark lets more than the default 256 connections come from
+    /// 127.0.0.1).
+    pub async fn start_configured(
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut cursors_server::Config),
+    ) -> Result<Self> {
         let dist = workspace_root().join("dist");
         if !dist.join("index.html").is_file() {
             bail!(
@@ -52,6 +62,7 @@ impl Server {
         }
         let mut config = cursors_server::Config::defaults();
         config.static_dir = dist;
+        adjust(&mut config);
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
@@ -381,10 +392,52 @@ impl Page {
         Ok(image::load_from_memory_with_format(&png, image::ImageFormat::Png)?.to_rgba8())
     }
 
+    /// Sends a Chrome DevTools Protocol command to the page (through
+    /// ChromeDriver's `goog/cdp/execute`) and returns its result. The frame
+    /// benchmark reads the renderer's own accounting of main-thread time
+    /// with it (`Performance.getMetrics`), which no script in the page
+    /// could measure without adding to it.
+    pub async fn devtools(&self, command: &str, params: Value) -> Result<Value> {
+        let result = self
+            .client
+            .issue_cmd(DevToolsCommand {
+                command: command.to_owned(),
+                params,
+            })
+            .await
+            .with_context(|| format!("DevTools command {command}"))?;
+        Ok(result)
+    }
+
     /// Ends the session: Chromium closes, and with it the page's socket.
     pub async fn close(self) -> Result<()> {
         self.client.close().await?;
         Ok(())
+    }
+}
+
+/// A DevTools Protocol command, as ChromeDriver's vendor endpoint takes it.
+#[derive(Debug)]
+struct DevToolsCommand {
+    command: String,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevToolsCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.command, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Names and the presence list, seen from another page in real Chromium.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
 use cursors_e2e::{ChromeDriver, Page, Server, two_pages_in_a_room};
 use fantoccini::Locator;
@@ -187,6 +189,90 @@ async fn cursor_chat_shows_beside_the_cursor_for_others_then_fades() -> Result<(
         Ok(bubble_text(page).await?.is_none().then_some(()))
     })
     .await?;
+
+    ada.close().await?;
+    bo.close().await?;
+    Ok(())
+}
+
+/// How long the page keeps a message after Enter before clearing it
+/// (`CHAT_LINGER` in client/src/app.rs), and how long the bubble then takes
+/// to fade and go (`CHAT_FADE` in client/src/connection.rs).
+const CHAT_LINGER: Duration = Duration::from_secs(4);
+const CHAT_FADE: Duration = Duration::from_millis(600);
+
+/// Presses `/` on `page` and returns the chat input once it is open.
+async fn open_chat(page: &Page) -> Result<fantoccini::elements::Element> {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let slash = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '/' })
+        .then(KeyAction::Up { value: '/' });
+    page.client.perform_actions(slash).await?;
+    page.wait_for("the chat input", async |page| {
+        Ok(page
+            .client
+            .find(Locator::Css("[data-testid=chat-input]"))
+            .await
+            .ok())
+    })
+    .await
+}
+
+/// The text of the first chat bubble on `page`, and whether it is fading.
+async fn chat_bubble(page: &Page) -> Result<Option<(String, bool)>> {
+    let bubble = page
+        .eval(
+            "const b = document.querySelector('[data-testid=cursor-chat]');
+             return b && [b.textContent, b.classList.contains('fading')];",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(bubble)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatting_again_soon_after_enter_keeps_the_new_words_for_the_others() -> Result<()> {
+    let server = Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let (ada, bo) = two_pages_in_a_room(&driver, &server, "chat-again").await?;
+    ada.move_pointer_to(0.4, 0.4).await?;
+    bo.wait_for("ada's cursor", async |page| {
+        Ok(page.cursor_ids().await?.pop())
+    })
+    .await?;
+
+    // Ada says something and presses Enter: it will be cleared in a while.
+    let field = open_chat(&ada).await?;
+    field.send_keys("first\u{E007}").await?;
+    let entered = Instant::now();
+    bo.wait_for("the first words", async |page| {
+        Ok(chat_bubble(page).await?.filter(|(text, _)| text == "first"))
+    })
+    .await?;
+
+    // She opens the chat again at once and says something new.
+    let field = open_chat(&ada).await?;
+    field.send_keys("second").await?;
+    bo.wait_for("the new words", async |page| {
+        Ok(chat_bubble(page)
+            .await?
+            .filter(|(text, fading)| text == "second" && !fading))
+    })
+    .await?;
+    anyhow::ensure!(
+        entered.elapsed() < CHAT_LINGER,
+        "reopening took longer than the linger time, so this run cannot tell"
+    );
+
+    // Past the moment the first message's clearing was due (and its fade):
+    // the new words must still be there, not fading.
+    tokio::time::sleep_until((entered + CHAT_LINGER + CHAT_FADE + Duration::from_secs(1)).into())
+        .await;
+    assert_eq!(
+        chat_bubble(&bo).await?,
+        Some(("second".to_owned(), false)),
+        "the first message's timer cleared the new words"
+    );
 
     ada.close().await?;
     bo.close().await?;
