@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+// ANCHOR: backoff
 /// Bound of the first retry.
 pub const FIRST: Duration = Duration::from_millis(500);
 /// The bound never grows past this.
@@ -21,6 +22,7 @@ pub fn reconnect_delay(attempt: u32, random: f64) -> Duration {
         .min(CAP);
     bound.mul_f64(random.clamp(0.0, 1.0))
 }
+// ANCHOR_END: backoff
 
 #[cfg(test)]
 mod tests {

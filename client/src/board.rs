@@ -17,6 +17,7 @@ pub struct BoardRect {
     pub height: f64,
 }
 
+// ANCHOR: to-board
 /// Maps a pointer position in viewport pixels to board coordinates.
 ///
 /// Pointer events can report positions a pixel outside the element (and
@@ -30,12 +31,14 @@ pub fn to_board(client_x: f64, client_y: f64, rect: BoardRect) -> Option<Point> 
     let y = ((client_y - rect.top) / rect.height).clamp(0.0, 1.0);
     (x.is_finite() && y.is_finite()).then_some(Point { x, y })
 }
+// ANCHOR_END: to-board
 
 /// The CSS `left`/`top` that put an element's top-left corner on `point`.
 pub fn to_css_position(point: Point) -> String {
     format!("left: {}%; top: {}%;", point.x * 100.0, point.y * 100.0)
 }
 
+// ANCHOR: to-css-transform
 /// The CSS `transform` that moves an element whose top-left corner sits at
 /// the board's top-left corner onto `point`, on a board of `width` ×
 /// `height` pixels. Tenths of a pixel are plenty and keep the string short.
@@ -46,6 +49,7 @@ pub fn to_css_transform(point: Point, width: f64, height: f64) -> String {
         point.y * height
     )
 }
+// ANCHOR_END: to-css-transform
 
 #[cfg(test)]
 mod tests {

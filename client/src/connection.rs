@@ -168,6 +168,7 @@ impl Connection {
         format!("cursors.resume.{}", self.room)
     }
 
+    // ANCHOR: connect
     fn connect(self: &Rc<Self>) {
         let location = window().location();
         let storage = window().session_storage().ok().flatten();
@@ -193,9 +194,11 @@ impl Connection {
             Err(_) => self.schedule_reconnect(),
         }
     }
+    // ANCHOR_END: connect
 
     fn on_event(self: &Rc<Self>, event: SocketEvent) {
         match event {
+            // ANCHOR: open
             SocketEvent::Open => {
                 self.attempt.set(0);
                 self.signals.status.set(Status::Connected);
@@ -206,6 +209,7 @@ impl Connection {
                     self.send(&ClientMessage::Move { x, y });
                 }
             }
+            // ANCHOR_END: open
             SocketEvent::Message {
                 message,
                 received_at,
@@ -234,6 +238,7 @@ impl Connection {
                 });
             }
             SocketEvent::Closed { .. } => {
+                // ANCHOR: closed
                 // What we knew of the room is stale now: clear it, so no
                 // ghost cursor lingers; the next welcome tells the truth.
                 self.scene.clear();
@@ -242,6 +247,7 @@ impl Connection {
                 if !self.closing.get() {
                     self.schedule_reconnect();
                 }
+                // ANCHOR_END: closed
             }
         }
     }
@@ -256,6 +262,7 @@ impl Connection {
                 }
             }
             message => {
+                // ANCHOR: keep-token
                 if let ServerMessage::Welcome {
                     resume: Some(token),
                     ..
@@ -264,6 +271,7 @@ impl Connection {
                 {
                     let _ = storage.set_item(&self.token_key(), token);
                 }
+                // ANCHOR_END: keep-token
                 // A cleared chat bubble fades (CSS), then goes.
                 if let ServerMessage::Said { id, text } = &message
                     && text.is_empty()
@@ -294,6 +302,7 @@ impl Connection {
         }
     }
 
+    // ANCHOR: reconnect
     fn schedule_reconnect(self: &Rc<Self>) {
         let attempt = self.attempt.get();
         self.attempt.set(attempt.saturating_add(1));
@@ -319,6 +328,7 @@ impl Connection {
             delay,
         );
     }
+    // ANCHOR_END: reconnect
 
     fn send(&self, message: &ClientMessage) -> bool {
         self.socket
@@ -383,6 +393,7 @@ impl Connection {
         Ok(name)
     }
 
+    // ANCHOR: pointer-moved
     /// Records the pointer's position; the next animation frame sends the
     /// latest one (see [`FrameThrottle`]).
     pub fn pointer_moved(self: &Rc<Self>, point: Point) {
@@ -401,6 +412,7 @@ impl Connection {
             });
         }
     }
+    // ANCHOR_END: pointer-moved
 
     pub fn pointer_left(&self) {
         self.pointer.set(None);

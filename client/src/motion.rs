@@ -22,6 +22,7 @@ use std::collections::HashMap;
 
 use cursors_protocol::Point;
 
+// ANCHOR: approach
 /// The filter's time constant, in milliseconds.
 pub const TIME_CONSTANT_MS: f64 = 40.0;
 
@@ -42,6 +43,7 @@ pub fn approach(drawn: Point, target: Point, dt_ms: f64, time_constant_ms: f64) 
     };
     if settled(next, target) { target } else { next }
 }
+// ANCHOR_END: approach
 
 /// Whether `drawn` has arrived at `target`.
 pub fn settled(drawn: Point, target: Point) -> bool {
@@ -116,6 +118,7 @@ impl Glides {
         !self.moving.is_empty()
     }
 
+    // ANCHOR: step
     /// One animation frame, `dt_ms` after the previous one: moves each
     /// moving cursor toward its target and calls `draw` with its new
     /// point. Cursors at rest are not visited.
@@ -130,6 +133,7 @@ impl Glides {
             !settled(glide.drawn, glide.target)
         });
     }
+    // ANCHOR_END: step
 }
 
 #[cfg(test)]

@@ -219,6 +219,7 @@ impl Scene {
         }
     }
 
+    // ANCHOR: aim
     /// New positions for cursors on the board: they glide there, and wake
     /// if they were idle.
     fn aim(self: &Rc<Self>, moved: &[(String, Point)]) {
@@ -243,7 +244,9 @@ impl Scene {
             self.schedule_idle_sweep();
         }
     }
+    // ANCHOR_END: aim
 
+    // ANCHOR: frame
     /// Starts the animation loop, unless it is running.
     fn start_gliding(self: &Rc<Self>) {
         if !self.frame_requested.get() {
@@ -290,6 +293,7 @@ impl Scene {
             });
         });
     }
+    // ANCHOR_END: frame
 
     /// Dims the cursors that stopped moving, checking again later while any
     /// cursor is still awake.

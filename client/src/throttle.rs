@@ -7,6 +7,7 @@
 //! rather than dropped, the last move before the pointer stops is always the
 //! one that goes out (a "leading-drop, trailing-keep" throttle).
 
+// ANCHOR: throttle
 /// Holds the latest value until the next animation frame takes it.
 #[derive(Debug)]
 pub struct FrameThrottle<T> {
@@ -36,6 +37,7 @@ impl<T> FrameThrottle<T> {
         self.frame_requested = false;
         self.pending.take()
     }
+    // ANCHOR_END: throttle
 
     /// Forgets the pending value (the pointer left, or the socket went away:
     /// a stale position must not be sent later).

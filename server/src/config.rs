@@ -139,6 +139,7 @@ pub struct Config {
     #[arg(long, env = "CURSORS_SOCKET_SEND_BUFFER_BYTES", default_value_t = 0)]
     pub socket_send_buffer_bytes: usize,
 
+    // ANCHOR: grace
     /// Seconds a user whose connection dropped (no close frame: network
     /// loss, a suspended laptop) keeps their place, so that reconnecting with
     /// the `resume` token of their `welcome` gives back the same id, name and
@@ -151,7 +152,7 @@ pub struct Config {
     /// a reload to come back, short enough that a closed tab leaves at once.
     #[arg(long, env = "CURSORS_RELOAD_GRACE_MS", default_value_t = 1500)]
     pub reload_grace_ms: u64,
-
+    // ANCHOR_END: grace
     /// Cursor-chat messages per second a connection may send (one per
     /// keystroke); the excess is dropped.
     #[arg(long, env = "CURSORS_SAY_RATE_LIMIT", default_value_t = 20)]

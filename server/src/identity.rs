@@ -66,6 +66,7 @@ pub fn server_tag(index: usize) -> String {
         .collect()
 }
 
+// ANCHOR: token
 /// A resume token: 128 bits from `rng`, as 32 hex digits. Given a
 /// cryptographically secure generator (each room's is ChaCha, seeded by the
 /// OS), it is unguessable, so holding one proves being the user it was
@@ -74,6 +75,7 @@ pub fn resume_token(rng: &mut impl Rng) -> String {
     let bits: u128 = rng.random();
     format!("{bits:032x}")
 }
+// ANCHOR_END: token
 
 /// The palette colour least used by the colours already taken; ties go to
 /// the earliest in the palette. While fewer users than colours are present,

@@ -493,6 +493,7 @@ impl RoomState {
         );
     }
 
+    // ANCHOR: resume
     /// Gives a returning user their place back, if `token` is one of this
     /// room's. Tokens live in their room, so another room's token is simply
     /// unknown here. The others see nothing: no `left`, no `joined`.
@@ -544,6 +545,7 @@ impl RoomState {
         });
         true
     }
+    // ANCHOR_END: resume
 
     /// The `welcome` for `user`: everyone else, with their positions, and
     /// the token to resume with.
@@ -657,6 +659,7 @@ impl RoomState {
         });
     }
 
+    // ANCHOR: detach
     /// A connection ended. Its user keeps their place for a grace period
     /// (none if expelled), with their cursor hidden so no ghost stays behind.
     fn detach(
@@ -685,6 +688,7 @@ impl RoomState {
         self.next_expiry = Some(self.next_expiry.map_or(until, |next| next.min(until)));
         self.hide(key, events);
     }
+    // ANCHOR_END: detach
 
     /// Removes the detached users whose grace period is over.
     fn expire_detached(&mut self, now: Instant, events: &mut Vec<Event>) {
