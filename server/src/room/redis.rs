@@ -643,7 +643,10 @@ impl RedisRoomLink {
         if !self.is_up() {
             return Vec::new();
         }
-        self.read_others().await
+        match self.read_records().await {
+            Some(records) => self.others(&records),
+            None => Vec::new(),
+        }
     }
 
     /// Registers the room's inbox and subscribes to its channel (fred
@@ -661,24 +664,31 @@ impl RedisRoomLink {
         }
     }
 
-    /// Every other server's users in the room, as `Present` inputs.
-    async fn read_others(&self) -> Vec<Input> {
+    /// Every record in the room's `users` hash (unreadable ones skipped);
+    /// `None` if Redis did not answer in time.
+    async fn read_records(&self) -> Option<Vec<UserRecord>> {
         let read = self
             .shared
             .client
             .hgetall::<HashMap<String, String>, _>(self.users_key.clone());
-        let records = match tokio::time::timeout(ROUND_TRIP_LIMIT, read).await {
-            Ok(Ok(records)) => records,
+        match tokio::time::timeout(ROUND_TRIP_LIMIT, read).await {
+            Ok(Ok(records)) => Some(
+                records
+                    .values()
+                    .filter_map(|text| serde_json::from_str(text).ok())
+                    .collect(),
+            ),
             _ => {
                 self.shared.metrics.backplane_error();
-                return Vec::new();
+                None
             }
-        };
+        }
+    }
+
+    /// The other servers' users among `records`, as `Present` inputs.
+    fn others(&self, records: &[UserRecord]) -> Vec<Input> {
         let mut by_server: HashMap<String, Vec<User>> = HashMap::new();
-        for text in records.values() {
-            let Ok(record) = serde_json::from_str::<UserRecord>(text) else {
-                continue;
-            };
+        for record in records {
             if record.server != self.shared.server_id {
                 by_server
                     .entry(record.server.clone())
@@ -749,28 +759,18 @@ impl RedisRoomLink {
             .map(|record| (record.id.clone(), record.token.clone()))
             .collect();
         // Ours that are no longer here (their `left` was lost in the outage).
-        if let Ok(Ok(existing)) = tokio::time::timeout(
-            ROUND_TRIP_LIMIT,
-            self.shared
-                .client
-                .hgetall::<HashMap<String, String>, _>(self.users_key.clone()),
-        )
-        .await
-        {
-            let stale: Vec<String> = existing
-                .iter()
-                .filter_map(|(id, text)| {
-                    let record: UserRecord = serde_json::from_str(text).ok()?;
-                    (record.server == server && !self.tokens.contains_key(id)).then(|| id.clone())
-                })
-                .collect();
-            if !stale.is_empty() {
-                self.queue(Write::Forget {
-                    users: self.users_key.clone(),
-                    tokens: self.tokens_key.clone(),
-                    ids: stale,
-                });
-            }
+        let existing = self.read_records().await.unwrap_or_default();
+        let stale: Vec<String> = existing
+            .iter()
+            .filter(|record| record.server == server && !self.tokens.contains_key(&record.id))
+            .map(|record| record.id.clone())
+            .collect();
+        if !stale.is_empty() {
+            self.queue(Write::Forget {
+                users: self.users_key.clone(),
+                tokens: self.tokens_key.clone(),
+                ids: stale,
+            });
         }
         for record in &records {
             self.queue(Write::SetToken {
@@ -781,7 +781,13 @@ impl RedisRoomLink {
         }
         self.write_records(&records);
         self.publish(Replicated::Present { users: records });
-        self.read_others().await
+        // Read the others again rather than reuse `existing`: the later the
+        // read, the more of the other servers have written theirs back (a
+        // Redis that restarted empty holds nothing until they have).
+        match self.read_records().await {
+            Some(records) => self.others(&records),
+            None => Vec::new(),
+        }
     }
 
     /// Claims, for a new connection here, the user another server issued
@@ -816,10 +822,7 @@ impl RedisRoomLink {
         }
         match event {
             Event::Admitted { id, .. } => {
-                let Some(user) = state.local_user(id) else {
-                    return;
-                };
-                let Some(token) = state.resume_token(id) else {
+                let Some((user, token)) = state.local_user(id) else {
                     return;
                 };
                 // A token is good for one resume, on any server: the one
@@ -867,10 +870,7 @@ impl RedisRoomLink {
                 let mut records = Vec::new();
                 let mut ours = Vec::with_capacity(moves.len());
                 for position in moves {
-                    let (Some(user), Some(token)) = (
-                        state.local_user(&position.id),
-                        state.resume_token(&position.id),
-                    ) else {
+                    let Some((user, token)) = state.local_user(&position.id) else {
                         continue;
                     };
                     records.push(UserRecord::new(user, &server, token));
@@ -922,7 +922,7 @@ impl RedisRoomLink {
     }
 
     fn write_user(&mut self, state: &RoomState, id: &str) {
-        let (Some(user), Some(token)) = (state.local_user(id), state.resume_token(id)) else {
+        let Some((user, token)) = state.local_user(id) else {
             return;
         };
         let record = UserRecord::new(user, &self.shared.server_id, token);

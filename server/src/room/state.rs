@@ -164,17 +164,6 @@ pub enum Event {
 }
 // ANCHOR_END: event
 
-impl Event {
-    /// Whether the other servers sharing the room must hear of it. The rest
-    /// is about this server's own connections.
-    pub fn is_shared(&self) -> bool {
-        matches!(
-            self,
-            Event::Broadcast { .. } | Event::Cursors { .. } | Event::Claimed { .. }
-        )
-    }
-}
-
 // ANCHOR: user
 /// What every copy of the room knows about a user.
 #[derive(Debug, Clone, PartialEq)]
@@ -376,10 +365,10 @@ impl RoomState {
         self.members.len()
     }
 
-    /// The user with this id, if connected here.
-    pub fn local_user(&self, id: &str) -> Option<&User> {
+    /// The user with this id and their resume token, if connected here.
+    pub fn local_user(&self, id: &str) -> Option<(&User, &str)> {
         let member = self.members.get(self.by_id.get(id)?)?;
-        member.is_local().then_some(&member.user)
+        Some((&member.user, member.session()?.resume_token.as_str()))
     }
 
     /// The users connected here, with their resume tokens.
@@ -392,17 +381,19 @@ impl RoomState {
 
     /// Whether `token` resumes a user connected here.
     pub fn knows_token(&self, token: &str) -> bool {
-        self.members.values().any(|member| {
-            member
-                .session()
-                .is_some_and(|session| session.resume_token == token)
-        })
+        self.holder_of(token).is_some()
     }
 
-    /// The resume token of the local user `id`.
-    pub fn resume_token(&self, id: &str) -> Option<&str> {
-        let member = self.members.get(self.by_id.get(id)?)?;
-        Some(member.session()?.resume_token.as_str())
+    /// The local member whose resume token is `token`.
+    fn holder_of(&self, token: &str) -> Option<MemberKey> {
+        self.members
+            .iter()
+            .find(|(_, member)| {
+                member
+                    .session()
+                    .is_some_and(|session| session.resume_token == token)
+            })
+            .map(|(key, _)| *key)
     }
 
     /// What the room knows of `member`, if they are in it.
@@ -498,16 +489,7 @@ impl RoomState {
     /// room's. Tokens live in their room, so another room's token is simply
     /// unknown here. The others see nothing: no `left`, no `joined`.
     fn resume(&mut self, token: &str, events: &mut Vec<Event>) -> bool {
-        let Some(key) = self
-            .members
-            .iter()
-            .find(|(_, member)| {
-                member
-                    .session()
-                    .is_some_and(|session| session.resume_token == token)
-            })
-            .map(|(key, _)| *key)
-        else {
+        let Some(key) = self.holder_of(token) else {
             return false;
         };
         let connection = self.new_connection();
