@@ -24,7 +24,7 @@ use crate::backoff::reconnect_delay;
 use crate::diagnostics::Counters;
 use crate::scene::{Scene, after_rendering, now_ms};
 use crate::socket::{Socket, SocketEvent};
-use crate::throttle::FrameThrottle;
+use crate::throttle::{FrameThrottle, FrameTurn};
 
 /// State of the connection, as shown in the top bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,9 @@ pub enum Status {
     /// Waiting to retry; `retry_at` is a `Date.now()` timestamp in ms.
     Reconnecting {
         retry_at: f64,
+        /// Why the server closed the last connection, when it said (a
+        /// policy close: too many messages, not reading, too big).
+        closed_because: Option<String>,
     },
     /// The browser says it has no network; retries go on regardless.
     Offline,
@@ -45,10 +48,16 @@ impl Status {
         match self {
             Status::Connecting => "connecting…".to_owned(),
             Status::Connected => "connected".to_owned(),
-            Status::Reconnecting { retry_at } => {
+            Status::Reconnecting {
+                retry_at,
+                closed_because,
+            } => {
                 // Whole seconds, and never "-0s" once the moment has passed.
                 let seconds = ((retry_at - now) / 1000.0).ceil().max(0.0) as u64;
-                format!("reconnecting in {seconds}s")
+                match closed_because {
+                    Some(reason) => format!("{reason}: reconnecting in {seconds}s"),
+                    None => format!("reconnecting in {seconds}s"),
+                }
             }
             Status::Offline => "offline".to_owned(),
         }
@@ -108,7 +117,7 @@ pub struct Connection {
     counters: StoredValue<Counters>,
     socket: RefCell<Option<Socket>>,
     throttle: RefCell<FrameThrottle<Point>>,
-    /// Failed attempts since the last successful connect.
+    /// Failed attempts since the server last welcomed us.
     attempt: Cell<u32>,
     /// Where the pointer is on the board, to restore after a reconnect.
     pointer: Cell<Option<Point>>,
@@ -191,7 +200,7 @@ impl Connection {
             // Replacing the previous (closed) socket drops it here, outside
             // its own callbacks.
             Ok(socket) => *self.socket.borrow_mut() = Some(socket),
-            Err(_) => self.schedule_reconnect(),
+            Err(_) => self.schedule_reconnect(None),
         }
     }
     // ANCHOR_END: connect
@@ -200,7 +209,6 @@ impl Connection {
         match event {
             // ANCHOR: open
             SocketEvent::Open => {
-                self.attempt.set(0);
                 self.signals.status.set(Status::Connected);
                 // Only the current state, never a backlog.
                 if self.away.get() {
@@ -237,7 +245,7 @@ impl Connection {
                     });
                 });
             }
-            SocketEvent::Closed { .. } => {
+            SocketEvent::Closed { code, reason } => {
                 // ANCHOR: closed
                 // What we knew of the room is stale now: clear it, so no
                 // ghost cursor lingers; the next welcome tells the truth.
@@ -245,7 +253,7 @@ impl Connection {
                 self.signals.round_trip_ms.set(None);
                 self.throttle.borrow_mut().discard();
                 if !self.closing.get() {
-                    self.schedule_reconnect();
+                    self.schedule_reconnect(server_close_reason(code, reason));
                 }
                 // ANCHOR_END: closed
             }
@@ -290,6 +298,15 @@ impl Connection {
                     ServerMessage::Welcome { name, .. } => Some(name.clone()),
                     _ => None,
                 };
+                // ANCHOR: welcomed
+                // Admitted: the next drop starts the backoff from its first,
+                // short bound. Not on `open`: a server that accepts the
+                // socket and closes it at once (a policy it enforces on
+                // each new connection) must still meet a growing delay.
+                if welcomed_as.is_some() {
+                    self.attempt.set(0);
+                }
+                // ANCHOR_END: welcomed
                 self.scene.apply(message, js_sys::Date::now());
                 // Our chosen name, if the server does not know it yet.
                 let preferred = self.preferred_name.borrow().clone();
@@ -303,7 +320,7 @@ impl Connection {
     }
 
     // ANCHOR: reconnect
-    fn schedule_reconnect(self: &Rc<Self>) {
+    fn schedule_reconnect(self: &Rc<Self>, closed_because: Option<String>) {
         let attempt = self.attempt.get();
         self.attempt.set(attempt.saturating_add(1));
         let delay = reconnect_delay(attempt, js_sys::Math::random());
@@ -311,6 +328,7 @@ impl Connection {
         self.signals.status.set(if online {
             Status::Reconnecting {
                 retry_at: js_sys::Date::now() + delay.as_secs_f64() * 1000.0,
+                closed_because,
             }
         } else {
             Status::Offline
@@ -394,23 +412,31 @@ impl Connection {
     }
 
     // ANCHOR: pointer-moved
-    /// Records the pointer's position; the next animation frame sends the
-    /// latest one (see [`FrameThrottle`]).
+    /// Records the pointer's position; an animation frame sends the latest
+    /// one (see [`FrameThrottle`]).
     pub fn pointer_moved(self: &Rc<Self>, point: Point) {
         self.pointer.set(Some(point));
         if self.throttle.borrow_mut().offer(point) {
-            let connection = self.clone();
-            request_animation_frame(move || {
-                let pending = connection.throttle.borrow_mut().take_for_frame();
-                if let Some(Point { x, y }) = pending
-                    && connection.send(&ClientMessage::Move { x, y })
-                {
-                    connection
-                        .counters
-                        .update_value(|counters| counters.moves_sent += 1);
-                }
-            });
+            self.send_on_next_frame();
         }
+    }
+
+    fn send_on_next_frame(self: &Rc<Self>) {
+        let connection = self.clone();
+        request_animation_frame(move || {
+            let turn = connection.throttle.borrow_mut().take_for_frame(now_ms());
+            match turn {
+                FrameTurn::Send(Point { x, y }) => {
+                    if connection.send(&ClientMessage::Move { x, y }) {
+                        connection
+                            .counters
+                            .update_value(|counters| counters.moves_sent += 1);
+                    }
+                }
+                FrameTurn::Wait => connection.send_on_next_frame(),
+                FrameTurn::Idle => {}
+            }
+        });
     }
     // ANCHOR_END: pointer-moved
 
@@ -438,6 +464,20 @@ impl Connection {
     }
 }
 
+// ANCHOR: close-reason
+/// The reason worth showing for a close: the server's own words when it
+/// closed us over a policy, a size or an error. A normal close, a server
+/// going away and a dropped network (1006, no close frame) need no reason
+/// beyond "reconnecting".
+pub fn server_close_reason(code: u16, reason: String) -> Option<String> {
+    const POLICY: u16 = 1008;
+    const TOO_BIG: u16 = 1009;
+    const SERVER_ERROR: u16 = 1011;
+    let explained = matches!(code, POLICY | TOO_BIG | SERVER_ERROR);
+    (explained && !reason.trim().is_empty()).then(|| reason.trim().to_owned())
+}
+// ANCHOR_END: close-reason
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,19 +487,54 @@ mod tests {
         let now = 1_000_000.0;
         assert_eq!(
             Status::Reconnecting {
-                retry_at: now + 2_300.0
+                retry_at: now + 2_300.0,
+                closed_because: None,
             }
             .label(now),
             "reconnecting in 3s"
         );
         assert_eq!(
             Status::Reconnecting {
-                retry_at: now - 50.0
+                retry_at: now - 50.0,
+                closed_because: None,
             }
             .label(now),
             "reconnecting in 0s"
         );
+        assert_eq!(
+            Status::Reconnecting {
+                retry_at: now + 900.0,
+                closed_because: Some("rate limit exceeded".to_owned()),
+            }
+            .label(now),
+            "rate limit exceeded: reconnecting in 1s"
+        );
         assert_eq!(Status::Connected.label(now), "connected");
         assert_eq!(Status::Offline.state(), "offline");
+    }
+
+    #[test]
+    fn only_a_close_over_a_policy_size_or_error_shows_its_reason() {
+        let reason = |code: u16, text: &str| server_close_reason(code, text.to_owned());
+        assert_eq!(
+            reason(1008, "rate limit exceeded").as_deref(),
+            Some("rate limit exceeded")
+        );
+        assert_eq!(
+            reason(1009, "message too big").as_deref(),
+            Some("message too big")
+        );
+        assert_eq!(
+            reason(1011, " could not join the room ").as_deref(),
+            Some("could not join the room")
+        );
+        assert_eq!(reason(1008, ""), None, "nothing said, nothing shown");
+        assert_eq!(reason(1000, "bye"), None);
+        assert_eq!(
+            reason(1001, "server shutting down"),
+            None,
+            "a restart is routine"
+        );
+        assert_eq!(reason(1006, ""), None);
     }
 }

@@ -122,3 +122,60 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     bo.close().await?;
     Ok(())
 }
+
+/// A server that closes a page over a policy says why, and the page shows
+/// it: here the rate limit is set so low that ordinary pointer moves break
+/// it for longer than the server tolerates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_close_shows_the_servers_reason() -> Result<()> {
+    let server = cursors_e2e::Server::start_configured("127.0.0.1:0".parse()?, |config| {
+        config.rate_limit = 2;
+        config.rate_burst = 2;
+        config.rate_abuse_secs = 1;
+    })
+    .await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("policy-{}", std::process::id());
+    let page = Page::open(&driver, 800, 600, &server.page_url(&room)).await?;
+    page.wait_for("the page to connect", async |page| {
+        Ok((page.connection_state().await? == "connected").then_some(()))
+    })
+    .await?;
+    // The retry can come within milliseconds, so the page records every
+    // text its status shows rather than the test hoping to poll at the
+    // right moment.
+    page.eval(
+        "const status = document.querySelector('[data-testid=status]');
+         window.statusesSeen = [];
+         new MutationObserver(() => window.statusesSeen.push(status.textContent))
+           .observe(status, { subtree: true, childList: true, characterData: true });
+         return null;",
+        vec![],
+    )
+    .await?;
+    // Sweep back and forth: each sweep is a few moves, well over 2 a second.
+    let seen = |statuses: &serde_json::Value| {
+        statuses.as_array().is_some_and(|statuses| {
+            statuses.iter().any(|status| {
+                status
+                    .as_str()
+                    .is_some_and(|text| text.starts_with("rate limit exceeded: reconnecting in"))
+            })
+        })
+    };
+    let mut statuses = serde_json::Value::Null;
+    for sweep in 0..40 {
+        let x = if sweep % 2 == 0 { 0.2 } else { 0.8 };
+        page.move_pointer_to(x, 0.5).await?;
+        statuses = page.eval("return window.statusesSeen;", vec![]).await?;
+        if seen(&statuses) {
+            break;
+        }
+    }
+    assert!(
+        seen(&statuses),
+        "the page shows the server's reason, not only \"reconnecting\": {statuses}"
+    );
+    page.close().await?;
+    Ok(())
+}
