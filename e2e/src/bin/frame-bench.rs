@@ -8,6 +8,9 @@
 //! Needs the release client in dist/ (scripts/build-client.sh) and
 //! chromedriver (scripts/setup.sh --browser).
 //!
+//! `FRAME_BENCH_ONLY=300` runs only the scenarios with that many remote
+//! cursors (`still` for the still room), to repeat one quickly.
+//!
 //! With `FRAME_BENCH_SCREENSHOTS=DIR`, the page opens with the diagnostics
 //! overlay shown (`&debug`) and each scenario saves a screenshot of it
 //! into DIR at the end of its measurement.
@@ -43,6 +46,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_util::sync::CancellationToken;
 
 const MEASURE: Duration = Duration::from_secs(5);
+/// A still room is measured for longer: its few events (a ping and its
+/// pong every 5 s) would make a short window all noise.
+const MEASURE_STILL: Duration = Duration::from_secs(20);
 /// Time for the page to settle once every cursor is on it.
 const WARM_UP: Duration = Duration::from_secs(1);
 /// A still room is measured once its cursors have dimmed (after 8 s
@@ -84,7 +90,13 @@ async fn main() -> Result<()> {
          | ms per frame in |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for scenario in &SCENARIOS {
+    let only = std::env::var("FRAME_BENCH_ONLY").ok();
+    let chosen = |scenario: &Scenario| match only.as_deref() {
+        None | Some("") => true,
+        Some("still") => scenario.moves_per_second == 0.0,
+        Some(users) => scenario.moves_per_second > 0.0 && users == scenario.users.to_string(),
+    };
+    for scenario in SCENARIOS.iter().filter(|scenario| chosen(scenario)) {
         let row = run(&server, &driver, scenario).await?;
         println!("{row}");
     }
@@ -142,7 +154,7 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
     let counters_before = page_counters(&page).await?;
     let metrics_before = main_thread(&page).await?;
     let intervals = if still {
-        tokio::time::sleep(MEASURE).await;
+        tokio::time::sleep(MEASURE_STILL).await;
         Vec::new()
     } else {
         frame_intervals(&page).await?
@@ -179,7 +191,7 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
     };
     let own = match (counters_before, counters_after) {
         (Some(before), Some(after)) => {
-            let seconds = MEASURE.as_secs_f64();
+            let seconds = if still { MEASURE_STILL } else { MEASURE }.as_secs_f64();
             let frames_in = after.cursor_frames - before.cursor_frames;
             let per_frame = if frames_in > 0.0 {
                 format!(
