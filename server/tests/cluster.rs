@@ -241,6 +241,35 @@ async fn a_redis_restart_is_survived_and_presence_resynchronised() {
     }
 }
 
+/// The race that the restart test above only sometimes meets: another
+/// server's users are rewritten into the room's hash just *after* this one
+/// re-read it, and their announcement went out while this server's
+/// subscriber was still reconnecting. Here the other server is played by
+/// the test, which writes its record straight into Redis and announces
+/// nothing: only a second read can find it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_rewritten_after_the_resync_read_is_still_seen() {
+    let mut redis = Redis::start();
+    let one = ServerProcess::start(&redis.url(), FLAGS);
+    let mut ada = join(&one, "late").await;
+
+    redis.kill();
+    wait_for_metric_at(one.addr, "cursors_backplane_up", 0.0).await;
+    redis.restart();
+    wait_for_metric_at(one.addr, "cursors_backplane_up", 1.0).await;
+    // The room has re-synchronised (it wrote Ada back), and its read of the
+    // others is over well within this pause.
+    redis.wait_for_user("late", &ada.id);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Now the other server's rewrite lands, with a heartbeat that keeps it
+    // alive for the whole test.
+    redis.cli(&["ZADD", "cursors:servers", "99999999999999", "other-server"]);
+    let record = r##"{"id":"zz0001","name":"Zed","color":"#0090ff","away":false,"server":"other-server","token":"zz-token"}"##;
+    redis.cli(&["HSET", "cursors:{room:late}:users", "zz0001", record]);
+    wait_for_name(&mut ada, "zz0001", "Zed").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_that_hears_from_the_group_before_its_first_user_still_admits_them() {
     let redis = Redis::start();

@@ -70,6 +70,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::state::{Event, Input, RemoteChange, RoomState, User};
+use super::task::sleep_until_some;
 use crate::identity;
 use crate::metrics::Metrics;
 
@@ -84,6 +85,13 @@ pub const GHOST_BOUND: Duration = Duration::from_secs(5);
 const ROUND_TRIP_LIMIT: Duration = Duration::from_millis(500);
 /// How soon a room that could not subscribe tries again.
 const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(1);
+/// After Redis comes back, how long a room waits before it re-synchronises
+/// a second time. Every server rewrites its users and announces them when
+/// its own client reconnects, but the subscriber connection comes back on
+/// its own schedule: a server whose announcement went out while our
+/// subscriber was still away, and whose rewrite landed after our read, would
+/// stay unseen. By the second pass its rewrite is in the hash.
+const RESYNC_SETTLE: Duration = Duration::from_secs(2);
 /// Messages from other servers that may wait for one room task.
 const ROOM_INBOX: usize = 1024;
 /// Writes that may wait for Redis; past it they are dropped (and counted).
@@ -372,6 +380,8 @@ impl RedisBackplane {
             alive: self.shared.alive.clone(),
             tokens: HashMap::new(),
             synced_generation: None,
+            settle_at: None,
+            settling: false,
         }
     }
 }
@@ -615,6 +625,10 @@ pub struct RedisRoomLink {
     tokens: HashMap<String, String>,
     /// The Redis generation this room last synchronised with.
     synced_generation: Option<u64>,
+    /// When the second pass after an outage is due ([`RESYNC_SETTLE`]).
+    settle_at: Option<tokio::time::Instant>,
+    /// The resync under way is that second pass (it schedules no third).
+    settling: bool,
 }
 
 impl std::fmt::Debug for RedisRoomLink {
@@ -735,6 +749,13 @@ impl RedisRoomLink {
                     let servers = self.alive.borrow_and_update().as_ref().clone();
                     return FromGroup::Input(Input::ServersAlive { servers });
                 }
+                () = sleep_until_some(self.settle_at), if self.settle_at.is_some() => {
+                    self.settle_at = None;
+                    if self.is_up() {
+                        self.settling = true;
+                        return FromGroup::Resync;
+                    }
+                }
             }
         }
     }
@@ -781,6 +802,11 @@ impl RedisRoomLink {
         }
         self.write_records(&records);
         self.publish(Replicated::Present { users: records });
+        // One more pass soon, for what this one could not see yet (see
+        // RESYNC_SETTLE); that pass schedules no other.
+        if !std::mem::take(&mut self.settling) {
+            self.settle_at = Some(tokio::time::Instant::now() + RESYNC_SETTLE);
+        }
         // Read the others again rather than reuse `existing`: the later the
         // read, the more of the other servers have written theirs back (a
         // Redis that restarted empty holds nothing until they have).

@@ -379,7 +379,7 @@ enum Origin {
 }
 
 /// Sleeps until `deadline`, or forever if there is none.
-async fn sleep_until_some(deadline: Option<Instant>) {
+pub(super) async fn sleep_until_some(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
