@@ -24,6 +24,7 @@ use crate::backoff::reconnect_delay;
 use crate::diagnostics::Counters;
 use crate::scene::{Scene, after_rendering, now_ms};
 use crate::socket::{Socket, SocketEvent};
+use crate::tabs::Tabs;
 use crate::throttle::{FrameThrottle, FrameTurn};
 
 /// State of the connection, as shown in the top bar.
@@ -129,6 +130,8 @@ pub struct Connection {
     preferred_name: RefCell<Option<String>>,
     /// This page is hidden or unfocused.
     away: Cell<bool>,
+    /// The other tabs of this origin, asked before a stored token is used.
+    tabs: Option<Tabs>,
 }
 
 impl Connection {
@@ -151,6 +154,7 @@ impl Connection {
             pings_sent: RefCell::default(),
             next_ping: Cell::new(1),
             away: Cell::new(false),
+            tabs: Tabs::open(),
             preferred_name: RefCell::new(
                 window()
                     .local_storage()
@@ -160,7 +164,7 @@ impl Connection {
                     .and_then(|name| normalize_name(&name).ok()),
             ),
         });
-        connection.connect();
+        connection.connect_first();
         let weak = Rc::downgrade(&connection);
         let _ = set_interval_with_handle(
             move || {
@@ -176,6 +180,31 @@ impl Connection {
     fn token_key(&self) -> String {
         format!("cursors.resume.{}", self.room)
     }
+
+    // ANCHOR: connect-first
+    /// The first connection of this page. A stored token is offered only if
+    /// no other tab holds it: a duplicated tab copies the original's
+    /// `sessionStorage`, and must not take over its identity (see [`Tabs`]).
+    fn connect_first(self: &Rc<Self>) {
+        let storage = window().session_storage().ok().flatten();
+        let stored = storage
+            .as_ref()
+            .and_then(|storage| storage.get_item(&self.token_key()).ok().flatten());
+        let (Some(tabs), Some(token)) = (&self.tabs, stored) else {
+            self.connect();
+            return;
+        };
+        let (weak, key) = (Rc::downgrade(self), self.token_key());
+        tabs.ask(&token, move |held_elsewhere| {
+            if held_elsewhere && let Some(storage) = storage {
+                let _ = storage.remove_item(&key);
+            }
+            if let Some(connection) = weak.upgrade() {
+                connection.connect();
+            }
+        });
+    }
+    // ANCHOR_END: connect-first
 
     // ANCHOR: connect
     fn connect(self: &Rc<Self>) {
@@ -275,9 +304,14 @@ impl Connection {
                     resume: Some(token),
                     ..
                 } = &message
-                    && let Ok(Some(storage)) = window().session_storage()
                 {
-                    let _ = storage.set_item(&self.token_key(), token);
+                    if let Ok(Some(storage)) = window().session_storage() {
+                        let _ = storage.set_item(&self.token_key(), token);
+                    }
+                    // Ours now: a duplicate of this tab that asks is told so.
+                    if let Some(tabs) = &self.tabs {
+                        tabs.hold(token);
+                    }
                 }
                 // ANCHOR_END: keep-token
                 // A cleared chat bubble fades (CSS), then goes.

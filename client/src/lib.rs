@@ -3,11 +3,12 @@
 //!
 //! The split matters for testing: the modules with pure logic
 //! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
-//! [`motion`], [`diagnostics`]) know nothing of the browser and have native
+//! [`motion`], [`diagnostics`], the rule of [`tabs`]) know nothing of the browser and have native
 //! unit tests; [`app`] holds the components, [`scene`] puts the roster
 //! behind fine-grained signals and runs the animation, [`connection`] keeps
 //! the link to the server alive across drops, and [`socket`] wraps the
-//! browser WebSocket.
+//! browser WebSocket; [`tabs`] keeps a duplicated tab from taking over
+//! the original's identity.
 
 pub mod address;
 pub mod app;
@@ -19,4 +20,5 @@ pub mod motion;
 pub mod roster;
 pub mod scene;
 pub mod socket;
+pub mod tabs;
 pub mod throttle;

@@ -179,3 +179,70 @@ async fn a_policy_close_shows_the_servers_reason() -> Result<()> {
     page.close().await?;
     Ok(())
 }
+
+/// A duplicated tab copies `sessionStorage`, resume token and all. The copy
+/// must become someone new, and the original must keep its identity (it
+/// used to be the other way round: the copy took the token, the server
+/// superseded the original, and the original came back as a stranger).
+/// The duplicate is made the way a browser makes one: a second tab of the
+/// same browser whose `sessionStorage` holds the original's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicated_tab_is_someone_new_and_the_original_keeps_its_identity() -> Result<()> {
+    let server = cursors_e2e::Server::start().await?;
+    let driver = ChromeDriver::start()?;
+    let room = format!("duplicate-{}", std::process::id());
+    let page = Page::open(&driver, 900, 640, &server.page_url(&room)).await?;
+    page.wait_for("the page to connect", async |page| {
+        Ok((page.connection_state().await? == "connected").then_some(()))
+    })
+    .await?;
+    let original_line = own_line(&page).await?;
+    assert!(!original_line.is_empty());
+    let key = serde_json::json!(format!("cursors.resume.{room}"));
+    let token = page
+        .eval(
+            "return sessionStorage.getItem(arguments[0]);",
+            vec![key.clone()],
+        )
+        .await?;
+    assert!(token.is_string(), "the original holds a resume token");
+
+    let original = page.client.window().await?;
+    let duplicate = page.client.new_window(true).await?;
+    page.client
+        .switch_to_window(duplicate.handle.clone())
+        .await?;
+    // Same origin first, to seed the copied storage before the page starts.
+    page.client
+        .goto(&format!("http://{}/healthz", server.addr))
+        .await?;
+    page.eval(
+        "sessionStorage.setItem(arguments[0], arguments[1]); return null;",
+        vec![key, token],
+    )
+    .await?;
+    page.client.goto(&server.page_url(&room)).await?;
+    page.wait_for("the duplicate in the room", async |page| {
+        page.headcount_is("2 people here").await
+    })
+    .await?;
+    let duplicate_line = own_line(&page).await?;
+
+    page.client.switch_to_window(original).await?;
+    page.wait_for("the original sees two", async |page| {
+        page.headcount_is("2 people here").await
+    })
+    .await?;
+    assert_eq!(page.connection_state().await?, "connected");
+    assert_eq!(
+        own_line(&page).await?,
+        original_line,
+        "the original keeps its identity"
+    );
+    assert_ne!(
+        duplicate_line, original_line,
+        "the duplicate is someone new"
+    );
+    page.close().await?;
+    Ok(())
+}
