@@ -90,8 +90,22 @@ const NAME_KEY: &str = "cursors.name";
 /// How long a cleared chat bubble takes to fade (matches the CSS).
 const CHAT_FADE: Duration = Duration::from_millis(600);
 
-/// How often the round trip is measured while connected.
+/// How often the round trip is measured while the room is busy, and while
+/// it is still. Each ping wakes the page (a timer, a send, a pong, a text
+/// to redraw, a few milliseconds of the browser's time after a long
+/// sleep), and a page where nothing happens should cost next to nothing.
 const PING_EVERY: Duration = Duration::from_secs(5);
+const PING_EVERY_WHEN_STILL: Duration = Duration::from_secs(30);
+
+/// When to measure the round trip next: soon if anything came or went
+/// since the last ping (other than the pong itself), later if not.
+pub fn next_ping_in(active_since_last_ping: bool) -> Duration {
+    if active_since_last_ping {
+        PING_EVERY
+    } else {
+        PING_EVERY_WHEN_STILL
+    }
+}
 
 /// The page's connection, handed to components by context. A
 /// `Connection` holds a `web_sys::WebSocket`, which is not `Send`, so it
@@ -126,6 +140,8 @@ pub struct Connection {
     closing: Cell<bool>,
     pings_sent: RefCell<HashMap<u64, f64>>,
     next_ping: Cell<u64>,
+    /// Something came or went since the last ping (see [`next_ping_in`]).
+    active_since_ping: Cell<bool>,
     /// The name this person chose, sent with `hello` after every welcome.
     preferred_name: RefCell<Option<String>>,
     /// This page is hidden or unfocused.
@@ -153,6 +169,7 @@ impl Connection {
             closing: Cell::new(false),
             pings_sent: RefCell::default(),
             next_ping: Cell::new(1),
+            active_since_ping: Cell::new(true),
             away: Cell::new(false),
             tabs: Tabs::open(),
             preferred_name: RefCell::new(
@@ -165,16 +182,23 @@ impl Connection {
             ),
         });
         connection.connect_first();
-        let weak = Rc::downgrade(&connection);
-        let _ = set_interval_with_handle(
+        connection.schedule_ping();
+        connection
+    }
+
+    /// Pings after [`next_ping_in`], then schedules the next one.
+    fn schedule_ping(self: &Rc<Self>) {
+        let delay = next_ping_in(self.active_since_ping.replace(false));
+        let weak = Rc::downgrade(self);
+        set_timeout(
             move || {
                 if let Some(connection) = weak.upgrade() {
                     connection.ping();
+                    connection.schedule_ping();
                 }
             },
-            PING_EVERY,
+            delay,
         );
-        connection
     }
 
     fn token_key(&self) -> String {
@@ -299,6 +323,7 @@ impl Connection {
                 }
             }
             message => {
+                self.active_since_ping.set(true);
                 // ANCHOR: keep-token
                 if let ServerMessage::Welcome {
                     resume: Some(token),
@@ -462,6 +487,7 @@ impl Connection {
             match turn {
                 FrameTurn::Send(Point { x, y }) => {
                     if connection.send(&ClientMessage::Move { x, y }) {
+                        connection.active_since_ping.set(true);
                         connection
                             .counters
                             .update_value(|counters| counters.moves_sent += 1);
@@ -545,6 +571,12 @@ mod tests {
         );
         assert_eq!(Status::Connected.label(now), "connected");
         assert_eq!(Status::Offline.state(), "offline");
+    }
+
+    #[test]
+    fn a_still_room_is_pinged_six_times_less_often() {
+        assert_eq!(next_ping_in(true), Duration::from_secs(5));
+        assert_eq!(next_ping_in(false), Duration::from_secs(30));
     }
 
     #[test]
