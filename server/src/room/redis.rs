@@ -335,7 +335,18 @@ impl RedisBackplane {
         let tag = lease_tag(&client, &server_id).await;
         tracing::info!(server = %server_id, %tag, "joining the group of servers sharing Redis");
 
-        let (status_sender, status) = watch::channel(Status::default());
+        // Known now, not at the watcher's first look: a room opened in
+        // between would think itself alone, and miss the others' users.
+        let connected = client.is_connected() && subscriber.is_connected();
+        let initial = Status {
+            up: connected,
+            generation: u64::from(connected),
+        };
+        metrics.backplane_up(connected);
+        if connected {
+            tracing::info!("connected to Redis");
+        }
+        let (status_sender, status) = watch::channel(initial);
         let (alive_sender, alive) = watch::channel(Arc::new(Vec::new()));
         let (writes, write_queue) = mpsc::channel(WRITE_QUEUE);
         let shared = Arc::new(Shared {
@@ -352,6 +363,7 @@ impl RedisBackplane {
         });
         tokio::spawn(watch_status(
             shared.clone(),
+            initial,
             status_sender,
             shutdown.clone(),
         ));
@@ -420,6 +432,7 @@ async fn lease_tag(client: &Client, server_id: &str) -> String {
 /// rooms re-synchronise after it).
 async fn watch_status(
     shared: Arc<Shared>,
+    initial: Status,
     sender: watch::Sender<Status>,
     shutdown: CancellationToken,
 ) {
@@ -429,8 +442,8 @@ async fn watch_status(
         shared.client.reconnect_rx(),
         shared.subscriber.reconnect_rx(),
     );
-    let mut status = Status::default();
-    let mut ever_up = false;
+    let mut status = initial;
+    let mut ever_up = initial.up;
     loop {
         let mut reconnected = false;
         tokio::select! {
