@@ -148,6 +148,8 @@ pub struct Connection {
     away: Cell<bool>,
     /// The other tabs of this origin, asked before a stored token is used.
     tabs: Option<Tabs>,
+    /// That question is open: the first connect waits for its answer.
+    asking_tabs: Cell<bool>,
 }
 
 impl Connection {
@@ -172,6 +174,7 @@ impl Connection {
             active_since_ping: Cell::new(true),
             away: Cell::new(false),
             tabs: Tabs::open(),
+            asking_tabs: Cell::new(false),
             preferred_name: RefCell::new(
                 window()
                     .local_storage()
@@ -218,12 +221,24 @@ impl Connection {
             self.connect();
             return;
         };
-        let (weak, key) = (Rc::downgrade(self), self.token_key());
-        tabs.ask(&token, move |held_elsewhere| {
-            if held_elsewhere && let Some(storage) = storage {
-                let _ = storage.remove_item(&key);
+        self.asking_tabs.set(true);
+        let (weak, key, asked) = (Rc::downgrade(self), self.token_key(), token.clone());
+        tabs.ask(&asked, move |held_elsewhere| {
+            let Some(connection) = weak.upgrade() else {
+                return;
+            };
+            connection.asking_tabs.set(false);
+            if held_elsewhere {
+                if let Some(storage) = storage {
+                    let _ = storage.remove_item(&key);
+                }
+            } else if let Some(tabs) = &connection.tabs {
+                // Ours from now on, before any welcome: a duplicate made
+                // while this page connects must hear so too.
+                tabs.hold(&token);
             }
-            if let Some(connection) = weak.upgrade() {
+            // The page may have gone meanwhile (`reopen` connects then).
+            if !connection.closing.get() {
                 connection.connect();
             }
         });
@@ -366,6 +381,11 @@ impl Connection {
                     self.attempt.set(0);
                 }
                 // ANCHOR_END: welcomed
+                // A fresh connection shows its round trip at once, not at
+                // the next scheduled ping (up to 30 s away in a still room).
+                if welcomed_as.is_some() && self.signals.round_trip_ms.get_untracked().is_none() {
+                    self.ping();
+                }
                 self.scene.apply(message, js_sys::Date::now());
                 // Our chosen name, if the server does not know it yet.
                 let preferred = self.preferred_name.borrow().clone();
@@ -515,11 +535,15 @@ impl Connection {
         }
     }
 
-    /// The page came back from the back/forward cache: connect again.
+    /// The page came back from the back/forward cache: connect again
+    /// (unless the first connect's question to the other tabs is still
+    /// open: its answer connects).
     pub fn reopen(self: &Rc<Self>) {
         if self.closing.replace(false) {
             self.attempt.set(0);
-            self.connect();
+            if !self.asking_tabs.get() {
+                self.connect();
+            }
         }
     }
 }

@@ -27,8 +27,9 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 /// How long a page waits for another tab to claim a token. Tabs of one
-/// browser answer within a few milliseconds; a reload waits this long once.
-pub const ASK_WAIT: Duration = Duration::from_millis(150);
+/// browser answer within a few milliseconds, a busy background tab in
+/// tens; a reload waits this long once (its place is kept for 1.5 s).
+pub const ASK_WAIT: Duration = Duration::from_millis(250);
 
 const CHANNEL: &str = "cursors.tabs";
 

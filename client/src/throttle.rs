@@ -64,9 +64,10 @@ impl<T> FrameThrottle<T> {
             self.frame_requested = false;
             return FrameTurn::Idle;
         }
+        // A clock that went backwards (a `Date.now()` fallback) sends.
         if self
             .last_sent_at
-            .is_some_and(|sent| now - sent < MIN_SEND_INTERVAL_MS)
+            .is_some_and(|sent| (0.0..MIN_SEND_INTERVAL_MS).contains(&(now - sent)))
         {
             // The frame stays requested: the caller asks for the next one.
             return FrameTurn::Wait;
@@ -91,15 +92,19 @@ mod tests {
     /// Runs `frames` animation frames `frame_ms` apart with `moves_per_frame`
     /// pointer moves before each, the way the page drives the throttle, and
     /// returns what was sent and when.
+    /// After the moves, frames go on until the throttle is idle, so the
+    /// last sent value is the pointer's final position if nothing was lost.
     fn drive(frames: usize, frame_ms: f64, moves_per_frame: usize) -> Vec<(f64, usize)> {
         let mut throttle = FrameThrottle::default();
         let mut sent = Vec::new();
         let mut frame_pending = false;
         let mut position = 0;
-        for frame in 0..frames {
-            for _ in 0..moves_per_frame {
-                position += 1;
-                frame_pending |= throttle.offer(position);
+        for frame in 0..frames + 10 {
+            if frame < frames {
+                for _ in 0..moves_per_frame {
+                    position += 1;
+                    frame_pending |= throttle.offer(position);
+                }
             }
             let now = frame as f64 * frame_ms;
             if frame_pending {
@@ -180,6 +185,15 @@ mod tests {
             "the latest goes"
         );
         assert_eq!(throttle.take_for_frame(21.0), FrameTurn::Idle);
+    }
+
+    #[test]
+    fn a_clock_that_goes_backwards_does_not_hold_sends_back() {
+        let mut throttle = FrameThrottle::default();
+        throttle.offer(1);
+        assert_eq!(throttle.take_for_frame(1_000.0), FrameTurn::Send(1));
+        throttle.offer(2);
+        assert_eq!(throttle.take_for_frame(400.0), FrameTurn::Send(2));
     }
 
     #[test]

@@ -47,7 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 const MEASURE: Duration = Duration::from_secs(5);
 /// A still room is measured for longer: its few events (a ping and its
-/// pong every 5 s) would make a short window all noise.
+/// pong, every 30 s once nothing moves) would make a short window all noise.
 const MEASURE_STILL: Duration = Duration::from_secs(20);
 /// Time for the page to settle once every cursor is on it.
 const WARM_UP: Duration = Duration::from_secs(1);

@@ -764,8 +764,11 @@ impl RedisRoomLink {
                 }
                 () = sleep_until_some(self.settle_at), if self.settle_at.is_some() => {
                     self.settle_at = None;
-                    if self.is_up() {
-                        self.settling = true;
+                    let status = *self.status.borrow();
+                    if status.up {
+                        // Redis went and came back again meanwhile: that
+                        // makes this a first pass, with a second of its own.
+                        self.settling = self.synced_generation == Some(status.generation);
                         return FromGroup::Resync;
                     }
                 }
