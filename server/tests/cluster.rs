@@ -270,6 +270,59 @@ async fn a_user_rewritten_after_the_resync_read_is_still_seen() {
     wait_for_name(&mut ada, "zz0001", "Zed").await;
 }
 
+/// A room whose first subscription and read timed out while Redis stalled
+/// (connected, but answering nothing) tries again every second, even
+/// while its users keep it busy. A busy room used to restart that wait on
+/// every command and so never read who was already in the room elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_room_that_could_not_subscribe_keeps_trying() {
+    let redis = Redis::start();
+    let one = ServerProcess::start(&redis.url(), FLAGS);
+    let two = ServerProcess::start(&redis.url(), FLAGS);
+    for server in [&one, &two] {
+        wait_for_metric_at(server.addr, "cursors_backplane_up", 1.0).await;
+    }
+    // Bo is in the room on server two, and keeps still.
+    let bo = join(&two, "busy").await;
+    redis.wait_for_user("busy", &bo.id);
+    // Redis answers nothing for 1.5 s: the room opening on server one
+    // meanwhile cannot subscribe, nor read Bo's record, within 500 ms.
+    let port = redis.port.to_string();
+    let stall = std::thread::spawn(move || {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port, "DEBUG", "SLEEP", "1.5"])
+            .output()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut ada = join(&one, "busy").await;
+    assert!(
+        !ada.peer_ids().contains(&bo.id.as_str()),
+        "the stall worked"
+    );
+    // Someone moves without a pause, so the room task is never idle.
+    let mut mover = join(&one, "busy").await;
+    let busy = tokio::spawn(async move {
+        for step in 0..4_000_u32 {
+            mover.move_to(f64::from(step % 100) / 100.0, 0.5).await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            // Read, so the server never closes it as a stuck reader.
+            mover.drain_available().await;
+        }
+    });
+    let _ = stall.join();
+    // Well before the mover stops (about 20 s), with a second pass to spare.
+    let learned = tokio::time::timeout(
+        std::time::Duration::from_secs(8),
+        wait_for_peer(&mut ada, &bo.id),
+    )
+    .await;
+    busy.abort();
+    assert!(
+        learned.is_ok(),
+        "the busy room never read who was already there"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_that_hears_from_the_group_before_its_first_user_still_admits_them() {
     let redis = Redis::start();

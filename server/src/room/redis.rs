@@ -394,6 +394,7 @@ impl RedisBackplane {
             synced_generation: None,
             settle_at: None,
             settling: false,
+            retry_at: None,
         }
     }
 }
@@ -642,6 +643,8 @@ pub struct RedisRoomLink {
     settle_at: Option<tokio::time::Instant>,
     /// The resync under way is that second pass (it schedules no third).
     settling: bool,
+    /// When a room that could not subscribe or read tries again.
+    retry_at: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for RedisRoomLink {
@@ -672,7 +675,12 @@ impl RedisRoomLink {
         }
         match self.read_records().await {
             Some(records) => self.others(&records),
-            None => Vec::new(),
+            None => {
+                // Not knowing who is here is not being synchronised: try
+                // again soon (see `next`).
+                self.synced_generation = None;
+                Vec::new()
+            }
         }
     }
 
@@ -738,9 +746,16 @@ impl RedisRoomLink {
     pub async fn next(&mut self) -> FromGroup {
         loop {
             let unsynced = self.synced_generation.is_none();
+            // A deadline, not a fresh sleep per call: the room task cancels
+            // `next` whenever a command comes, and a busy room would
+            // otherwise never get to try again.
+            if unsynced && self.retry_at.is_none() {
+                self.retry_at = Some(tokio::time::Instant::now() + RESUBSCRIBE_EVERY);
+            }
             tokio::select! {
                 // A room that could not subscribe tries again every second.
-                () = tokio::time::sleep(RESUBSCRIBE_EVERY), if unsynced => {
+                () = sleep_until_some(self.retry_at), if unsynced => {
+                    self.retry_at = None;
                     if self.is_up() {
                         return FromGroup::Resync;
                     }

@@ -92,6 +92,8 @@ impl Redis {
         let process = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            // DEBUG SLEEP stalls it for the tests of a Redis that hangs.
+            .args(["--enable-debug-command", "local"])
             .stdout(log)
             .stderr(Stdio::null())
             .spawn()
