@@ -3,8 +3,8 @@
 //!
 //! The split matters for testing: the modules with pure logic
 //! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
-//! [`motion`], [`diagnostics`], the rule of [`tabs`]) know nothing of the browser and have native
-//! unit tests; [`app`] holds the components, [`scene`] puts the roster
+//! [`motion`], [`diagnostics`], the rule of [`tabs`]) know nothing of the
+//! browser and have native unit tests; [`app`] holds the components, [`scene`] puts the roster
 //! behind fine-grained signals and runs the animation, [`connection`] keeps
 //! the link to the server alive across drops, and [`socket`] wraps the
 //! browser WebSocket; [`tabs`] keeps a duplicated tab from taking over

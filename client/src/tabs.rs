@@ -9,8 +9,9 @@
 //!
 //! So before a page offers a stored token it asks the other tabs of this
 //! origin, over a `BroadcastChannel`, whether one of them holds it. A tab
-//! answers only for the token the server last gave *it*; a reloaded page's
-//! previous self is gone and does not answer. No answer within [`ASK_WAIT`]
+//! answers only for the token it holds: the one the server last gave it,
+//! or the stored one it has just decided to use. A reloaded page's previous
+//! self is gone and does not answer. No answer within [`ASK_WAIT`]
 //! and the token is ours to use; an answer and this tab starts afresh.
 //!
 //! The rule, what to answer to what, is [`TabMessage::answer`], a plain
@@ -44,8 +45,8 @@ pub enum TabMessage {
 }
 
 impl TabMessage {
-    /// The answer of a tab holding `held` (the token the server last gave
-    /// it, if any) to `self`.
+    /// The answer of a tab holding `held` (its token, if it has one yet) to
+    /// `self`.
     pub fn answer(&self, held: Option<&str>) -> Option<TabMessage> {
         match self {
             TabMessage::Ask(token) if held == Some(token.as_str()) => {
@@ -79,7 +80,7 @@ struct Question {
 /// This tab's side of the channel.
 pub struct Tabs {
     channel: BroadcastChannel,
-    /// The token the server last gave this tab.
+    /// The token this tab answers for (see [`Tabs::hold`]).
     held: Rc<RefCell<Option<String>>>,
     /// The token this tab is asking about, and whether someone claimed it.
     asking: Rc<RefCell<Option<Question>>>,
@@ -122,7 +123,8 @@ impl Tabs {
         })
     }
 
-    /// The server gave this tab `token`: answer for it from now on.
+    /// `token` is this tab's (it decided to use it, or the server gave it):
+    /// answer for it from now on.
     pub fn hold(&self, token: &str) {
         *self.held.borrow_mut() = Some(token.to_owned());
     }

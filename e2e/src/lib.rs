@@ -387,6 +387,15 @@ impl Page {
         }
     }
 
+    /// Waits until the page shows it is connected (`what` names the wait in
+    /// the error if it never is).
+    pub async fn wait_until_connected(&self, what: &str) -> Result<()> {
+        self.wait_for(what, async |page| {
+            Ok((page.connection_state().await? == "connected").then_some(()))
+        })
+        .await
+    }
+
     pub async fn screenshot(&self) -> Result<image::RgbaImage> {
         let png = self.client.screenshot().await?;
         Ok(image::load_from_memory_with_format(&png, image::ImageFormat::Png)?.to_rgba8())

@@ -95,10 +95,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     // It comes back on the same port: the pages reconnect by themselves.
     let _server = ServerProcess::start(binary, addr)?;
     for page in [&ada, &bo] {
-        page.wait_for("reconnected", async |page| {
-            Ok((page.connection_state().await? == "connected").then_some(()))
-        })
-        .await?;
+        page.wait_until_connected("reconnected").await?;
         page.wait_for("both back in the room", async |page| {
             page.headcount_is("2 people here").await
         })
@@ -137,10 +134,7 @@ async fn a_policy_close_shows_the_servers_reason() -> Result<()> {
     let driver = ChromeDriver::start()?;
     let room = format!("policy-{}", std::process::id());
     let page = Page::open(&driver, 800, 600, &server.page_url(&room)).await?;
-    page.wait_for("the page to connect", async |page| {
-        Ok((page.connection_state().await? == "connected").then_some(()))
-    })
-    .await?;
+    page.wait_until_connected("the page to connect").await?;
     // The retry can come within milliseconds, so the page records every
     // text its status shows rather than the test hoping to poll at the
     // right moment.
@@ -192,10 +186,7 @@ async fn a_duplicated_tab_is_someone_new_and_the_original_keeps_its_identity() -
     let driver = ChromeDriver::start()?;
     let room = format!("duplicate-{}", std::process::id());
     let page = Page::open(&driver, 900, 640, &server.page_url(&room)).await?;
-    page.wait_for("the page to connect", async |page| {
-        Ok((page.connection_state().await? == "connected").then_some(()))
-    })
-    .await?;
+    page.wait_until_connected("the page to connect").await?;
     let original_line = own_line(&page).await?;
     assert!(!original_line.is_empty());
     let key = serde_json::json!(format!("cursors.resume.{room}"));

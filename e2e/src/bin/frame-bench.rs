@@ -114,10 +114,7 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
         url.push_str("&debug");
     }
     let page = Page::open(driver, 1280, 800, &url).await?;
-    page.wait_for("the page to connect", async |page| {
-        Ok((page.connection_state().await? == "connected").then_some(()))
-    })
-    .await?;
+    page.wait_until_connected("the page to connect").await?;
     page.devtools("Performance.enable", json!({})).await?;
 
     let stop = CancellationToken::new();

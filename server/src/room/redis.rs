@@ -342,10 +342,6 @@ impl RedisBackplane {
             up: connected,
             generation: u64::from(connected),
         };
-        metrics.backplane_up(connected);
-        if connected {
-            tracing::info!("connected to Redis");
-        }
         let (status_sender, status) = watch::channel(initial);
         let (alive_sender, alive) = watch::channel(Arc::new(Vec::new()));
         let (writes, write_queue) = mpsc::channel(WRITE_QUEUE);
@@ -445,6 +441,11 @@ async fn watch_status(
     );
     let mut status = initial;
     let mut ever_up = initial.up;
+    // What the loop below says of each change, said of the start too.
+    shared.metrics.backplane_up(initial.up);
+    if initial.up {
+        tracing::info!("connected to Redis");
+    }
     loop {
         let mut reconnected = false;
         tokio::select! {
@@ -749,11 +750,14 @@ impl RedisRoomLink {
             // A deadline, not a fresh sleep per call: the room task cancels
             // `next` whenever a command comes, and a busy room would
             // otherwise never get to try again.
-            if unsynced && self.retry_at.is_none() {
+            if !unsynced {
+                self.retry_at = None;
+            } else if self.retry_at.is_none() {
                 self.retry_at = Some(tokio::time::Instant::now() + RESUBSCRIBE_EVERY);
             }
             tokio::select! {
-                // A room that could not subscribe tries again every second.
+                // A room that could not subscribe or read tries again
+                // every second.
                 () = sleep_until_some(self.retry_at), if unsynced => {
                     self.retry_at = None;
                     if self.is_up() {
