@@ -9,7 +9,9 @@ BINARYEN_VERSION="132"
 # Tools installed by setup.sh: cargo's bin dir and the local npm packages.
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Every line says how long the script has run, so a slow step shows itself
+# (SECONDS counts from the start of the script that sourced this file).
+say() { printf '\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The wasm-bindgen version the client is locked to; its CLI must match.
