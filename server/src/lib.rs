@@ -41,7 +41,7 @@ use tower_http::services::ServeDir;
 use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
 use metrics::Metrics;
-use room::{Backplane, RedisBackplane, RoomHub, RoomRules, RoomSettings};
+use room::{Alone, Backplane, RedisBackplane, RoomHub, RoomRules, RoomSettings};
 
 // ANCHOR: room-command-queue
 /// Commands that may wait for one room task before connections wait too.
@@ -67,7 +67,7 @@ impl AppState {
     pub fn new(
         config: Config,
         shutdown: CancellationToken,
-        backplane: Backplane,
+        backplane: impl Backplane,
         metrics: Arc<Metrics>,
     ) -> Self {
         let settings = RoomSettings {
@@ -203,8 +203,8 @@ pub async fn serve(
     let header_read_timeout = config.header_read_timeout();
     let send_buffer_bytes = config.socket_send_buffer_bytes;
     let metrics = Arc::new(Metrics::default());
-    let backplane = match &config.redis_url {
-        None => Backplane::Alone,
+    let state = match config.redis_url.clone() {
+        None => AppState::new(config, shutdown.clone(), Alone, metrics),
         Some(url) => {
             if config.fanout == FanoutMode::Immediate {
                 return Err(std::io::Error::other(
@@ -212,13 +212,12 @@ pub async fn serve(
                      at once, which the Redis backplane, publishing one batch per flush, cannot",
                 ));
             }
-            let redis = RedisBackplane::start(url, metrics.clone(), shutdown.clone())
+            let redis = RedisBackplane::start(&url, metrics.clone(), shutdown.clone())
                 .await
                 .map_err(std::io::Error::other)?;
-            Backplane::Redis(redis)
+            AppState::new(config, shutdown.clone(), redis, metrics)
         }
     };
-    let state = AppState::new(config, shutdown.clone(), backplane, metrics);
     let websockets = state.connections.clone();
     let http_connections = TaskTracker::new();
     tracing::info!("listening on http://{address}");

@@ -1,35 +1,25 @@
-//! The hub: every running room by name, how a connection joins one, and the
+//! The hub: how a connection joins a room (starting it if needed), and the
 //! handle ([`Membership`]) through which it then acts in it.
 //!
-//! The hub's lock is taken only to join a room and when an empty room shuts
-//! itself down, never per move. It also counts the rooms that have members,
-//! which share the frame budget (see `flush.rs`). That count is kept by an
-//! RAII guard, [`Occupancy`], that a room task holds exactly while its room
-//! has members: it cannot drift, whatever path a room takes to empty.
+//! The hub is the top of the room's layers: it knows the directory of
+//! running rooms (`directory.rs`), the count of occupied rooms
+//! (`occupancy.rs`), the server's backplane, and how to start a room task
+//! (`task.rs`). Nothing below it knows the hub.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use cursors_protocol::{Point, RoomName};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backplane::Backplane;
+use super::command::{Admission, RoomCommand};
+use super::directory::{Listing, RoomDirectory};
 use super::encode::Encoding;
-use super::state::{Action, ConnectionKey, DisconnectKind, RoomRules};
-use super::task::{Admission, RoomCommand, RoomTask};
+use super::occupancy::OccupiedRooms;
+use super::state::{Action, ConnectionKey, DisconnectKind};
+use super::task::{RoomContext, RoomSettings, RoomTask};
 use crate::mailbox::Mailbox;
 use crate::metrics::Metrics;
-
-/// How rooms behave; the same for every room of a server.
-#[derive(Debug, Clone)]
-pub struct RoomSettings {
-    pub rules: RoomRules,
-    /// Events that may pile up for a client (see `mailbox.rs`).
-    pub outbound_queue: usize,
-    /// Commands that may wait for a room task before senders wait too.
-    pub command_queue: usize,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
@@ -42,69 +32,49 @@ pub enum JoinError {
 #[error("the room is gone")]
 pub struct RoomGone;
 
-#[derive(Debug, Clone)]
-pub(super) struct RoomHandle {
-    pub(super) commands: mpsc::Sender<RoomCommand>,
-}
-
-/// Every running room, by name.
-#[derive(Debug)]
+/// Every running room of this server, and how to start one.
 pub struct RoomHub {
-    rooms: Mutex<HashMap<RoomName, RoomHandle>>,
+    directory: Arc<RoomDirectory>,
     occupied_rooms: OccupiedRooms,
     settings: RoomSettings,
-    backplane: Backplane,
-    pub(super) metrics: Arc<Metrics>,
+    /// The server's backplane, its kind forgotten: see [`StartRoom`].
+    backplane: Box<dyn StartRoom>,
+    metrics: Arc<Metrics>,
 }
 
-// ANCHOR: occupancy
-/// How many rooms of this server have members.
-#[derive(Debug, Clone, Default)]
-pub struct OccupiedRooms(Arc<AtomicUsize>);
+/// Starts a room's task with a link of the server's backplane. The hub
+/// holds its backplane as one of these, so the hub (and everything that
+/// holds it) is not generic over the backplane's kind, while each room
+/// task is: static dispatch on the hot path, one virtual call per room.
+trait StartRoom: Send + Sync {
+    fn start(&self, room: &RoomName, context: RoomContext, commands: mpsc::Receiver<RoomCommand>);
+}
 
-impl OccupiedRooms {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Counts one more occupied room until the guard is dropped.
-    pub fn occupy(&self) -> Occupancy {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Occupancy {
-            occupied_rooms: self.0.clone(),
-        }
+impl<B: Backplane> StartRoom for B {
+    fn start(&self, room: &RoomName, context: RoomContext, commands: mpsc::Receiver<RoomCommand>) {
+        let task = RoomTask::new(room.clone(), context, self.link(room));
+        tokio::spawn(task.run(commands));
     }
 }
-
-/// Held by a room task while its room has members: one of the rooms that
-/// share the frame budget. Dropping it (the room emptied, or its task
-/// ended in any way) gives the place back.
-#[derive(Debug)]
-pub struct Occupancy {
-    occupied_rooms: Arc<AtomicUsize>,
-}
-
-impl Drop for Occupancy {
-    fn drop(&mut self) {
-        self.occupied_rooms.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-// ANCHOR_END: occupancy
 
 impl RoomHub {
-    pub fn new(settings: RoomSettings, backplane: Backplane, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(
+        settings: RoomSettings,
+        backplane: impl Backplane,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            rooms: Mutex::new(HashMap::new()),
+            directory: Arc::default(),
             occupied_rooms: OccupiedRooms::default(),
             settings,
-            backplane,
+            backplane: Box::new(backplane),
             metrics,
         })
     }
 
     /// Number of rooms with a running task.
     pub fn room_count(&self) -> usize {
-        self.lock_rooms().len()
+        self.directory.running()
     }
 
     /// Number of rooms with members, which share the frame budget.
@@ -115,7 +85,7 @@ impl RoomHub {
     /// Joins `room`, starting it if needed. The returned membership's mailbox
     /// already holds the `welcome` frame.
     pub async fn join(
-        self: &Arc<Self>,
+        &self,
         room: &RoomName,
         encoding: Encoding,
         resume: Option<&str>,
@@ -124,73 +94,41 @@ impl RoomHub {
         // then refuses the join (drops the reply) and the next attempt starts
         // a fresh room. Two retries are plenty: a new room is not empty.
         for _ in 0..3 {
-            let handle = self.room_handle(room);
+            let commands = self.room_commands(room);
             let (reply, admission) = oneshot::channel();
             let join = RoomCommand::Join {
                 encoding,
                 resume: resume.map(str::to_owned),
                 reply,
             };
-            if handle.commands.send(join).await.is_err() {
+            if commands.send(join).await.is_err() {
                 continue;
             }
             if let Ok(admission) = admission.await {
-                return Ok(Membership::new(admission, handle.commands));
+                return Ok(Membership::new(admission, commands));
             }
         }
         Err(JoinError::RoomUnavailable)
     }
 
     // ANCHOR: hub
-    fn room_handle(self: &Arc<Self>, room: &RoomName) -> RoomHandle {
-        let mut rooms = self.lock_rooms();
-        if let Some(handle) = rooms
-            .get(room)
-            .filter(|handle| !handle.commands.is_closed())
-        {
-            return handle.clone();
-        }
-        let (commands, receiver) = mpsc::channel(self.settings.command_queue.max(1));
-        let handle = RoomHandle { commands };
-        rooms.insert(room.clone(), handle.clone());
-        self.metrics.rooms_opened();
-        let task = RoomTask::new(
-            room.clone(),
-            &self.settings,
-            self.backplane.link(room),
-            self.occupied_rooms.clone(),
-            Arc::downgrade(self),
-        );
-        tokio::spawn(task.run(receiver));
-        handle
-    }
-
-    /// Unlists `room` if its listed handle is closed (its task is ending).
-    /// Under the lock, so that from here a join starts a fresh room.
-    pub(super) fn unlist(&self, room: &RoomName, commands: &mut mpsc::Receiver<RoomCommand>) {
-        let mut rooms = self.lock_rooms();
-        // Closing under the hub lock: from here, `room_handle` sees a closed
-        // channel and starts a fresh room. Joins already queued are refused
-        // by dropping their reply; their senders retry and land there.
-        commands.close();
-        while let Ok(command) = commands.try_recv() {
-            drop(command);
-        }
-        if rooms
-            .get(room)
-            .is_some_and(|handle| handle.commands.is_closed())
-        {
-            rooms.remove(room);
-        }
-        self.metrics.rooms_closed();
+    /// The command channel of `room`'s task, starting the task if the room
+    /// is not running.
+    fn room_commands(&self, room: &RoomName) -> mpsc::Sender<RoomCommand> {
+        let capacity = self.settings.command_queue;
+        self.directory
+            .find_or_start(room, capacity, |commands, listing: Listing| {
+                self.metrics.rooms_opened();
+                let context = RoomContext {
+                    settings: self.settings.clone(),
+                    occupied_rooms: self.occupied_rooms.clone(),
+                    listing,
+                    metrics: self.metrics.clone(),
+                };
+                self.backplane.start(room, context, commands);
+            })
     }
     // ANCHOR_END: hub
-
-    fn lock_rooms(&self) -> MutexGuard<'_, HashMap<RoomName, RoomHandle>> {
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 // ANCHOR: membership
@@ -290,6 +228,8 @@ mod tests {
 
     use super::*;
     use crate::config::FanoutMode;
+    use crate::room::backplane::Alone;
+    use crate::room::state::RoomRules;
 
     fn hub() -> Arc<RoomHub> {
         let settings = RoomSettings {
@@ -304,7 +244,7 @@ mod tests {
             outbound_queue: 256,
             command_queue: 64,
         };
-        RoomHub::new(settings, Backplane::Alone, Arc::default())
+        RoomHub::new(settings, Alone, Arc::default())
     }
 
     /// Waits for `membership`'s mailbox to fill and takes what is there.

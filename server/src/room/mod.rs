@@ -1,17 +1,30 @@
 //! Rooms: who is in them, where their cursors are, and the fan-out of every
-//! change to the other members. One file per concern:
+//! change to the other members. One file per concern, each depending only
+//! on those below it (no file imports one that imports it back):
 //!
-//! - [`state`]: the rules, as a pure state machine (`apply(input, now) ->
-//!   events`), unit-tested without a network or a clock;
-//! - [`flush`]: when a room sends its next `cursors` frame (the frame
-//!   budget, the leading edge, the tick);
+//! - [`hub`]: the top: joining a room (starting its task if needed) and a
+//!   connection's [`Membership`] in it;
 //! - [`task`]: the room's one task, which owns the state and only moves
 //!   messages: commands in, events out to mailboxes and the backplane;
-//! - [`hub`]: rooms by name, joining one, a connection's [`Membership`],
-//!   and the count of occupied rooms that share the frame budget;
-//! - [`encode`]: events and position batches as frames, serialised once;
-//! - [`backplane`]: the seam to other servers sharing a room: none, or a
-//!   group sharing one Redis ([`redis`]).
+//! - [`directory`]: which rooms run, and how an empty one unlists itself;
+//!   [`occupancy`]: how many have members, sharing the frame budget;
+//!   [`command`]: what a connection says to a room;
+//! - [`backplane`]: the seam to other servers sharing a room, and the
+//!   server alone; [`redis`]: a group sharing one Redis, in its own folder;
+//! - [`state`]: the rules, as a pure state machine (`apply(input, now) ->
+//!   events`), unit-tested without a network or a clock; [`flush`]: when
+//!   a room sends its next `cursors` frame (the frame budget, the leading
+//!   edge, the tick); [`encode`]: events and position batches as frames,
+//!   serialised once; [`timer`]: sleeping until an optional deadline.
+//!
+//! ```text
+//! hub ─▶ task ─▶ backplane (traits) ◀── redis/ (implements them)
+//!  │      │                              │
+//!  │      ├─▶ directory ─▶ command       │
+//!  │      ├─▶ occupancy, encode, timer ◀─┤
+//!  │      └─▶ state ─▶ flush ◀───────────┘ (redis/ reads state too)
+//!  └─▶ (starts each task with a link of its backplane)
+//! ```
 //!
 //! In the default coalesced fan-out, moves mark their member *dirty* and a
 //! flush sends one `cursors` frame with the latest position of every dirty
@@ -20,15 +33,20 @@
 //! each move becomes a one-move frame for every other member at once.
 
 pub mod backplane;
+pub mod command;
+pub mod directory;
 pub mod encode;
 pub mod flush;
 pub mod hub;
+pub mod occupancy;
 pub mod redis;
 pub mod state;
 pub mod task;
+pub mod timer;
 
-pub use backplane::Backplane;
+pub use backplane::{Alone, Backplane};
 pub use encode::Encoding;
-pub use hub::{JoinError, Membership, RoomGone, RoomHub, RoomSettings};
+pub use hub::{JoinError, Membership, RoomGone, RoomHub};
 pub use redis::RedisBackplane;
 pub use state::{DisconnectKind, RoomRules};
+pub use task::RoomSettings;

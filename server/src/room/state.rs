@@ -236,7 +236,7 @@ impl User {
         }
     }
 
-    fn snapshot(&self) -> PeerSnapshot {
+    pub fn snapshot(&self) -> PeerSnapshot {
         PeerSnapshot {
             away: self.away,
             ..PeerSnapshot::new(self.info(), self.position)

@@ -13,45 +13,43 @@
 //! timer wakes it when the state says something is due (a flush, the end of
 //! a grace period). What is local to a connection lives here, beside the
 //! loop: its mailbox, its encoding, its connection number.
+//!
+//! The task knows nothing above it: not the hub that started it, nor which
+//! kind of backplane its link is (it is generic over [`RoomLink`]). To
+//! unlist itself when its room empties it holds a [`Listing`]; for the
+//! counters, the [`Metrics`].
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
-use cursors_protocol::{CursorPosition, RoomName};
+use cursors_protocol::{CursorPosition, RoomName, ServerMessage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::backplane::{Incoming, RoomLink};
+use super::command::{Admission, RoomCommand};
+use super::directory::Listing;
 use super::encode::{EncodedBatch, Encoding, text_frame};
-use super::hub::{Occupancy, OccupiedRooms, RoomHub, RoomSettings};
-use super::state::{Action, ConnectionKey, DisconnectKind, Event, Input, MemberKey, RoomState};
+use super::occupancy::{Occupancy, OccupiedRooms};
+use super::state::{
+    Action, ConnectionKey, DisconnectKind, Event, Input, MemberKey, RoomRules, RoomState,
+};
+use super::timer::sleep_until_some;
 use crate::config::FanoutMode;
 use crate::mailbox::{BatchDelivery, Mailbox};
 use crate::metrics::Metrics;
 
-/// Commands a room accepts from its members' connections.
-#[derive(Debug)]
-pub enum RoomCommand {
-    Join {
-        encoding: Encoding,
-        resume: Option<String>,
-        reply: oneshot::Sender<Admission>,
-    },
-    Act {
-        from: ConnectionKey,
-        action: Action,
-    },
-}
-
-/// What the room answers to a `Join`.
-#[derive(Debug)]
-pub struct Admission {
-    pub connection: ConnectionKey,
-    pub id: String,
-    pub mailbox: Arc<Mailbox>,
+/// How rooms behave; the same for every room of a server.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    pub rules: RoomRules,
+    /// Events that may pile up for a client (see `mailbox.rs`).
+    pub outbound_queue: usize,
+    /// Commands that may wait for a room task before senders wait too.
+    pub command_queue: usize,
 }
 
 /// A member connected to this server: where its frames go.
@@ -72,32 +70,38 @@ struct PendingJoin {
 /// wake-ups under load, few enough to keep flushes on time.
 const COMMAND_BURST: usize = 512;
 
-pub struct RoomTask {
+pub struct RoomTask<L> {
     name: RoomName,
     state: RoomState,
-    link: RoomLink,
+    link: L,
     /// The members connected here, by key.
     attachments: HashMap<MemberKey, Attachment>,
-    /// Held while the room has members (see `hub.rs`).
+    /// Held while the room has members (see `occupancy.rs`).
     occupancy: Option<Occupancy>,
     occupied_rooms: OccupiedRooms,
-    hub: Weak<RoomHub>,
+    listing: Listing,
     metrics: Arc<Metrics>,
     fanout: FanoutMode,
     outbound_queue: usize,
 }
 
-impl RoomTask {
-    pub fn new(
-        name: RoomName,
-        settings: &RoomSettings,
-        link: RoomLink,
-        occupied_rooms: OccupiedRooms,
-        hub: Weak<RoomHub>,
-    ) -> Self {
-        let metrics = hub
-            .upgrade()
-            .map_or_else(Default::default, |hub| hub.metrics.clone());
+/// What a room task is given by whoever starts it, beside its link.
+#[derive(Debug)]
+pub struct RoomContext {
+    pub settings: RoomSettings,
+    pub occupied_rooms: OccupiedRooms,
+    pub listing: Listing,
+    pub metrics: Arc<Metrics>,
+}
+
+impl<L: RoomLink> RoomTask<L> {
+    pub fn new(name: RoomName, context: RoomContext, link: L) -> Self {
+        let RoomContext {
+            settings,
+            occupied_rooms,
+            listing,
+            metrics,
+        } = context;
         Self {
             name,
             state: RoomState::new(settings.rules.clone(), StdRng::from_os_rng()),
@@ -105,7 +109,7 @@ impl RoomTask {
             attachments: HashMap::new(),
             occupancy: None,
             occupied_rooms,
-            hub,
+            listing,
             metrics,
             fanout: settings.rules.fanout,
             outbound_queue: settings.outbound_queue,
@@ -135,8 +139,8 @@ impl RoomTask {
                         self.apply_from_group(input);
                     }
                 }
-                // The hub keeps a sender while the room is listed, so `None`
-                // only happens once the hub itself is gone.
+                // The directory keeps a sender while the room is listed, so `None`
+                // only happens once the directory itself is gone.
                 Wake::Command(None) => break,
                 Wake::Command(Some(command)) => {
                     self.handle(command).await;
@@ -153,8 +157,8 @@ impl RoomTask {
             // leave it: what other servers say never closes it (a word from
             // the group may well come before the first member is admitted).
             if !from_group && self.state.is_empty() {
-                if let Some(hub) = self.hub.upgrade() {
-                    hub.unlist(&self.name, &mut commands);
+                if self.listing.unlist(&mut commands) {
+                    self.metrics.rooms_closed();
                 }
                 break;
             }
@@ -171,7 +175,7 @@ impl RoomTask {
             .iter()
             .filter_map(|event| match event {
                 Event::Broadcast {
-                    message: cursors_protocol::ServerMessage::Left { id },
+                    message: ServerMessage::Left { id },
                     ..
                 } => Some(id.clone()),
                 _ => None,
@@ -376,12 +380,4 @@ enum Origin {
     Here,
     /// Another server: it already told the group.
     Group,
-}
-
-/// Sleeps until `deadline`, or forever if there is none.
-pub(super) async fn sleep_until_some(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }

@@ -1,0 +1,424 @@
+//! This server's place in the group: the two Redis connections and the four
+//! server-wide tasks every room of this server shares.
+//!
+//! - the **status watcher** follows whether Redis is reachable and counts
+//!   each time it comes back (a [`Status`] on a `watch` channel, which every
+//!   room's link follows to re-synchronise);
+//! - the **dispatcher** hands each message of the subscribed channels to its
+//!   room's inbox (bounded: a room that cannot keep up loses messages, which
+//!   are counted, rather than making the others wait);
+//! - the **writer** sends the writes the rooms queue, pipelined, in order;
+//! - the **heartbeat** refreshes this server's entry in `cursors:servers`
+//!   and tells the rooms which servers are alive.
+//!
+//! The rooms only queue writes ([`Group::queue`]) and read their inbox: no
+//! room waits for a write, and while Redis is away nothing piles up (the
+//! queue is bounded, and fred's own buffer is too).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use fred::clients::SubscriberClient;
+use fred::prelude::*;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::records::{Envelope, SERVERS_KEY, UserRecord, Write, tag_key};
+use super::scripts::{FORGET_SCRIPT, HEARTBEAT_SCRIPT};
+use super::sync::Status;
+use crate::identity;
+use crate::metrics::Metrics;
+
+/// A server's heartbeat lasts this long in `cursors:servers`.
+const HEARTBEAT_TTL: Duration = Duration::from_secs(3);
+/// How often a server refreshes its heartbeat and reads the others'.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// How long a server's lease on its id tag lasts without renewal.
+const TAG_LEASE: Duration = Duration::from_secs(30);
+/// Writes that may wait for Redis; past it they are dropped (and counted).
+const WRITE_QUEUE: usize = 4096;
+/// Writes in flight at once on the connection (fred pipelines them).
+const WRITES_IN_FLIGHT: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackplaneError {
+    #[error("bad Redis URL: {0}")]
+    Url(#[source] fred::error::Error),
+    #[error("cannot set up the Redis client: {0}")]
+    Client(#[source] fred::error::Error),
+}
+
+/// What every room of this server shares of the group.
+pub struct Group {
+    /// This server's id in the group (random, per run).
+    pub server_id: String,
+    /// The two characters every id handed out here starts with.
+    pub tag: String,
+    pub client: Client,
+    pub subscriber: SubscriberClient,
+    /// Each open room's inbox, by channel.
+    rooms: Mutex<HashMap<String, mpsc::Sender<Envelope>>>,
+    /// Subscribing and unsubscribing one at a time, so that a room closing
+    /// cannot unsubscribe the channel a new task of the same room opened.
+    pub subscriptions: tokio::sync::Mutex<()>,
+    writes: mpsc::Sender<Write>,
+    pub status: watch::Receiver<Status>,
+    pub alive: watch::Receiver<Arc<Vec<String>>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Group {
+    /// Starts the clients and the server-wide tasks. Waits a little for
+    /// Redis (to lease an id tag), but starts without it: the server then
+    /// serves its own users and joins the group when Redis answers.
+    pub async fn start(
+        url: &str,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, BackplaneError> {
+        let mut config = Config::from_url(url).map_err(BackplaneError::Url)?;
+        // Keep trying when Redis is not there at start, instead of failing.
+        config.fail_fast = false;
+        let policy = ReconnectPolicy::new_exponential(0, 100, 5_000, 2);
+        let build = || {
+            Builder::from_config(config.clone())
+                .with_connection_config(|connection| {
+                    connection.connection_timeout = Duration::from_secs(2);
+                    connection.internal_command_timeout = Duration::from_secs(2);
+                    // Bounded: while Redis is away, commands fail instead of
+                    // piling up in memory.
+                    connection.max_command_buffer_len = WRITE_QUEUE;
+                })
+                .with_performance_config(|performance| {
+                    performance.default_command_timeout = Duration::from_secs(2);
+                })
+                .set_policy(policy.clone())
+                .clone()
+        };
+        let client = build().build().map_err(BackplaneError::Client)?;
+        let subscriber = build()
+            .build_subscriber_client()
+            .map_err(BackplaneError::Client)?;
+        client.connect();
+        subscriber.connect();
+        let _resubscribe = subscriber.manage_subscriptions();
+
+        let server_id = identity::resume_token(&mut rand::rng())[..12].to_owned();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = client.wait_for_connect().await;
+            let _ = subscriber.wait_for_connect().await;
+        })
+        .await;
+        let tag = lease_tag(&client, &server_id).await;
+        tracing::info!(server = %server_id, %tag, "joining the group of servers sharing Redis");
+
+        // Known now, not at the watcher's first look: a room opened in
+        // between would think itself alone, and miss the others' users.
+        let connected = client.is_connected() && subscriber.is_connected();
+        let initial = Status {
+            up: connected,
+            generation: u64::from(connected),
+        };
+        let (status_sender, status) = watch::channel(initial);
+        let (alive_sender, alive) = watch::channel(Arc::new(Vec::new()));
+        let (writes, write_queue) = mpsc::channel(WRITE_QUEUE);
+        let group = Arc::new(Self {
+            server_id,
+            tag,
+            client,
+            subscriber,
+            rooms: Mutex::new(HashMap::new()),
+            subscriptions: tokio::sync::Mutex::new(()),
+            writes,
+            status,
+            alive,
+            metrics,
+        });
+        tokio::spawn(watch_status(
+            group.clone(),
+            initial,
+            status_sender,
+            shutdown.clone(),
+        ));
+        tokio::spawn(dispatch(group.clone(), shutdown.clone()));
+        tokio::spawn(write(group.clone(), write_queue, shutdown.clone()));
+        tokio::spawn(heartbeat(group.clone(), alive_sender, shutdown));
+        Ok(group)
+    }
+
+    /// Queues a write for the writer task; drops it (and counts it) when
+    /// the queue is full.
+    pub fn queue(&self, write: Write) {
+        if self.writes.try_send(write).is_err() {
+            self.metrics.backplane_dropped(1);
+        }
+    }
+
+    /// Routes the messages of `channel` to `inbox` from now on.
+    pub fn listen(&self, channel: &str, inbox: mpsc::Sender<Envelope>) {
+        lock(&self.rooms).insert(channel.to_owned(), inbox);
+    }
+
+    /// Stops routing `channel` to `inbox`; whether it was still routed
+    /// there (a newer task of the same room may have taken it over).
+    pub fn stop_listening(&self, channel: &str, inbox: &mpsc::Sender<Envelope>) -> bool {
+        let mut rooms = lock(&self.rooms);
+        let mine = rooms
+            .get(channel)
+            .is_some_and(|listening| listening.same_channel(inbox));
+        if mine {
+            rooms.remove(channel);
+        }
+        mine
+    }
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Group")
+            .field("server", &self.server_id)
+            .field("tag", &self.tag)
+            .finish()
+    }
+}
+
+/// Takes a free two-character tag for this server's ids.
+async fn lease_tag(client: &Client, server_id: &str) -> String {
+    let start = rand::random::<u16>() as usize;
+    for offset in 0..36 * 36 {
+        let tag = identity::server_tag(start + offset);
+        let leased: Result<Option<String>, _> = client
+            .set(
+                tag_key(&tag),
+                server_id,
+                Some(Expiration::PX(TAG_LEASE.as_millis() as i64)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await;
+        match leased {
+            Ok(Some(_)) => return tag,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "Redis unreachable at start: ids use an unleased tag until it answers");
+                return tag;
+            }
+        }
+    }
+    tracing::error!("every id tag is leased: ids may collide with another server's");
+    identity::server_tag(start)
+}
+
+/// Follows whether both connections are up; logs each outage once when it
+/// starts and once when it ends. fred reports errors and reconnections as
+/// events; a poll catches what events alone would not say (and an outage
+/// too short to be seen down is still counted by its reconnection, so the
+/// rooms re-synchronise after it).
+async fn watch_status(
+    group: Arc<Group>,
+    initial: Status,
+    sender: watch::Sender<Status>,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(Duration::from_millis(200));
+    let mut errors = (group.client.error_rx(), group.subscriber.error_rx());
+    let mut reconnections = (group.client.reconnect_rx(), group.subscriber.reconnect_rx());
+    let mut status = initial;
+    let mut ever_up = initial.up;
+    // What the loop below says of each change, said of the start too.
+    group.metrics.backplane_up(initial.up);
+    if initial.up {
+        tracing::info!("connected to Redis");
+    }
+    loop {
+        let mut reconnected = false;
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {}
+            Ok(_) = errors.0.recv() => {}
+            Ok(_) = errors.1.recv() => {}
+            Ok(_) = reconnections.0.recv() => reconnected = true,
+            Ok(_) = reconnections.1.recv() => reconnected = true,
+        }
+        let up = group.client.is_connected() && group.subscriber.is_connected();
+        if up && status.up && reconnected && ever_up {
+            // Down and back between two looks: still an outage.
+            tracing::warn!("Redis unreachable for a moment");
+            status.up = false;
+        }
+        if up == status.up {
+            continue;
+        }
+        status.up = up;
+        group.metrics.backplane_up(up);
+        if up {
+            status.generation += 1;
+            if ever_up {
+                tracing::info!("Redis is back: re-synchronising the rooms");
+            } else {
+                tracing::info!("connected to Redis");
+            }
+            ever_up = true;
+        } else {
+            tracing::warn!("Redis unreachable: serving this server's users alone until it is back");
+        }
+        let _ = sender.send(status);
+    }
+}
+
+/// Hands each message from the channels to its room's task.
+async fn dispatch(group: Arc<Group>, shutdown: CancellationToken) {
+    let mut messages = group.subscriber.message_rx();
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => break,
+            message = messages.recv() => message,
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                group.metrics.backplane_dropped(missed);
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        };
+        group.metrics.backplane_received();
+        let Some(text) = message.value.as_str() else {
+            group.metrics.backplane_error();
+            continue;
+        };
+        let envelope: Envelope = match serde_json::from_str(&text) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                group.metrics.backplane_error();
+                tracing::debug!(%error, "unreadable message on the backplane");
+                continue;
+            }
+        };
+        if envelope.server == group.server_id {
+            continue; // our own, back from the channel
+        }
+        let inbox = lock(&group.rooms).get(&*message.channel).cloned();
+        if let Some(inbox) = inbox
+            && inbox.try_send(envelope).is_err()
+        {
+            group.metrics.backplane_dropped(1);
+        }
+    }
+}
+
+/// Sends the queued writes, pipelined, in order.
+async fn write(group: Arc<Group>, mut queue: mpsc::Receiver<Write>, shutdown: CancellationToken) {
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                let result: Result<(), fred::error::Error> = result;
+                if result.is_err() {
+                    group.metrics.backplane_error();
+                }
+            }
+            write = queue.recv(), if in_flight.len() < WRITES_IN_FLIGHT => {
+                let Some(write) = write else { break };
+                let client = group.client.clone();
+                if matches!(write, Write::Publish { .. }) {
+                    group.metrics.backplane_published();
+                }
+                in_flight.push(async move { run_write(&client, write).await });
+            }
+        }
+    }
+}
+
+async fn run_write(client: &Client, write: Write) -> Result<(), fred::error::Error> {
+    match write {
+        Write::Publish { channel, envelope } => {
+            let payload = to_json(&envelope)?;
+            client.spublish::<(), _, _>(channel, payload).await
+        }
+        Write::SetUsers { key, records } => {
+            let fields = records
+                .iter()
+                .map(|record: &UserRecord| Ok((record.peer.id.clone(), to_json(record)?)))
+                .collect::<Result<Vec<(String, String)>, fred::error::Error>>()?;
+            client.hset::<(), _, _>(key, fields).await
+        }
+        Write::SetToken { key, token, id } => client.hset::<(), _, _>(key, (token, id)).await,
+        Write::DeleteToken { key, token } => client.hdel::<(), _, _>(key, token).await,
+        Write::Forget { users, tokens, ids } => {
+            client
+                .eval::<(), _, _, _>(FORGET_SCRIPT, vec![users, tokens], ids)
+                .await
+        }
+    }
+}
+
+/// JSON for Redis; a value that cannot be written is an error of the write.
+fn to_json(value: &impl serde::Serialize) -> Result<String, fred::error::Error> {
+    serde_json::to_string(value).map_err(|error| {
+        fred::error::Error::new(fred::error::ErrorKind::InvalidArgument, error.to_string())
+    })
+}
+
+/// Refreshes this server's heartbeat and tells the rooms who is alive.
+async fn heartbeat(
+    group: Arc<Group>,
+    alive: watch::Sender<Arc<Vec<String>>>,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut status = group.status.clone();
+    // Judge nobody before a whole heartbeat lifetime has passed, at start
+    // and after Redis comes back (it may have restarted empty): the others
+    // need that long to show up in the set again.
+    let mut judge_from = tokio::time::Instant::now() + HEARTBEAT_TTL;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {}
+            Ok(()) = status.changed() => {
+                judge_from = tokio::time::Instant::now() + HEARTBEAT_TTL;
+                continue;
+            }
+        }
+        if !status.borrow().up {
+            continue;
+        }
+        let servers: Result<Vec<String>, _> = group
+            .client
+            .eval(
+                HEARTBEAT_SCRIPT,
+                vec![SERVERS_KEY.to_owned(), tag_key(&group.tag)],
+                vec![
+                    group.server_id.clone(),
+                    HEARTBEAT_TTL.as_millis().to_string(),
+                    TAG_LEASE.as_millis().to_string(),
+                ],
+            )
+            .await;
+        match servers {
+            Ok(servers) if tokio::time::Instant::now() >= judge_from => {
+                alive.send_if_modified(|current| {
+                    let changed = **current != servers;
+                    if changed {
+                        *current = Arc::new(servers);
+                    }
+                    changed
+                });
+            }
+            Ok(_) => {}
+            Err(_) => group.metrics.backplane_error(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
