@@ -2,7 +2,7 @@
 //! over real WebSockets and prints one row of figures per run.
 //!
 //! It is a benchmark, not a test: it measures and prints, and asserts
-//! nothing. `scripts/bench.sh` runs the scenarios of the README in one go.
+//! nothing. `scripts/bench.sh` runs the scenarios of docs/BENCHMARKS.md in one go.
 //!
 //! The generator runs on one thread, so on a 2-core machine the server keeps
 //! the other core; a run in which the generator itself used ≥ 95% of its
