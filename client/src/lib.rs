@@ -8,7 +8,8 @@
 //! behind fine-grained signals and runs the animation, [`connection`] keeps
 //! the link to the server alive across drops, and [`socket`] wraps the
 //! browser WebSocket; [`tabs`] keeps a duplicated tab from taking over
-//! the original's identity.
+//! the original's identity; [`scoped`] ends listeners and timers with the
+//! component that started them.
 
 pub mod address;
 pub mod app;
@@ -19,6 +20,7 @@ pub mod diagnostics;
 pub mod motion;
 pub mod roster;
 pub mod scene;
+pub mod scoped;
 pub mod socket;
 pub mod tabs;
 pub mod throttle;
