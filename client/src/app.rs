@@ -25,6 +25,7 @@ use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status}
 use crate::diagnostics::{Counters, Rates, debug_requested};
 use crate::roster::Person;
 use crate::scene::{CursorSignals, Scene, SceneHandle, now_ms};
+use crate::scoped::{SizeWatch, TimerSlot, every, listen_on_window};
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
@@ -89,10 +90,10 @@ fn RoomPage(room: RoomName) -> impl IntoView {
 
     // Leaving or reloading the page closes the socket cleanly, so the others
     // see the user leave at once (or not at all, if the reload comes back).
-    let hide = window_event_listener(ev::pagehide, move |_| {
+    listen_on_window(ev::pagehide, move |_| {
         connection.with(|connection| connection.close());
     });
-    let show = window_event_listener(ev::pageshow, move |event| {
+    listen_on_window(ev::pageshow, move |event| {
         if event.persisted() {
             connection.with(|connection| connection.reopen());
         }
@@ -101,10 +102,9 @@ fn RoomPage(room: RoomName) -> impl IntoView {
     let set_away = move |away: bool| {
         connection.with(|connection| connection.set_away(away));
     };
-    let visibility =
-        window_event_listener(ev::visibilitychange, move |_| set_away(document().hidden()));
-    let blur = window_event_listener(ev::blur, move |_| set_away(true));
-    let focus = window_event_listener(ev::focus, move |_| set_away(document().hidden()));
+    listen_on_window(ev::visibilitychange, move |_| set_away(document().hidden()));
+    listen_on_window(ev::blur, move |_| set_away(true));
+    listen_on_window(ev::focus, move |_| set_away(document().hidden()));
 
     let read_counters = Closure::<dyn Fn() -> String>::new(move || counters.get_value().to_json());
     let _ = js_sys::Reflect::set(
@@ -115,11 +115,6 @@ fn RoomPage(room: RoomName) -> impl IntoView {
     // Kept alive as long as the page.
     let read_counters = StoredValue::new_local(read_counters);
     on_cleanup(move || {
-        visibility.remove();
-        blur.remove();
-        focus.remove();
-        hide.remove();
-        show.remove();
         connection.with(|connection| connection.close());
         let _ = js_sys::Reflect::delete_property(&window(), &JsValue::from_str(DIAGNOSTICS_HOOK));
         read_counters.dispose();
@@ -165,27 +160,19 @@ fn TopBar(room: RoomName) -> impl IntoView {
 fn ConnectionStatus() -> impl IntoView {
     let ConnectionSignals { status, .. } = expect_context();
     let now = RwSignal::new(js_sys::Date::now());
-    let clock = StoredValue::new(None::<IntervalHandle>);
-    let stop_clock = move || {
-        if let Some(clock) = clock.try_update_value(Option::take).flatten() {
-            clock.clear();
-        }
-    };
+    let clock = TimerSlot::new();
     Effect::new(move |_| {
         let counting_down = status.with(|status| matches!(status, Status::Reconnecting { .. }));
-        let running = clock.with_value(Option::is_some);
+        let running = clock.is_running();
         if counting_down && !running {
             now.set(js_sys::Date::now());
-            let ticking = set_interval_with_handle(
-                move || now.set(js_sys::Date::now()),
-                Duration::from_millis(250),
-            );
-            clock.set_value(ticking.ok());
+            clock.start_interval(Duration::from_millis(250), move || {
+                now.set(js_sys::Date::now())
+            });
         } else if !counting_down && running {
-            stop_clock();
+            clock.stop();
         }
     });
-    on_cleanup(stop_clock);
     view! {
         <span class="status" data-testid="status" data-state=move || status.with(Status::state)>
             {move || status.with(|status| status.label(now.get()))}
@@ -253,26 +240,16 @@ fn Board() -> impl IntoView {
 /// Cursors are placed in pixels, so they follow when it changes.
 fn board_size(board: NodeRef<leptos::html::Main>) -> RwSignal<(f64, f64)> {
     let size = RwSignal::new((0.0, 0.0));
-    let observer = StoredValue::new_local(None::<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>);
+    let measure = move || {
+        if let Some(element) = board.get_untracked() {
+            let rect = element.get_bounding_client_rect();
+            size.set((rect.width(), rect.height()));
+        }
+    };
+    let watch = SizeWatch::new(measure);
     board.on_load(move |element| {
-        let measure = {
-            let element = element.clone();
-            move || {
-                let rect = element.get_bounding_client_rect();
-                size.set((rect.width(), rect.height()));
-            }
-        };
         measure();
-        let on_resize = Closure::<dyn FnMut()>::new(measure);
-        if let Ok(resize) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
-            resize.observe(&element);
-            observer.set_value(Some((resize, on_resize)));
-        }
-    });
-    on_cleanup(move || {
-        if let Some((resize, _)) = observer.try_update_value(Option::take).flatten() {
-            resize.disconnect();
-        }
+        watch.observe(&element);
     });
     size
 }
@@ -404,17 +381,12 @@ fn ChatInput() -> impl IntoView {
     // The pending "clear my message" of the last Enter. Opening the chat
     // again or typing cancels it: it was meant for the old words, and would
     // otherwise wipe the new ones for everyone.
-    let linger = StoredValue::new(None::<TimeoutHandle>);
-    let cancel_linger = move || {
-        if let Some(pending) = linger.try_update_value(Option::take).flatten() {
-            pending.clear();
-        }
-    };
+    let linger = TimerSlot::new();
 
-    let keys = window_event_listener(ev::keydown, move |event| {
+    listen_on_window(ev::keydown, move |event| {
         if event.key() == "/" && !typing_in_a_field(&event) && open_at.get_untracked().is_none() {
             event.prevent_default();
-            cancel_linger();
+            linger.stop();
             let at = connection
                 .with(|connection| connection.pointer())
                 .flatten()
@@ -427,14 +399,10 @@ fn ChatInput() -> impl IntoView {
             });
         }
     });
-    on_cleanup(move || {
-        keys.remove();
-        cancel_linger();
-    });
 
     let on_input = move |_| {
         if let Some(field) = input.get() {
-            cancel_linger();
+            linger.stop();
             connection.with(|connection| connection.say(&field.value()));
         }
     };
@@ -442,15 +410,9 @@ fn ChatInput() -> impl IntoView {
         if matches!(event.key().as_str(), "Enter" | "Escape") {
             event.prevent_default();
             open_at.set(None);
-            cancel_linger();
-            let clear = set_timeout_with_handle(
-                move || {
-                    linger.set_value(None);
-                    connection.with(|connection| connection.say(""));
-                },
-                CHAT_LINGER,
-            );
-            linger.set_value(clear.ok());
+            linger.start_timeout(CHAT_LINGER, move || {
+                connection.with(|connection| connection.say(""));
+            });
         }
     };
     view! {
@@ -468,13 +430,14 @@ fn ChatInput() -> impl IntoView {
 fn RoomActions() -> impl IntoView {
     // `None` until clicked; then whether the copy worked, for two seconds.
     let copied = RwSignal::new(None::<bool>);
+    let forget_copied = TimerSlot::new();
     let share = move |_| {
         let link = window().location().href().unwrap_or_default();
         let promise = window().navigator().clipboard().write_text(&link);
         leptos::task::spawn_local(async move {
             let worked = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
             copied.set(Some(worked));
-            set_timeout(move || copied.set(None), Duration::from_secs(2));
+            forget_copied.start_timeout(Duration::from_secs(2), move || copied.set(None));
         });
     };
     let new_room = move |_| {
@@ -500,13 +463,12 @@ fn RoomActions() -> impl IntoView {
 fn DiagnosticsOverlay() -> impl IntoView {
     let query = window().location().search().unwrap_or_default();
     let open = RwSignal::new(debug_requested(&query));
-    let keys = window_event_listener(ev::keydown, move |event| {
+    listen_on_window(ev::keydown, move |event| {
         let plain = !(event.ctrl_key() || event.meta_key() || event.alt_key());
         if event.key() == "d" && plain && !typing_in_a_field(&event) {
             open.update(|open| *open = !*open);
         }
     });
-    on_cleanup(move || keys.remove());
     view! {
         <Show when=move || open.get()>
             <DiagnosticsPanel/>
@@ -528,18 +490,13 @@ fn DiagnosticsPanel() -> impl IntoView {
     let previous = StoredValue::new(sample());
     let totals = RwSignal::new(previous.get_value().1);
     let rates = RwSignal::new(Rates::default());
-    if let Ok(sampler) = set_interval_with_handle(
-        move || {
-            let (then, earlier) = previous.get_value();
-            let (now, later) = sample();
-            rates.set(Rates::between(&earlier, &later, now - then));
-            totals.set(later);
-            previous.set_value((now, later));
-        },
-        Duration::from_secs(1),
-    ) {
-        on_cleanup(move || sampler.clear());
-    }
+    every(Duration::from_secs(1), move || {
+        let (then, earlier) = previous.get_value();
+        let (now, later) = sample();
+        rates.set(Rates::between(&earlier, &later, now - then));
+        totals.set(later);
+        previous.set_value((now, later));
+    });
     let rate = move |read: fn(&Rates) -> f64, decimals: usize| {
         move || format!("{:.*}", decimals, rates.with(read))
     };

@@ -3,12 +3,15 @@
 //!
 //! The split matters for testing: the modules with pure logic
 //! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
-//! [`motion`], [`diagnostics`], the rule of [`tabs`]) know nothing of the
-//! browser and have native unit tests; [`app`] holds the components, [`scene`] puts the roster
-//! behind fine-grained signals and runs the animation, [`connection`] keeps
-//! the link to the server alive across drops, and [`socket`] wraps the
-//! browser WebSocket; [`tabs`] keeps a duplicated tab from taking over
-//! the original's identity.
+//! [`motion`], [`diagnostics`], the rule of [`tabs`], and the connection's
+//! rules in [`connection::link`] and [`connection::status`]) know nothing
+//! of the browser and have native unit tests; [`app`] holds the
+//! components, [`scene`] puts the roster behind fine-grained signals and
+//! runs the animation, [`connection`] carries out its link's decisions to
+//! keep the link to the server alive across drops, [`socket`] wraps the
+//! browser WebSocket, [`tabs`] keeps a duplicated tab from taking over the
+//! original's identity, and [`scoped`] ends listeners and timers with the
+//! component that started them.
 
 pub mod address;
 pub mod app;
@@ -19,6 +22,7 @@ pub mod diagnostics;
 pub mod motion;
 pub mod roster;
 pub mod scene;
+pub mod scoped;
 pub mod socket;
 pub mod tabs;
 pub mod throttle;

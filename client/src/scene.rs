@@ -2,7 +2,7 @@
 //! where a message changed something.
 //!
 //! [`Roster`] is the plain model of the room; the [`Scene`] keeps it and,
-//! after each message, writes only the signals its [`Changes`] name:
+//! after each message, writes only the signals its [`Changes`](crate::roster::Changes) name:
 //!
 //! - `people` (the presence list and head count) on joins, leaves, renames
 //!   and away;

@@ -1,0 +1,341 @@
+//! The page's link to the server, kept alive across drops.
+//!
+//! The decisions are in [`link`]: a plain [`Link`] that reconnects after
+//! any drop with exponential backoff and full jitter ([`crate::backoff`]),
+//! comes back as the same user by offering the `resume` token of the last
+//! `welcome` (after asking the other tabs, [`crate::tabs`]), measures the
+//! round trip with `ping`/`pong`, and sends only the current state after a
+//! reconnect: while offline nothing is queued. [`status`] says what the top
+//! bar shows.
+//!
+//! This module is the browser side and decides nothing: a [`Connection`]
+//! hands each event (the socket's, a timer's, the pointer's, the page's) to
+//! its `Link` with the time, and carries out the [`Command`]s it gets back:
+//! it owns the [`Socket`], the timers, `sessionStorage` and `localStorage`,
+//! the channel to the other tabs, and the signals the components read. It
+//! also counts what it receives and sends for the diagnostics overlay.
+//!
+//! Components reach it by context, through a [`ConnectionHandle`].
+
+pub mod link;
+pub mod status;
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use cursors_protocol::{ClientMessage, NameError, Point, RoomName, ServerMessage, normalize_name};
+use leptos::prelude::*;
+
+use crate::address::socket_url;
+use crate::diagnostics::Counters;
+use crate::scene::{Scene, after_rendering, now_ms};
+use crate::socket::{Socket, SocketEvent};
+use crate::tabs::Tabs;
+
+pub use link::{Command, Link, Remembered, Timer};
+pub use status::Status;
+
+/// Signals the connection keeps up to date for the components (the room
+/// itself is in the [`Scene`]).
+#[derive(Clone, Copy)]
+pub struct ConnectionSignals {
+    pub status: RwSignal<Status>,
+    /// Last measured round trip, in milliseconds.
+    pub round_trip_ms: RwSignal<Option<f64>>,
+}
+
+/// Where the chosen display name is kept, for every room and visit.
+const NAME_KEY: &str = "cursors.name";
+
+/// The page's connection, handed to components by context. A
+/// `Connection` holds a `web_sys::WebSocket`, which is not `Send`, so it
+/// stays in a local [`StoredValue`]; the handle is a `Copy` key to it that
+/// any event handler or cleanup can capture.
+#[derive(Clone, Copy)]
+pub struct ConnectionHandle(StoredValue<Rc<Connection>, LocalStorage>);
+
+impl ConnectionHandle {
+    pub fn new(connection: Rc<Connection>) -> Self {
+        Self(StoredValue::new_local(connection))
+    }
+
+    /// Runs `act` with the connection (nothing once the page is gone).
+    pub fn with<R>(&self, act: impl FnOnce(&Rc<Connection>) -> R) -> Option<R> {
+        self.0.try_with_value(act)
+    }
+}
+
+pub struct Connection {
+    room: RoomName,
+    signals: ConnectionSignals,
+    scene: Rc<Scene>,
+    counters: StoredValue<Counters>,
+    /// The rules; borrowed only while one of them runs, never while its
+    /// commands are carried out (they may feed it again).
+    link: RefCell<Link>,
+    socket: RefCell<Option<Socket>>,
+    /// The other tabs of this origin, asked before a stored token is used.
+    tabs: Option<Tabs>,
+}
+
+impl Connection {
+    pub fn start(
+        room: RoomName,
+        signals: ConnectionSignals,
+        scene: Rc<Scene>,
+        counters: StoredValue<Counters>,
+    ) -> Rc<Self> {
+        let tabs = Tabs::open();
+        let remembered = Remembered {
+            token: window()
+                .session_storage()
+                .ok()
+                .flatten()
+                .and_then(|storage| storage.get_item(&token_key(&room)).ok().flatten()),
+            name: window()
+                .local_storage()
+                .ok()
+                .flatten()
+                .and_then(|storage| storage.get_item(NAME_KEY).ok().flatten())
+                .and_then(|name| normalize_name(&name).ok()),
+            tabs: tabs.is_some(),
+        };
+        let connection = Rc::new(Self {
+            room,
+            signals,
+            scene,
+            counters,
+            link: RefCell::new(Link::new(remembered)),
+            socket: RefCell::new(None),
+            tabs,
+        });
+        connection.decide(Link::start);
+        connection
+    }
+
+    /// Runs one rule of the link, then carries out what it decided.
+    fn decide(self: &Rc<Self>, rule: impl FnOnce(&mut Link) -> Vec<Command>) {
+        let commands = rule(&mut self.link.borrow_mut());
+        for command in commands {
+            self.carry_out(command);
+        }
+    }
+
+    fn carry_out(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::OpenSocket { resume } => self.open_socket(resume.as_deref()),
+            Command::CloseSocket => {
+                if let Some(socket) = self.socket.borrow().as_ref() {
+                    socket.close();
+                }
+            }
+            Command::Send(message) => {
+                self.send(&message);
+            }
+            Command::SendMove(Point { x, y }) => {
+                if self.send(&ClientMessage::Move { x, y }) {
+                    self.counters
+                        .update_value(|counters| counters.moves_sent += 1);
+                }
+            }
+            Command::RequestFrame => {
+                let connection = self.clone();
+                request_animation_frame(move || {
+                    connection.decide(|link| link.frame(now_ms()));
+                });
+            }
+            Command::StartTimer { timer, after } => {
+                let weak = Rc::downgrade(self);
+                set_timeout(
+                    move || {
+                        if let Some(connection) = weak.upgrade() {
+                            connection.decide(|link| link.timer_fired(timer, js_sys::Date::now()));
+                        }
+                    },
+                    after,
+                );
+            }
+            Command::SetStatus(status) => self.signals.status.set(status),
+            Command::SetRoundTrip(round_trip) => self.signals.round_trip_ms.set(round_trip),
+            Command::ClearScene => self.scene.clear(),
+            Command::ForgetFadedChat { id } => self.scene.forget_faded_chat(&id),
+            Command::StoreToken(token) => {
+                if let Ok(Some(storage)) = window().session_storage() {
+                    let _ = storage.set_item(&token_key(&self.room), &token);
+                }
+            }
+            Command::ForgetToken => {
+                if let Ok(Some(storage)) = window().session_storage() {
+                    let _ = storage.remove_item(&token_key(&self.room));
+                }
+            }
+            Command::HoldToken(token) => {
+                if let Some(tabs) = &self.tabs {
+                    tabs.hold(&token);
+                }
+            }
+            Command::AskTabs(token) => {
+                let weak = Rc::downgrade(self);
+                let answered = move |held_elsewhere: bool| {
+                    if let Some(connection) = weak.upgrade() {
+                        connection.decide(|link| link.tabs_answered(held_elsewhere));
+                    }
+                };
+                match &self.tabs {
+                    Some(tabs) => tabs.ask(&token, answered),
+                    // Never asked without a channel; if it were, nobody
+                    // can hold the token.
+                    None => answered(false),
+                }
+            }
+            Command::StoreName(name) => {
+                if let Ok(Some(storage)) = window().local_storage() {
+                    let _ = storage.set_item(NAME_KEY, &name);
+                }
+            }
+        }
+    }
+
+    // ANCHOR: connect
+    /// Opens a socket to this page's room, offering `resume` (the token the
+    /// link holds) as `?resume=TOKEN`.
+    fn open_socket(self: &Rc<Self>, resume: Option<&str>) {
+        let location = window().location();
+        let url = socket_url(
+            &location.protocol().unwrap_or_default(),
+            &location.host().unwrap_or_default(),
+            &self.room,
+            resume,
+        );
+        let weak: Weak<Self> = Rc::downgrade(self);
+        let opened = Socket::open(&url, move |event| {
+            if let Some(connection) = weak.upgrade() {
+                connection.on_socket_event(event);
+            }
+        });
+        match opened {
+            // Replacing the previous (closed) socket drops it here, outside
+            // its own callbacks.
+            Ok(socket) => *self.socket.borrow_mut() = Some(socket),
+            Err(_) => {
+                let (online, random) = network_and_chance();
+                self.decide(|link| link.socket_failed(js_sys::Date::now(), online, random));
+            }
+        }
+    }
+    // ANCHOR_END: connect
+
+    fn on_socket_event(self: &Rc<Self>, event: SocketEvent) {
+        match event {
+            SocketEvent::Open => self.decide(Link::socket_opened),
+            SocketEvent::Message {
+                message,
+                received_at,
+            } => {
+                // Positions are most of the traffic: counted apart, with the
+                // time each frame takes to handle (redrawing included).
+                let positions = match &message {
+                    ServerMessage::Cursors { moves } => Some(moves.len() as u64),
+                    _ => None,
+                };
+                let now = js_sys::Date::now();
+                self.decide(|link| link.received(&message, now));
+                self.scene.apply(message, now);
+                let counters = self.counters;
+                after_rendering(move || {
+                    let took = now_ms() - received_at;
+                    counters.update_value(|counters| match positions {
+                        Some(positions) => {
+                            counters.cursor_frames += 1;
+                            counters.positions += positions;
+                            counters.cursor_frame_ms += took;
+                        }
+                        None => {
+                            counters.other_messages += 1;
+                            counters.other_message_ms += took;
+                        }
+                    });
+                });
+            }
+            SocketEvent::Closed { code, reason } => {
+                let (online, random) = network_and_chance();
+                self.decide(|link| {
+                    link.socket_closed(code, reason, js_sys::Date::now(), online, random)
+                });
+            }
+        }
+    }
+
+    fn send(&self, message: &ClientMessage) -> bool {
+        self.socket
+            .borrow()
+            .as_ref()
+            .is_some_and(|socket| socket.send(message))
+    }
+
+    /// Where this page's pointer is on the board, if it is on it.
+    pub fn pointer(&self) -> Option<Point> {
+        self.link.borrow().pointer()
+    }
+
+    /// The page was hidden or lost focus (`true`), or is back (see
+    /// [`Link::set_away`]).
+    pub fn set_away(self: &Rc<Self>, away: bool) {
+        self.decide(|link| link.set_away(away));
+    }
+
+    /// Cursor chat: tells the others what this person is typing (empty
+    /// clears it). The server limits the rate; a dropped keystroke is
+    /// superseded by the next one anyway.
+    pub fn say(&self, text: &str) {
+        self.send(&ClientMessage::Say {
+            text: text.to_owned(),
+        });
+    }
+
+    /// The name chosen earlier (from `localStorage`), if any.
+    pub fn preferred_name(&self) -> Option<String> {
+        self.link.borrow().preferred_name().map(str::to_owned)
+    }
+
+    /// Takes a new display name (see [`Link::rename`]). Returns the name as
+    /// it will show.
+    pub fn set_name(self: &Rc<Self>, raw: &str) -> Result<String, NameError> {
+        let (name, commands) = self.link.borrow_mut().rename(raw)?;
+        for command in commands {
+            self.carry_out(command);
+        }
+        Ok(name)
+    }
+
+    /// Records the pointer's position (see [`Link::pointer_moved`]).
+    pub fn pointer_moved(self: &Rc<Self>, point: Point) {
+        self.decide(|link| link.pointer_moved(point));
+    }
+
+    pub fn pointer_left(self: &Rc<Self>) {
+        self.decide(Link::pointer_left);
+    }
+
+    /// The page is being hidden for good or reloaded (see [`Link::close`]).
+    pub fn close(self: &Rc<Self>) {
+        self.decide(Link::close);
+    }
+
+    /// The page came back from the back/forward cache (see
+    /// [`Link::reopen`]).
+    pub fn reopen(self: &Rc<Self>) {
+        self.decide(Link::reopen);
+    }
+}
+
+/// Where the resume token of `room` is kept in `sessionStorage`.
+fn token_key(room: &RoomName) -> String {
+    format!("cursors.resume.{room}")
+}
+
+/// What the backoff needs from the browser: whether it says it is online,
+/// and a random draw for the jitter.
+fn network_and_chance() -> (bool, f64) {
+    (window().navigator().on_line(), js_sys::Math::random())
+}
