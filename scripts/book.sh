@@ -18,7 +18,7 @@ PORT=3001 # the app's server has 3000 and trunk serve 8080
 
 if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
   say "installing mdbook $MDBOOK_VERSION (build and search only)"
-  cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search
+  install_tool --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search
 fi
 
 case "${1:-serve}" in

@@ -14,6 +14,18 @@ export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
 say() { printf '\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# `cargo install` for the tools we build from source (wasm-bindgen-cli,
+# Trunk, mdBook). They are built to be run here, not shipped: without
+# link-time optimisation and with parallel code generation, whatever their
+# own release profile asks (Trunk's asks for fat LTO and one codegen unit,
+# most of its build time on one core). They run no slower that a person
+# would notice: they spend their time waiting for cargo and the browser.
+install_tool() {
+  CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install "$@"
+}
+
 # The wasm-bindgen version the client is locked to; its CLI must match.
 wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"

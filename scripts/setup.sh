@@ -61,8 +61,8 @@ bindgen_version="$(wasm_bindgen_version)"
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
   say "installing wasm-bindgen-cli $bindgen_version"
   # --locked fails for some versions (a locked dependency was yanked).
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --locked \
-    || cargo install wasm-bindgen-cli --version "$bindgen_version"
+  install_tool wasm-bindgen-cli --version "$bindgen_version" --locked \
+    || install_tool wasm-bindgen-cli --version "$bindgen_version"
 fi
 
 # 3. Trunk (0.22 needs a newer rustc than this machine's), without its
@@ -71,7 +71,7 @@ fi
 #    we install ourselves. Without them Trunk builds in noticeably less time.
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   say "installing trunk $TRUNK_VERSION"
-  cargo install trunk --version "$TRUNK_VERSION" --locked --no-default-features
+  install_tool trunk --version "$TRUNK_VERSION" --locked --no-default-features
 fi
 
 # 4. wasm-opt from npm's binaryen (Debian's is too old for today's wasm).
