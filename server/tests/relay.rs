@@ -236,10 +236,9 @@ async fn ping_is_answered_with_the_same_id() {
 
 #[tokio::test]
 async fn health_and_static_files() {
-    let dist = std::env::temp_dir().join(format!("cursors-dist-{}", std::process::id()));
-    std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<h1>the client</h1>").unwrap();
-    let static_dir = dist.clone();
+    let dist = cursors_test_support::temp_dir("cursors-dist").unwrap();
+    std::fs::write(dist.path().join("index.html"), "<h1>the client</h1>").unwrap();
+    let static_dir = dist.path().to_owned();
     let server = TestServer::start_with(move |config| config.static_dir = static_dir).await;
 
     assert_eq!(server.get("/healthz").await.0, 200);
@@ -253,7 +252,7 @@ async fn health_and_static_files() {
     assert!(body.contains("cursors_connections 0"), "{body}");
 
     server.stop().await.unwrap();
-    std::fs::remove_dir_all(dist).unwrap();
+    dist.close().unwrap();
 }
 
 #[tokio::test]
