@@ -86,16 +86,28 @@ impl ChromeDriver {
 }
 
 /// Whether a WebDriver server on `addr` answers its status as ready.
+/// ChromeDriver keeps the connection open after answering (whatever the
+/// request's `Connection: close`), so the answer is read until it says
+/// ready, it ends, or a read times out.
 fn status_says_ready(addr: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect(addr) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!("GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let mut response = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut response).is_ok()
-        && response.replace(' ', "").contains("\"ready\":true")
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let mut chunk = [0; 4096];
+    while let Ok(read @ 1..) = stream.read(&mut chunk) {
+        response.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&response).replace(' ', "");
+        if text.contains("\"ready\":true") {
+            return true;
+        }
+    }
+    false
 }
 
 impl Drop for ChromeDriver {
@@ -103,5 +115,39 @@ impl Drop for ChromeDriver {
         let group = format!("-{}", self.process.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         kill_and_reap(&mut self.process);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A listener on a free port that answers one request with `answer`
+    /// and then keeps the connection open, as ChromeDriver does.
+    fn answering(answer: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(answer.as_bytes());
+            std::thread::sleep(Duration::from_secs(3));
+        });
+        addr
+    }
+
+    #[test]
+    fn a_ready_status_is_read_although_the_connection_stays_open() {
+        let addr =
+            answering("HTTP/1.1 200 OK\r\n\r\n{\"value\":{\"message\":\"\",\"ready\": true}}");
+        assert!(status_says_ready(addr));
+    }
+
+    #[test]
+    fn a_stranger_on_the_port_is_not_taken_for_chromedriver() {
+        let addr = answering("HTTP/1.1 404 Not Found\r\nContent-Length:0\r\n\r\n");
+        assert!(!status_says_ready(addr));
     }
 }
