@@ -24,23 +24,12 @@ server_log=target/bench/server.log
 
 server_pids=()
 urls=()
-redis_pid=""
+stop_on_exit
 stop_server() {
-  for pid in "${server_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_processes "${server_pids[@]}"
   server_pids=()
   urls=()
 }
-stop_all() {
-  stop_server
-  if [ -n "$redis_pid" ]; then
-    kill "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-  fi
-}
-trap stop_all EXIT
 
 add_server() { # fanout mode, then extra server flags
   local fanout="$1" log="${server_log%.log}-${#server_pids[@]}.log"
@@ -52,6 +41,7 @@ add_server() { # fanout mode, then extra server flags
     --addr 127.0.0.1:0 --fanout "$fanout" --static-dir /nonexistent \
     --max-connections 20000 --max-connections-per-ip 20000 "$@" >"$log" 2>&1 &
   server_pids+=($!)
+  track $!
   for _ in $(seq 100); do
     url=$(grep -o 'listening on http://[0-9.:]*' "$log" | sed 's/listening on http/ws/') && [ -n "$url" ] && {
       urls+=("$url")
@@ -67,24 +57,15 @@ start_server() { # fanout mode: one fresh server alone
   add_server "$1"
 }
 
-start_redis() {
-  [ -n "$redis_pid" ] && return
-  "$ROOT/scripts/setup.sh" --redis
-  redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >target/bench/redis.log 2>&1 &
-  redis_pid=$!
-  for _ in $(seq 100); do
-    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return
-    sleep 0.1
-  done
-  die "redis-server did not start"
-}
-
+REDIS_PORT=""
 start_servers_sharing_redis() { # count
   stop_server
-  start_redis
+  if [ -z "$REDIS_PORT" ]; then # one Redis for the whole run
+    "$ROOT/scripts/setup.sh" --redis
+    start_redis target/bench/redis
+  fi
   for _ in $(seq "$1"); do
-    add_server coalesced --redis-url "redis://127.0.0.1:$redis_port"
+    add_server coalesced --redis-url "redis://127.0.0.1:$REDIS_PORT"
   done
   # Let every server see the others' heartbeats before users arrive.
   sleep 4

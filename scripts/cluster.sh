@@ -6,7 +6,7 @@
 # its users reconnect to the other with the same name and colour.
 #
 #   scripts/cluster.sh            build, start everything, Ctrl-C stops it
-#   PORT=3000 REDIS_PORT=6380 scripts/cluster.sh
+#   PORT=3000 REDIS_PORT=6380 scripts/cluster.sh   (Redis on a free port unless given)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$ROOT/scripts/setup.sh" --redis --haproxy
@@ -16,31 +16,14 @@ say "building the server"
 cargo build --release -q -p cursors-server
 
 PORT="${PORT:-3000}"
-REDIS_PORT="${REDIS_PORT:-6380}"
 SERVER_PORTS=("${SERVER_1_PORT:-3001}" "${SERVER_2_PORT:-3002}")
 run_dir="$ROOT/target/cluster"
 mkdir -p "$run_dir"
+stop_on_exit
 
-pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap stop_all EXIT INT TERM
-
-wait_for_port() { # port what
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-    sleep 0.1
-  done
-  die "$2 did not start on port $1 (logs in $run_dir)"
-}
-
-say "starting Redis on 127.0.0.1:$REDIS_PORT"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  >"$run_dir/redis.log" 2>&1 &
-pids+=($!)
-wait_for_port "$REDIS_PORT" redis-server
+say "starting Redis"
+start_redis "$run_dir/redis" "${REDIS_PORT:-}"
+say "Redis answers on 127.0.0.1:$REDIS_PORT"
 
 for index in 0 1; do
   port="${SERVER_PORTS[$index]}"
@@ -48,9 +31,9 @@ for index in 0 1; do
   target/release/cursors-server --addr "127.0.0.1:$port" --static-dir "$ROOT/dist" \
     --redis-url "redis://127.0.0.1:$REDIS_PORT" --allowed-origin "http://127.0.0.1:$PORT" \
     >"$run_dir/server-$((index + 1)).log" 2>&1 &
-  pids+=($!)
+  track $!
   echo $! >"$run_dir/server-$((index + 1)).pid"
-  wait_for_port "$port" "server $((index + 1))"
+  wait_for_port "$port" "server $((index + 1)) (log in $run_dir)" $!
 done
 
 cat >"$run_dir/haproxy.cfg" <<CFG
@@ -82,8 +65,8 @@ CFG
 say "starting HAProxy on 127.0.0.1:$PORT"
 haproxy -f "$run_dir/haproxy.cfg" >"$run_dir/haproxy.log" 2>&1 &
 haproxy_pid=$!
-pids+=("$haproxy_pid")
-wait_for_port "$PORT" haproxy
+track "$haproxy_pid"
+wait_for_port "$PORT" "haproxy (log in $run_dir)" "$haproxy_pid"
 
 say "open http://127.0.0.1:$PORT/ in a few tabs (or ?room=NAME); logs in $run_dir"
 say "kill a server to watch its users move over: kill -9 \$(cat $run_dir/server-1.pid)"

@@ -61,3 +61,84 @@ wasm_build_env() {
     *) die "no way to build wasm32 here: run scripts/setup.sh first" ;;
   esac
 }
+
+# --- Processes a script starts in the background (cluster.sh, bench.sh) ---
+# Each is recorded with `track`; `stop_on_exit` installs the one trap that
+# stops whatever is still running when the script ends, however it ends.
+
+STARTED_PIDS=()
+
+# Records background process PID, to be stopped at exit.
+track() { STARTED_PIDS+=("$1"); }
+
+# Stops the given processes (SIGTERM, then waits for each) and forgets them.
+stop_processes() { # pid...
+  local pid kept=() stopping=" $* "
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do
+    [[ "$stopping" == *" $pid "* ]] || kept+=("$pid")
+  done
+  STARTED_PIDS=("${kept[@]}")
+}
+
+# The trap: everything still tracked is stopped on exit, Ctrl-C or SIGTERM.
+stop_on_exit() {
+  trap 'stop_processes "${STARTED_PIDS[@]}"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# A port of 127.0.0.1 that nothing listens on right now. Whoever binds it
+# may still lose it to another process; start_redis retries when it does.
+free_port() {
+  local port
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+  die "no free port found on 127.0.0.1"
+}
+
+# Waits until PORT accepts connections; fails early if process PID (when
+# given) has exited. WHAT names it in the error.
+wait_for_port() { # port what [pid]
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+      die "$2 exited instead of listening on port $1"
+    fi
+    sleep 0.1
+  done
+  die "$2 did not listen on port $1"
+}
+
+# Starts a redis-server on 127.0.0.1 without persistence, in folder DIR
+# (its working folder; the log is DIR/redis.log), on PORT or else a free
+# port, tracked for stop_on_exit; returns once it answers PING. Sets
+# REDIS_PORT and REDIS_PID.
+start_redis() { # dir [port]
+  local dir="$1" wanted="${2:-}" port
+  command -v redis-server >/dev/null || die "redis-server is missing: run scripts/setup.sh --redis"
+  mkdir -p "$dir"
+  for _ in $(seq 5); do
+    port="${wanted:-$(free_port)}"
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+      >"$dir/redis.log" 2>&1 &
+    REDIS_PID=$!
+    track "$REDIS_PID"
+    for _ in $(seq 100); do
+      if timeout 2 redis-cli -p "$port" ping 2>/dev/null | grep -qx PONG; then
+        REDIS_PORT="$port"
+        return
+      fi
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop_processes "$REDIS_PID"
+    # A port asked for is not swapped for another; a free one taken in
+    # the meantime is.
+    [ -z "$wanted" ] || break
+  done
+  die "redis-server did not start (log: $dir/redis.log)"
+}

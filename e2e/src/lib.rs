@@ -1,18 +1,18 @@
 //! Harness for the end-to-end tests: a real server serving the release
-//! client from `dist/`, a real ChromeDriver, and one headless Chromium per
-//! page, each in its own window size.
+//! client from `dist/`, and one headless Chromium per page, each in its own
+//! window size. The processes (ChromeDriver, a server process, Redis) come
+//! from `cursors-test-support`, shared with the server's own tests.
 //!
 //! Nothing here is mocked. Waits poll the real page until a condition holds,
 //! bounded by a generous limit so a broken build fails instead of hanging;
 //! no test asserts on how long anything took.
 
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::os::unix::process::CommandExt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use cursors_test_support::{ChromeDriver, ServerLaunch, TempDir, temp_dir};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -81,147 +81,11 @@ impl Drop for Server {
     }
 }
 
-/// The real server as a separate process, which a test can kill outright
-/// (SIGKILL: no close frames, as in a crash). `binary` is the test's
-/// `env!("CARGO_BIN_EXE_server-process")`.
-pub struct ServerProcess {
-    pub addr: SocketAddr,
-    process: Child,
-}
-
-impl ServerProcess {
-    pub fn start(binary: &str, addr: SocketAddr) -> Result<Self> {
-        Self::start_with(binary, addr, &[])
-    }
-
-    /// The same, with more flags (e.g. `--redis-url`).
-    pub fn start_with(binary: &str, addr: SocketAddr, flags: &[&str]) -> Result<Self> {
-        let dist = workspace_root().join("dist");
-        let process = Command::new(binary)
-            .arg("--addr")
-            .arg(addr.to_string())
-            .arg("--static-dir")
-            .arg(&dist)
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {binary}"))?;
-        let server = Self { addr, process };
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(addr).is_err() {
-            if std::time::Instant::now() > deadline {
-                bail!("the server process did not listen on {addr}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(server)
-    }
-
-    /// A free port on 127.0.0.1 to start on (and restart on).
-    pub fn free_address() -> Result<SocketAddr> {
-        Ok(StdTcpListener::bind("127.0.0.1:0")?.local_addr()?)
-    }
-
-    pub fn page_url(&self, room: &str) -> String {
-        format!("http://{}/?room={room}", self.addr)
-    }
-
-    /// SIGKILL, and wait until it is gone.
-    pub fn kill(&mut self) -> Result<()> {
-        self.process.kill()?;
-        self.process.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.kill();
-    }
-}
-
-/// A real `redis-server` (Debian's package) on a free loopback port, without
-/// persistence, for pages on servers that share rooms; killed on drop.
-pub struct Redis {
-    pub port: u16,
-    process: Child,
-}
-
-impl Redis {
-    pub fn start() -> Result<Self> {
-        let port = StdTcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let process = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start redis-server (scripts/setup.sh --redis installs it)")?;
-        let redis = Self { port, process };
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if std::time::Instant::now() > deadline {
-                bail!("redis-server did not listen on {port}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(redis)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-/// A ChromeDriver process, killed (with the browsers it started) on drop.
-pub struct ChromeDriver {
-    process: Child,
-    pub url: String,
-}
-
-impl ChromeDriver {
-    pub fn start() -> Result<Self> {
-        let binary =
-            std::env::var("CURSORS_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let port = StdTcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let process = Command::new(&binary)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so drop can take the browsers down too.
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("cannot start {binary}: run scripts/setup.sh --browser"))?;
-        let driver = Self {
-            process,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if std::time::Instant::now() > deadline {
-                bail!("chromedriver did not listen on port {port}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(driver)
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.process.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
+/// How to start the real server as a separate process serving the release
+/// build, which a test can kill outright and start again on `addr`.
+/// `binary` is the test's `env!("CARGO_BIN_EXE_server-process")`.
+pub fn server_process(binary: &str, addr: SocketAddr) -> ServerLaunch {
+    ServerLaunch::new(binary, addr).static_dir(workspace_root().join("dist"))
 }
 
 /// One page in its own headless Chromium window.
@@ -232,7 +96,7 @@ pub struct Page {
 
 impl Page {
     pub async fn open(driver: &ChromeDriver, width: u32, height: u32, url: &str) -> Result<Self> {
-        let profile = TempDir::new("cursors-e2e-profile")?;
+        let profile = temp_dir("cursors-e2e-profile")?;
         let chromium =
             std::env::var("CURSORS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         // The flags that make Chromium behave on a machine with no network
@@ -246,7 +110,7 @@ impl Page {
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--hide-scrollbars", "--force-device-scale-factor=1",
                     format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", profile.path.display()),
+                    format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
         });
@@ -482,26 +346,4 @@ pub fn side_by_side(images: &[image::RgbaImage]) -> image::RgbaImage {
         left += image.width() + GAP;
     }
     canvas
-}
-
-/// A directory removed on drop (Chromium's throwaway profile).
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(prefix: &str) -> Result<Self> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{unique}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        Ok(Self { path })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

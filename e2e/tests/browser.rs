@@ -4,7 +4,8 @@
 //! another room sees nothing.
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, Server, side_by_side, workspace_root};
+use cursors_e2e::{Page, Server, side_by_side, workspace_root};
+use cursors_test_support::ChromeDriver;
 
 /// Largest accepted distance between where A's pointer is and where B draws
 /// it, as a fraction of the board (the 2%).

@@ -2,7 +2,8 @@
 //! processes that share a real Redis see each other's cursors.
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, Redis, ServerProcess};
+use cursors_e2e::{Page, server_process};
+use cursors_test_support::{ChromeDriver, Logs, Redis, free_loopback_address};
 
 /// Waits until `page` draws a remote cursor near (`x`, `y`) of its board.
 async fn cursor_near(page: &Page, x: f64, y: f64) -> Result<String> {
@@ -19,11 +20,15 @@ async fn cursor_near(page: &Page, x: f64, y: f64) -> Result<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_on_two_servers_see_each_others_cursors() -> Result<()> {
-    let redis = Redis::start()?;
+    let redis = Redis::start(Logs::Discard)?;
     let binary = env!("CARGO_BIN_EXE_server-process");
     let flags = ["--redis-url", &redis.url()];
-    let one = ServerProcess::start_with(binary, ServerProcess::free_address()?, &flags)?;
-    let two = ServerProcess::start_with(binary, ServerProcess::free_address()?, &flags)?;
+    let one = server_process(binary, free_loopback_address()?)
+        .flags(&flags)
+        .start()?;
+    let two = server_process(binary, free_loopback_address()?)
+        .flags(&flags)
+        .start()?;
     let driver = ChromeDriver::start()?;
     let room = format!("cluster-{}", std::process::id());
     let ada = Page::open(&driver, 900, 640, &one.page_url(&room)).await?;

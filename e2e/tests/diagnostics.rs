@@ -3,7 +3,8 @@
 //! pointer moves.
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, Server, side_by_side, workspace_root};
+use cursors_e2e::{Page, Server, side_by_side, workspace_root};
+use cursors_test_support::ChromeDriver;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 
 /// The overlay's figure `test_id` on `page`: the shown value and, where it

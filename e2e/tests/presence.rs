@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, Server, two_pages_in_a_room};
+use cursors_e2e::{Page, Server, two_pages_in_a_room};
+use cursors_test_support::ChromeDriver;
 use fantoccini::Locator;
 
 /// `Some(())` once whether anyone in `page`'s presence list is away equals

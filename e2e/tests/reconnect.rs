@@ -4,7 +4,8 @@
 //! duplicate users.
 
 use anyhow::Result;
-use cursors_e2e::{ChromeDriver, Page, ServerProcess};
+use cursors_e2e::{Page, server_process};
+use cursors_test_support::{ChromeDriver, free_loopback_address};
 
 /// This page's own line of the presence list ("Name (you)").
 async fn own_line(page: &Page) -> Result<String> {
@@ -22,8 +23,8 @@ async fn own_line(page: &Page) -> Result<String> {
 async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> Result<()> {
     // A real server process, so it can be killed like a crashing server.
     let binary = env!("CARGO_BIN_EXE_server-process");
-    let addr = ServerProcess::free_address()?;
-    let mut server = ServerProcess::start(binary, addr)?;
+    let launch = server_process(binary, free_loopback_address()?);
+    let mut server = launch.start()?;
     let driver = ChromeDriver::start()?;
     let room = format!("reconnect-{}", std::process::id());
     let ada = Page::open(&driver, 900, 640, &server.page_url(&room)).await?;
@@ -72,7 +73,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
 
     // The server is killed (no close frames): every page notices, says so,
     // and shows no stale cursor.
-    server.kill()?;
+    server.kill();
     for page in [&ada, &bo] {
         page.wait_for("the page to notice", async |page| {
             Ok(matches!(
@@ -93,7 +94,7 @@ async fn reloads_keep_identity_and_pages_reconnect_after_a_server_restart() -> R
     );
 
     // It comes back on the same port: the pages reconnect by themselves.
-    let _server = ServerProcess::start(binary, addr)?;
+    let _server = launch.start()?;
     for page in [&ada, &bo] {
         page.wait_until_connected("reconnected").await?;
         page.wait_for("both back in the room", async |page| {

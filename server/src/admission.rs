@@ -28,14 +28,41 @@ pub enum Refusal {
     TooManyFromAddress,
 }
 
-impl Refusal {
-    /// Label for logs and the `cursors_refusals_total` metric.
-    pub fn reason(&self) -> &'static str {
+/// What kind of refusal it was: [`Refusal`] without its details, the label
+/// of logs and of the `cursors_refusals_total` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    BadRoom,
+    ForbiddenOrigin,
+    ServerFull,
+    TooManyFromAddress,
+}
+
+impl RefusalReason {
+    pub const ALL: [RefusalReason; 4] = [
+        RefusalReason::BadRoom,
+        RefusalReason::ForbiddenOrigin,
+        RefusalReason::ServerFull,
+        RefusalReason::TooManyFromAddress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            Refusal::BadRoom(_) => "bad_room",
-            Refusal::ForbiddenOrigin(_) => "forbidden_origin",
-            Refusal::ServerFull => "server_full",
-            Refusal::TooManyFromAddress => "too_many_from_address",
+            RefusalReason::BadRoom => "bad_room",
+            RefusalReason::ForbiddenOrigin => "forbidden_origin",
+            RefusalReason::ServerFull => "server_full",
+            RefusalReason::TooManyFromAddress => "too_many_from_address",
+        }
+    }
+}
+
+impl Refusal {
+    pub fn reason(&self) -> RefusalReason {
+        match self {
+            Refusal::BadRoom(_) => RefusalReason::BadRoom,
+            Refusal::ForbiddenOrigin(_) => RefusalReason::ForbiddenOrigin,
+            Refusal::ServerFull => RefusalReason::ServerFull,
+            Refusal::TooManyFromAddress => RefusalReason::TooManyFromAddress,
         }
     }
 

@@ -11,7 +11,7 @@
 //! - `ws`: the upgrade and the per-connection task;
 //! - `listener`: the accept loop (header-read timeout, graceful shutdown);
 //! - [`identity`]: ids, friendly names and colours;
-//! - [`metrics`]: counters exported at `/metrics`.
+//! - [`metrics`]: counters, gauges and histograms exported at `/metrics`.
 //!
 //! [`serve`] runs the whole server on a listener the caller bound, which is
 //! how `main` starts it and how tests start it on port 0.
@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::handler::HandlerWithoutStateExt;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +40,7 @@ use tower_http::services::ServeDir;
 
 use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
-use metrics::Metrics;
+use metrics::{Metrics, Occupancy};
 use room::{Alone, Backplane, RedisBackplane, RoomHub, RoomRules, RoomSettings};
 
 // ANCHOR: room-command-queue
@@ -114,36 +114,19 @@ pub fn router(state: AppState) -> Router {
         .merge(client)
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
-    let mut text = state.metrics.render();
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> ([(header::HeaderName, &'static str); 1], String) {
     let limits = &state.admission.limits;
-    for (name, help, value) in [
-        (
-            "cursors_room_tasks",
-            "Room tasks running.",
-            state.hub.room_count(),
-        ),
-        (
-            "cursors_occupied_rooms",
-            "Rooms with members, which share the frame budget.",
-            state.hub.occupied_rooms(),
-        ),
-        (
-            "cursors_connection_permits",
-            "Connection slots held (global cap).",
-            limits.open(),
-        ),
-        (
-            "cursors_connected_addresses",
-            "Addresses holding a connection slot (per-IP cap).",
-            limits.addresses(),
-        ),
-    ] {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        ));
-    }
-    text
+    let text = state.metrics.render(Occupancy {
+        room_tasks: state.hub.room_count(),
+        occupied_rooms: state.hub.occupied_rooms(),
+        connection_permits: limits.open(),
+        connected_addresses: limits.addresses(),
+    });
+    // The content type `/metrics` has always had: scrapers read it with the
+    // classic Prometheus parser (see `metrics::Metrics::render`).
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }
 
 async fn client_not_found() -> (StatusCode, &'static str) {

@@ -66,7 +66,7 @@ pub async fn upgrade(
         Ok(admitted) => admitted,
         Err(refusal) => {
             app.metrics.refused(refusal.reason());
-            tracing::info!(%peer, reason = refusal.reason(), %refusal, "refused");
+            tracing::info!(%peer, reason = refusal.reason().as_str(), %refusal, "refused");
             return refusal.into_response();
         }
     };

@@ -4,8 +4,11 @@
 mod support;
 
 use cursors_protocol::{ClientMessage, ServerMessage};
-use support::processes::{Redis, ServerProcess};
-use support::{Client, http_get, positions_of, wait_for_metric_at};
+use cursors_test_support::ServerProcess;
+use support::{
+    Client, http_get, positions_of, start_redis, start_server_process, wait_for_metric_at,
+    wait_for_user,
+};
 
 /// Test servers: a closed tab leaves at once, so `left` comes without waiting.
 const FLAGS: &[&str] = &["--reload-grace-ms", "0"];
@@ -58,12 +61,12 @@ async fn move_seen_by(client: &mut Client, watcher: &mut Client, spot: (f64, f64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_two_servers_share_one_room() {
-    let redis = Redis::start();
-    let one = ServerProcess::start(&redis.url(), FLAGS);
-    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let redis = start_redis();
+    let one = start_server_process(&redis.url(), FLAGS);
+    let two = start_server_process(&redis.url(), FLAGS);
     let mut ada = join(&one, "shared").await;
     // Colours are picked from who is known: let Ada's record land first.
-    redis.wait_for_user("shared", &ada.id);
+    wait_for_user(&redis, "shared", &ada.id);
     let mut bo = join(&two, "shared").await;
     wait_for_peer(&mut bo, &ada.id).await;
     wait_for_peer(&mut ada, &bo.id).await;
@@ -138,9 +141,9 @@ async fn users_on_two_servers_share_one_room() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_users_of_a_killed_server_vanish_from_the_others() {
-    let redis = Redis::start();
-    let mut one = ServerProcess::start(&redis.url(), FLAGS);
-    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let redis = start_redis();
+    let mut one = start_server_process(&redis.url(), FLAGS);
+    let two = start_server_process(&redis.url(), FLAGS);
     let mut ada = join(&one, "crash").await;
     let mut bo = join(&two, "crash").await;
     wait_for_peer(&mut bo, &ada.id).await;
@@ -159,9 +162,9 @@ async fn the_users_of_a_killed_server_vanish_from_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_whose_server_died_resumes_on_another_with_the_same_identity() {
-    let redis = Redis::start();
-    let mut one = ServerProcess::start(&redis.url(), FLAGS);
-    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let redis = start_redis();
+    let mut one = start_server_process(&redis.url(), FLAGS);
+    let two = start_server_process(&redis.url(), FLAGS);
     let mut ada = join(&one, "resume").await;
     ada.send(&ClientMessage::Hello { name: "Ada".into() }).await;
     let mut bo = join(&two, "resume").await;
@@ -202,9 +205,9 @@ async fn a_user_whose_server_died_resumes_on_another_with_the_same_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_is_survived_and_presence_resynchronised() {
-    let mut redis = Redis::start();
-    let one = ServerProcess::start(&redis.url(), FLAGS);
-    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let mut redis = start_redis();
+    let one = start_server_process(&redis.url(), FLAGS);
+    let two = start_server_process(&redis.url(), FLAGS);
     let mut ada = join(&one, "outage").await;
     let mut bo = join(&two, "outage").await;
     wait_for_peer(&mut bo, &ada.id).await;
@@ -221,7 +224,7 @@ async fn a_redis_restart_is_survived_and_presence_resynchronised() {
 
     // Redis comes back empty: both servers re-synchronise, and Bo learns of
     // Cy, who joined while Redis was away.
-    redis.restart();
+    redis.restart().expect("redis-server restarts");
     for server in [&one, &two] {
         wait_for_metric_at(server.addr, "cursors_backplane_up", 1.0).await;
     }
@@ -249,24 +252,28 @@ async fn a_redis_restart_is_survived_and_presence_resynchronised() {
 /// nothing: only a second read can find it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_rewritten_after_the_resync_read_is_still_seen() {
-    let mut redis = Redis::start();
-    let one = ServerProcess::start(&redis.url(), FLAGS);
+    let mut redis = start_redis();
+    let one = start_server_process(&redis.url(), FLAGS);
     let mut ada = join(&one, "late").await;
 
     redis.kill();
     wait_for_metric_at(one.addr, "cursors_backplane_up", 0.0).await;
-    redis.restart();
+    redis.restart().expect("redis-server restarts");
     wait_for_metric_at(one.addr, "cursors_backplane_up", 1.0).await;
     // The room has re-synchronised (it wrote Ada back), and its read of the
     // others is over well within this pause.
-    redis.wait_for_user("late", &ada.id);
+    wait_for_user(&redis, "late", &ada.id);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     // Now the other server's rewrite lands, with a heartbeat that keeps it
     // alive for the whole test.
-    redis.cli(&["ZADD", "cursors:servers", "99999999999999", "other-server"]);
+    redis
+        .cli(&["ZADD", "cursors:servers", "99999999999999", "other-server"])
+        .expect("redis-cli");
     let record = r##"{"id":"zz0001","name":"Zed","color":"#0090ff","away":false,"server":"other-server","token":"zz-token"}"##;
-    redis.cli(&["HSET", "cursors:{room:late}:users", "zz0001", record]);
+    redis
+        .cli(&["HSET", "cursors:{room:late}:users", "zz0001", record])
+        .expect("redis-cli");
     wait_for_name(&mut ada, "zz0001", "Zed").await;
 }
 
@@ -276,15 +283,15 @@ async fn a_user_rewritten_after_the_resync_read_is_still_seen() {
 /// every command and so never read who was already in the room elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_room_that_could_not_subscribe_keeps_trying() {
-    let redis = Redis::start();
-    let one = ServerProcess::start(&redis.url(), FLAGS);
-    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let redis = start_redis();
+    let one = start_server_process(&redis.url(), FLAGS);
+    let two = start_server_process(&redis.url(), FLAGS);
     for server in [&one, &two] {
         wait_for_metric_at(server.addr, "cursors_backplane_up", 1.0).await;
     }
     // Bo is in the room on server two, and keeps still.
     let bo = join(&two, "busy").await;
-    redis.wait_for_user("busy", &bo.id);
+    wait_for_user(&redis, "busy", &bo.id);
     // Redis answers nothing for 1.5 s: the room opening on server one
     // meanwhile cannot subscribe, nor read Bo's record, within 500 ms.
     let port = redis.port.to_string();
@@ -325,9 +332,9 @@ async fn a_busy_room_that_could_not_subscribe_keeps_trying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_that_hears_from_the_group_before_its_first_user_still_admits_them() {
-    let redis = Redis::start();
-    let two = ServerProcess::start(&redis.url(), FLAGS);
-    let _one = ServerProcess::start(&redis.url(), FLAGS);
+    let redis = start_redis();
+    let two = start_server_process(&redis.url(), FLAGS);
+    let _one = start_server_process(&redis.url(), FLAGS);
     // Past the first heartbeats, so that every new room is told who is
     // alive the moment it opens, before it has admitted anyone.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
@@ -338,12 +345,12 @@ async fn a_room_that_hears_from_the_group_before_its_first_user_still_admits_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_spent_on_one_server_is_spent_on_all() {
-    let redis = Redis::start();
-    let one = ServerProcess::start(&redis.url(), FLAGS);
-    let two = ServerProcess::start(&redis.url(), FLAGS);
+    let redis = start_redis();
+    let one = start_server_process(&redis.url(), FLAGS);
+    let two = start_server_process(&redis.url(), FLAGS);
     let ada = join(&one, "spent").await;
     let (id, first_token) = (ada.id.clone(), ada.resume_token());
-    redis.wait_for_user("spent", &id);
+    wait_for_user(&redis, "spent", &id);
     drop(ada); // the connection vanishes: Ada may come back within the grace
     let back = Client::connect(&one.ws_url(&format!("?room=spent&resume={first_token}"))).await;
     assert_eq!(back.id, id, "resumed on the same server");

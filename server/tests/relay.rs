@@ -5,7 +5,7 @@ mod support;
 
 use cursors_protocol::{ClientMessage, ServerMessage};
 use cursors_server::FanoutMode;
-use support::{TestServer, positions_of};
+use support::{PATIENCE, TestServer, metric, positions_of};
 
 #[tokio::test]
 async fn welcome_lists_peers_with_their_last_positions() {
@@ -236,10 +236,9 @@ async fn ping_is_answered_with_the_same_id() {
 
 #[tokio::test]
 async fn health_and_static_files() {
-    let dist = std::env::temp_dir().join(format!("cursors-dist-{}", std::process::id()));
-    std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<h1>the client</h1>").unwrap();
-    let static_dir = dist.clone();
+    let dist = cursors_test_support::temp_dir("cursors-dist").unwrap();
+    std::fs::write(dist.path().join("index.html"), "<h1>the client</h1>").unwrap();
+    let static_dir = dist.path().to_owned();
     let server = TestServer::start_with(move |config| config.static_dir = static_dir).await;
 
     assert_eq!(server.get("/healthz").await.0, 200);
@@ -253,7 +252,7 @@ async fn health_and_static_files() {
     assert!(body.contains("cursors_connections 0"), "{body}");
 
     server.stop().await.unwrap();
-    std::fs::remove_dir_all(dist).unwrap();
+    dist.close().unwrap();
 }
 
 #[tokio::test]
@@ -314,6 +313,54 @@ async fn binary_subprotocol_carries_exact_cursors_while_json_clients_share_the_r
         json.recv_until(|message| positions_of(message, &json_id).pop())
             .await,
         (x, y)
+    );
+    server.stop().await.unwrap();
+}
+
+/// Each cursor batch a room hands out is observed by two histograms on
+/// `/metrics`: how long handing it out took, and how many frames it made.
+#[tokio::test]
+async fn metrics_show_each_flush_in_the_histograms() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("histograms").await;
+    let mut bo = server.join("histograms").await;
+    let mut cy = server.join("histograms").await;
+    ada.sync().await;
+    let flushes_before = metric(&server, "cursors_frames_per_flush_count").await;
+    let frames_before = metric(&server, "cursors_frames_per_flush_sum").await;
+
+    ada.move_to(0.125, 0.5).await;
+    for watcher in [&mut bo, &mut cy] {
+        watcher
+            .recv_until(|message| {
+                positions_of(message, &ada.id)
+                    .contains(&(0.125, 0.5))
+                    .then_some(())
+            })
+            .await;
+    }
+    // Observed right after the frames are queued, so perhaps just after
+    // they arrive: poll.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while metric(&server, "cursors_frames_per_flush_count").await <= flushes_before {
+        assert!(tokio::time::Instant::now() < deadline, "no flush observed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let frames = metric(&server, "cursors_frames_per_flush_sum").await - frames_before;
+    assert!(
+        frames >= 2.0,
+        "bo and cy each got a frame, counted {frames}"
+    );
+    for histogram in ["cursors_frames_per_flush", "cursors_flush_duration_seconds"] {
+        let count = metric(&server, &format!("{histogram}_count")).await;
+        let everything = metric(&server, &format!("{histogram}_bucket{{le=\"+Inf\"}}")).await;
+        assert_eq!(count, everything, "{histogram}: every flush is in a bucket");
+    }
+    assert_eq!(
+        metric(&server, "cursors_flush_duration_seconds_count").await,
+        metric(&server, "cursors_frames_per_flush_count").await,
+        "both histograms observe the same flushes"
     );
     server.stop().await.unwrap();
 }

@@ -35,9 +35,10 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use cursors_e2e::{ChromeDriver, Page, Server};
+use cursors_e2e::{Page, Server};
 use cursors_protocol::ClientMessage;
 use cursors_protocol::binary::BINARY_SUBPROTOCOL;
+use cursors_test_support::ChromeDriver;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

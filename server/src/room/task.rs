@@ -337,6 +337,8 @@ impl<L: RoomLink> RoomTask<L> {
     /// fan-out, where every move is its own frame, it is the outbound
     /// queue's bound.
     fn deliver_batch(&self, moves: &[CursorPosition], except: Option<MemberKey>) {
+        let started = Instant::now();
+        let mut frames = 0;
         let batch = EncodedBatch::default();
         let snapshot = EncodedBatch::default();
         let snapshot_moves = OnceCell::new();
@@ -358,10 +360,12 @@ impl<L: RoomLink> RoomTask<L> {
                             snapshot_moves.get_or_init(|| self.state.visible_positions()),
                         )
                     });
+            frames += 1;
             if let BatchDelivery::ReplacedStale(stale) = delivery {
                 self.metrics.stale_batches_dropped(stale);
             }
         }
+        self.metrics.flush_observed(started.elapsed(), frames);
     }
     // ANCHOR_END: deliver_batch
 }

@@ -1,11 +1,12 @@
-//! A test harness: a real server on 127.0.0.1:0 and real WebSocket clients.
+//! A test harness: a real server on 127.0.0.1:0 and real WebSocket clients;
+//! for the tests of several servers, real `cursors-server` processes sharing
+//! a real `redis-server`, both started by `cursors-test-support` (shared
+//! with the browser tests) and logging under `CARGO_TARGET_TMPDIR`.
 //!
 //! Timeouts here only keep a broken build from hanging the suite; no test
 //! asserts on how long anything took.
 
 #![allow(dead_code)] // each test file uses a different part of the harness
-
-pub mod processes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use cursors_protocol::{ClientMessage, PeerSnapshot, ServerMessage};
 use cursors_server::Config;
+use cursors_test_support::{Logs, Redis, ServerLaunch, ServerProcess, free_loopback_address};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,6 +27,42 @@ use tokio_util::sync::CancellationToken;
 /// Generous bound on any single wait, so a bug fails the test instead of
 /// hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Where the processes a test starts write their logs: kept after the test,
+/// so a failure can be read.
+fn process_logs() -> Logs {
+    Logs::In(PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
+}
+
+/// A real Redis on a free loopback port.
+pub fn start_redis() -> Redis {
+    Redis::start(process_logs()).expect("redis-server starts")
+}
+
+/// The real server binary on a free port, one of a group sharing
+/// `redis_url`, with `extra` flags.
+pub fn start_server_process(redis_url: &str, extra: &[&str]) -> ServerProcess {
+    let addr = free_loopback_address().expect("a free port");
+    ServerLaunch::new(env!("CARGO_BIN_EXE_cursors-server"), addr)
+        .flags(&["--redis-url", redis_url])
+        .flags(extra)
+        .logs(process_logs())
+        .start()
+        .expect("the server binary starts")
+}
+
+/// Waits until the room's shared store in `redis` lists user `id`.
+pub fn wait_for_user(redis: &Redis, room: &str, id: &str) {
+    let key = format!("cursors:{{room:{room}}}:users");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while redis.cli(&["HEXISTS", &key, id]).expect("redis-cli") != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} never reached {key}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 pub struct TestServer {
     pub addr: SocketAddr,

@@ -192,10 +192,13 @@ mod tests {
         );
     }
 
-    fn folder_with(name: &str, text: &str) -> PathBuf {
-        let folder = std::env::temp_dir().join(format!("book-check-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("code.rs"), text).unwrap();
+    /// A temporary folder holding `code.rs` with `text` (removed on drop).
+    fn folder_with(text: &str) -> tempfile::TempDir {
+        let folder = tempfile::Builder::new()
+            .prefix("book-check")
+            .tempdir()
+            .unwrap();
+        std::fs::write(folder.path().join("code.rs"), text).unwrap();
         folder
     }
 
@@ -205,43 +208,39 @@ mod tests {
 
     #[test]
     fn a_missing_file_or_anchor_is_an_error_not_a_warning() {
-        let folder = folder_with(
-            "missing",
-            "// ANCHOR: here\nfn here() {}\n// ANCHOR_END: here\n",
-        );
+        let folder = folder_with("// ANCHOR: here\nfn here() {}\n// ANCHOR_END: here\n");
         assert_eq!(
-            resolve(&include("nowhere.rs"), &folder),
+            resolve(&include("nowhere.rs"), folder.path()),
             Err(IncludeError::MissingFile {
                 line: 1,
                 path: "nowhere.rs".into()
             })
         );
         assert!(matches!(
-            resolve(&include("code.rs:there"), &folder),
+            resolve(&include("code.rs:there"), folder.path()),
             Err(IncludeError::MissingAnchor { .. })
         ));
         assert_eq!(
-            resolve(&include("code.rs:here"), &folder).unwrap().lines,
+            resolve(&include("code.rs:here"), folder.path())
+                .unwrap()
+                .lines,
             [2]
         );
     }
 
     #[test]
     fn an_empty_anchor_and_a_whole_file_with_markers_are_errors() {
-        let folder = folder_with(
-            "empty",
-            "// ANCHOR: empty\n\n// ANCHOR_END: empty\nfn a() {}\n",
-        );
+        let folder = folder_with("// ANCHOR: empty\n\n// ANCHOR_END: empty\nfn a() {}\n");
         assert!(matches!(
-            resolve(&include("code.rs:empty"), &folder),
+            resolve(&include("code.rs:empty"), folder.path()),
             Err(IncludeError::EmptyAnchor { .. })
         ));
         assert!(matches!(
-            resolve(&include("code.rs"), &folder),
+            resolve(&include("code.rs"), folder.path()),
             Err(IncludeError::AnchorLinesShown { .. })
         ));
         assert!(matches!(
-            resolve(&include("code.rs:40:50"), &folder),
+            resolve(&include("code.rs:40:50"), folder.path()),
             Err(IncludeError::EmptyLines { .. })
         ));
     }

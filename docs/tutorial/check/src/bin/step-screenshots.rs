@@ -12,20 +12,21 @@
 //! The steps' servers listen on 127.0.0.1:3000, as the book has them, so
 //! that port must be free.
 
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cursors_book::{anchors, tutorial_root};
-use cursors_e2e::{ChromeDriver, PATIENCE, Page, side_by_side};
+use cursors_e2e::{Page, side_by_side};
+use cursors_test_support::{ChromeDriver, wait_until_accepts, wait_until_refused};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use serde_json::json;
 use tower_http::services::ServeDir;
 
 /// Where every step's server listens (the book's address).
-const STEP_SERVER: &str = "127.0.0.1:3000";
+const STEP_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000);
 
 /// A step's server binary, running in the step's folder; killed on drop.
 struct StepServer(Child);
@@ -41,13 +42,7 @@ impl StepServer {
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let server = Self(child);
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(STEP_SERVER).is_err() {
-            if std::time::Instant::now() > deadline {
-                bail!("the {step} server did not listen on {STEP_SERVER}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_accepts(STEP_SERVER, &format!("the {step} server"))?;
         Ok(server)
     }
 }
@@ -57,9 +52,7 @@ impl Drop for StepServer {
         let _ = self.0.kill();
         let _ = self.0.wait();
         // The next step's server needs the port.
-        while std::net::TcpStream::connect(STEP_SERVER).is_ok() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let _ = wait_until_refused(STEP_SERVER);
     }
 }
 
@@ -282,8 +275,7 @@ async fn main() -> Result<()> {
     let servers = argument("--servers")?.canonicalize()?;
     let out = argument("--out")?;
     std::fs::create_dir_all(&out)?;
-    let address: SocketAddr = STEP_SERVER.parse()?;
-    if StdTcpListener::bind(address).is_err() {
+    if StdTcpListener::bind(STEP_SERVER).is_err() {
         bail!("{STEP_SERVER} is in use, and the steps' servers listen there: stop what holds it");
     }
     let driver = ChromeDriver::start()?;
