@@ -199,10 +199,9 @@ mod tests {
     #[test]
     fn a_table_of_figures_without_a_command_in_its_section_fails() {
         // The command is in another section: it does not count.
-        let chapter = EXPLAINED.replace(
-            "## Figures\n\nMeasured with:",
-            "Measured with:\n\n## Figures",
-        );
+        let chapter = EXPLAINED
+            .replace("## Figures\n", "## Setup\n")
+            .replace("```\n\n*users*", "```\n\n## Figures\n\n*users*");
         let problems = figure_table_problems(&chapter);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("no command"), "{problems:?}");
