@@ -107,7 +107,29 @@ pub fn check(command: &Command, context: &Context, world: &dyn World) -> Result<
     let (program, args) = words.split_first().expect("commands have a word");
     match *program {
         // Shell built-ins and coreutils: always there.
-        "cd" | "mkdir" | "ls" | "cat" | "kill" => Ok(()),
+        "cd" | "mkdir" | "ls" | "cat" | "kill" | "export" => Ok(()),
+        // binaryen from npm, for a release build's wasm-opt offline: the
+        // version the scripts install, and nothing else npm could do.
+        "npm" => match args {
+            ["install", "--prefix", _, package] => {
+                let (name, version) = package.split_once('@').unwrap_or((package, ""));
+                match world.pinned_version(name) {
+                    Some(pinned) if pinned == version => Ok(()),
+                    Some(pinned) => Err(format!(
+                        "the book installs {name} {version}, the scripts {pinned}"
+                    )),
+                    None => Err(format!("npm package `{name}` is not one the scripts pin")),
+                }
+            }
+            _ => Err(format!("unexpected npm command: npm {}", args.join(" "))),
+        },
+        "wasm-opt" => match args {
+            ["--version"] => Ok(()),
+            _ => Err(format!(
+                "unexpected wasm-opt command: wasm-opt {}",
+                args.join(" ")
+            )),
+        },
         program if program.starts_with("scripts/") => check_script(program, args, command, world),
         "cargo" => check_cargo(args, context, world),
         "trunk" | "mdbook" => {
@@ -269,7 +291,11 @@ mod tests {
                 .ok_or_else(|| format!("{package} has no flags"))
         }
         fn pinned_version(&self, tool: &str) -> Option<String> {
-            (tool == "trunk").then(|| "0.21.14".into())
+            match tool {
+                "trunk" => Some("0.21.14".into()),
+                "binaryen" => Some("132".into()),
+                _ => None,
+            }
         }
     }
 
@@ -295,6 +321,9 @@ mod tests {
             "scripts/book.sh build",
             "rustup target add wasm32-unknown-unknown",
             "kill -9 $(cat target/cluster/server-1.pid)",
+            "npm install --prefix \"$HOME/.binaryen\" binaryen@132",
+            "export PATH=\"$HOME/.binaryen/node_modules/.bin:$PATH\"",
+            "wasm-opt --version",
         ] {
             assert_eq!(verdict(line), Ok(()), "{line}");
         }
@@ -313,6 +342,9 @@ mod tests {
             "scripts/book.sh publish",
             "scripts/missing.sh",
             "npm start",
+            "npm install --prefix tools binaryen@108",
+            "npm install --prefix tools left-pad@1",
+            "wasm-opt -O4 client.wasm",
         ] {
             assert!(verdict(line).is_err(), "{line} should fail");
         }

@@ -4,7 +4,9 @@
 //! and renders the chapter with a hole in it. These checks turn every such
 //! hole into a test failure, and go further: in Part 1 every line a step
 //! adds must be shown by its chapter (so a learner never has to guess one),
-//! and every command a chapter tells the reader to run must exist.
+//! and every command a chapter tells the reader to run must exist. Each
+//! step's chapter ends with the whole of every file the step changed,
+//! folded; every table of figures names the command that measured it.
 //!
 //! Pure functions over text, so each rule is unit-tested on small inputs;
 //! `tests/book.rs` runs them over the real book.
@@ -13,6 +15,7 @@ pub mod anchors;
 pub mod commands;
 pub mod coverage;
 pub mod includes;
+pub mod layout;
 
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,7 @@ use std::process::Command as Process;
 
 use clap::CommandFactory;
 use cursors_book::commands::{self, Context, World};
-use cursors_book::{anchors, chapters, coverage, includes, repository_root, tutorial_root};
+use cursors_book::{anchors, chapters, coverage, includes, layout, repository_root, tutorial_root};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
@@ -164,6 +164,70 @@ fn each_step_chapter_shows_every_line_its_step_adds() {
     report(problems);
 }
 
+/// The learner's check at the end of a step: every file the step creates or
+/// changes is shown whole, inside a folded `<details>` block of its chapter
+/// (included from the step's folder, so it cannot drift from the code).
+#[test]
+fn each_step_chapter_folds_the_whole_of_every_file_its_step_changed() {
+    let mut problems = Vec::new();
+    let mut previous_step: Option<PathBuf> = None;
+    for step in steps() {
+        let chapter = chapter_of(&step);
+        let markdown = read(&chapter);
+        let folded = layout::folded_lines(&markdown);
+        let mut shown: BTreeMap<PathBuf, BTreeSet<usize>> = BTreeMap::new();
+        for include in includes::find(&markdown) {
+            if !folded.contains(&include.line) {
+                continue;
+            }
+            if let Ok(found) = includes::resolve(&include, chapter.parent().unwrap()) {
+                let file = found.file.canonicalize().unwrap();
+                shown.entry(file).or_default().extend(found.lines);
+            }
+        }
+        for file in learner_files(&step) {
+            let inside = file.strip_prefix(&step).unwrap();
+            let text = read(&file);
+            let before = previous_step
+                .as_ref()
+                .and_then(|previous| std::fs::read_to_string(previous.join(inside)).ok());
+            if before.as_deref() == Some(text.as_str()) {
+                continue;
+            }
+            let seen = shown.get(&file.canonicalize().unwrap());
+            let missing: Vec<usize> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| !line.trim().is_empty() && !anchors::is_marker(line))
+                .map(|(index, _)| index + 1)
+                .filter(|number| !seen.is_some_and(|seen| seen.contains(number)))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "{}: no folded <details> block shows the whole of {} (lines {missing:?} missing)",
+                    relative(&chapter),
+                    relative(&file),
+                ));
+            }
+        }
+        previous_step = Some(step);
+    }
+    report(problems);
+}
+
+/// A table of measured figures says how it was measured and what its
+/// columns mean (see `layout::figure_table_problems`).
+#[test]
+fn every_table_of_figures_names_its_command_and_its_columns() {
+    let mut problems = Vec::new();
+    for chapter in chapters().unwrap() {
+        for problem in layout::figure_table_problems(&read(&chapter)) {
+            problems.push(format!("{}: {problem}", relative(&chapter)));
+        }
+    }
+    report(problems);
+}
+
 #[test]
 fn every_anchor_in_a_step_file_is_closed() {
     let mut problems = Vec::new();
@@ -249,6 +313,7 @@ impl World for RealWorld {
         let (script, variable) = match tool {
             "trunk" => ("scripts/lib.sh", "TRUNK_VERSION="),
             "mdbook" => ("scripts/book.sh", "MDBOOK_VERSION="),
+            "binaryen" => ("scripts/lib.sh", "BINARYEN_VERSION="),
             _ => return None,
         };
         read(&repository_root().join(script))

@@ -1,5 +1,5 @@
 // ANCHOR: connect
-const socket = new WebSocket("ws://127.0.0.1:3000/ws");
+const socket = new WebSocket(`ws://${location.host}/ws`);
 socket.onmessage = (event) => document.body.append(event.data, document.createElement("br"));
 // ANCHOR_END: connect
 // ANCHOR: send

@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! Step 1: an axum server with one WebSocket route, `/ws`, that sends every
 //! message straight back to whoever sent it.
@@ -43,3 +44,4 @@ async fn echo(mut socket: WebSocket) {
     }
 }
 // ANCHOR_END: echo
+// ANCHOR_END: whole

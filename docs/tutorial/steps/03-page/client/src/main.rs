@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! Step 3: a Leptos page that opens the socket and sends where the pointer
 //! is on every `pointermove`.
@@ -11,8 +12,17 @@ use web_sys::WebSocket;
 // ANCHOR_END: uses
 
 // ANCHOR: address
-/// The server of this step. `127.0.0.1`, not `localhost`: see the chapter.
-const SERVER: &str = "ws://127.0.0.1:3000/ws";
+/// The port the server listens on: `PORT` when this page is built, as for
+/// the server (`PORT=3100 trunk serve`), and 3000 when it is not set.
+const SERVER_PORT: &str = match option_env!("PORT") {
+    Some(port) => port,
+    None => "3000",
+};
+
+/// Where the server is. `127.0.0.1`, not `localhost`: see the chapter.
+fn server_address() -> String {
+    format!("ws://127.0.0.1:{SERVER_PORT}/ws")
+}
 // ANCHOR_END: address
 
 // ANCHOR: main
@@ -60,7 +70,7 @@ fn App() -> impl IntoView {
 // ANCHOR: connect
 /// Opens the socket and keeps `status` up to date with it.
 fn connect(status: RwSignal<&'static str>) -> WebSocket {
-    let socket = WebSocket::new(SERVER).expect("SERVER is a valid ws:// address");
+    let socket = WebSocket::new(&server_address()).expect("the address is a valid ws:// URL");
     // Browser callbacks are JavaScript functions: `Closure` wraps a Rust one.
     // `forget` hands it to the browser for good, as the socket lives as long
     // as the page.
@@ -74,7 +84,6 @@ fn connect(status: RwSignal<&'static str>) -> WebSocket {
 }
 // ANCHOR_END: connect
 
-// ANCHOR: fraction
 // ANCHOR: fraction
 /// The pointer's place as fractions of the window, what the server relays.
 fn fraction_of_window(client_x: i32, client_y: i32) -> Position {
@@ -91,3 +100,4 @@ fn fraction_of_window(client_x: i32, client_y: i32) -> Position {
     }
 }
 // ANCHOR_END: fraction
+// ANCHOR_END: whole

@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! The relay: every position a page sends is relayed to every other page,
 //! stamped with the sender's id and colour. One `tokio::sync::broadcast`
@@ -141,3 +142,4 @@ async fn connection(
     tracing::info!(id, "left");
 }
 // ANCHOR_END: connection
+// ANCHOR_END: whole

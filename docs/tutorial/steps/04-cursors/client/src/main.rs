@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! Step 4: the page draws everyone else's cursor from what the server
 //! relays.
@@ -13,8 +14,17 @@ use web_sys::{MessageEvent, WebSocket};
 // ANCHOR_END: uses
 
 // ANCHOR: address
-/// The server of this step. `127.0.0.1`, not `localhost`: see the chapter.
-const SERVER: &str = "ws://127.0.0.1:3000/ws";
+/// The port the server listens on: `PORT` when this page is built, as for
+/// the server (`PORT=3100 trunk serve`), and 3000 when it is not set.
+const SERVER_PORT: &str = match option_env!("PORT") {
+    Some(port) => port,
+    None => "3000",
+};
+
+/// Where the server is. `127.0.0.1`, not `localhost`: see the chapter.
+fn server_address() -> String {
+    format!("ws://127.0.0.1:{SERVER_PORT}/ws")
+}
 // ANCHOR_END: address
 
 // ANCHOR: peers
@@ -100,7 +110,7 @@ fn Cursor(id: u64, peers: Peers) -> impl IntoView {
 /// Opens the socket, keeps `status` up to date with it, and applies what
 /// the server sends to `peers`.
 fn connect(status: RwSignal<&'static str>, peers: Peers) -> WebSocket {
-    let socket = WebSocket::new(SERVER).expect("SERVER is a valid ws:// address");
+    let socket = WebSocket::new(&server_address()).expect("the address is a valid ws:// URL");
     let on_open = Closure::<dyn FnMut()>::new(move || status.set("connected"));
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
@@ -152,3 +162,4 @@ fn fraction_of_window(client_x: i32, client_y: i32) -> Position {
     }
 }
 // ANCHOR_END: fraction
+// ANCHOR_END: whole

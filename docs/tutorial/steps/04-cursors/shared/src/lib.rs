@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! The messages of the cursor app, shared by the server and (from step 3)
 //! the page: both sides compile the same types, so they cannot disagree on
@@ -57,3 +58,4 @@ mod tests {
     // ANCHOR_END: wire-test
 }
 // ANCHOR_END: tests
+// ANCHOR_END: whole

@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! Step 5: as in steps 2 to 4, every position a page sends is relayed to
 //! every other page, stamped with the sender's id and colour; and when a
@@ -147,3 +148,4 @@ async fn connection(
     tracing::info!(id, "left");
 }
 // ANCHOR_END: connection
+// ANCHOR_END: whole

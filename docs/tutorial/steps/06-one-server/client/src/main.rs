@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! Step 6: the page of step 5, now reaching the server wherever it was
 //! loaded from: through `trunk serve`'s proxy while developing, or from the
@@ -22,7 +23,9 @@ fn server_address() -> String {
         Ok("https:") => "wss",
         _ => "ws",
     };
-    let host = location.host().unwrap_or_else(|_| "127.0.0.1:3000".into());
+    // A page's own location always has a host (`127.0.0.1:8080` under
+    // `trunk serve`); there is no sensible guess if it had none.
+    let host = location.host().expect("the page's location has a host");
     format!("{scheme}://{host}/ws")
 }
 // ANCHOR_END: address
@@ -167,3 +170,4 @@ fn fraction_of_window(client_x: i32, client_y: i32) -> Position {
     }
 }
 // ANCHOR_END: fraction
+// ANCHOR_END: whole

@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: uses
 //! Step 6: the relay of step 5 (every position goes to every other page;
 //! a page that goes is announced as `left`), and the built page served
@@ -147,3 +148,4 @@ async fn connection(
     tracing::info!(id, "left");
 }
 // ANCHOR_END: connection
+// ANCHOR_END: whole

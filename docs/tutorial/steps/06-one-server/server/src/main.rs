@@ -1,3 +1,4 @@
+// ANCHOR: whole
 // ANCHOR: main
 use std::path::Path;
 
@@ -6,7 +7,16 @@ use server::Relay;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt::init();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    // 3000 unless `PORT` names another: `PORT=3100 cargo run -p server`
+    // when some other program already listens on 3000.
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+    let address = format!("127.0.0.1:{port}");
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|error| {
+            let hint = "another program may have it: try another port, e.g. PORT=3100";
+            std::io::Error::new(error.kind(), format!("{address}: {error} ({hint})"))
+        })?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // Where `trunk build` puts the page, seen from this workspace's folder
     // (where `cargo run` is started).
@@ -20,3 +30,4 @@ async fn main() -> std::io::Result<()> {
     axum::serve(listener, server::app(Relay::new(), page_dir)).await
 }
 // ANCHOR_END: main
+// ANCHOR_END: whole
