@@ -124,9 +124,9 @@ async fn metrics(
         connection_permits: limits.open(),
         connected_addresses: limits.addresses(),
     });
-    // The content type `/metrics` has always had: scrapers read it with the
-    // classic Prometheus parser (see `metrics::Metrics::render`).
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+    // The classic text format, said so with its version: scrapers pick
+    // their parser by this header (see `metrics`).
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
 
 async fn client_not_found() -> (StatusCode, &'static str) {

@@ -1,40 +1,50 @@
-//! What the server is doing, exported at `GET /metrics` in the Prometheus
-//! text format. Each series is declared once, in [`Metrics::new`]: its name,
-//! its help and its type, registered with `prometheus-client`, which also
-//! writes the exposition.
+//! What the server is doing, exported at `GET /metrics` in the classic
+//! Prometheus text format (0.0.4). Each series is declared once, in
+//! [`Metrics::new`]: its name, its help and its type, registered in a
+//! [`Registry`] of the `prometheus` crate (tikv's rust-prometheus), which
+//! also writes the exposition.
 //!
-//! Why `prometheus-client` rather than `metrics` with its Prometheus
-//! exporter: it is the Prometheus project's own Rust client, and a metric is
-//! a value we hold and register in a [`Registry`] of our own. Every server
-//! has its own registry (the tests run many servers in one process, each
-//! asserting on its own counts), where `metrics` records through one
-//! process-wide recorder and names every series and label with a string at
-//! the call. Here labels are types: a refusal is counted under a
-//! [`RefusalReason`], so a misspelt reason does not compile, where the
-//! string match this module had would have filed it under the wrong counter.
+//! Why this crate. The names and types served here are read by other
+//! people's dashboards, so the exposition must stay what it was when the
+//! server wrote it by hand: for each series `# HELP name help`,
+//! `# TYPE name type`, `name value`, counters named `..._total` on all three
+//! lines. `prometheus` writes exactly that, with names exactly as given, and
+//! holds each metric in a registry of our own: every server has its own (the
+//! tests run many servers in one process, each asserting on its own counts).
+//! The two others we weighed do not fit:
+//! - `prometheus-client` is the Prometheus project's own Rust client, but it
+//!   writes OpenMetrics: it appends `_total` to a counter's samples and names
+//!   the family without it, and ends with `# EOF`. That renames the `# TYPE`
+//!   line of every counter, and merges our gauge `cursors_connections` and
+//!   counter `cursors_connections_total` into two families of one name,
+//!   which a strict parser (`promtool check metrics`, Go's expfmt) rejects
+//!   whole. We used it briefly and served exactly that.
+//! - `metrics` with its Prometheus exporter records through one process-wide
+//!   recorder (a registry per server would need local-recorder tricks around
+//!   every call) and names each series and label with a string at the call.
 //!
-//! The names are the ones served before the registry, which dashboards read.
-//! The library appends `_total` to a counter itself, so counters are
-//! registered without it. One consequence: the gauge `cursors_connections`
-//! and the counter `cursors_connections_total` now share the family name
-//! `cursors_connections` on their `# TYPE` lines; the series are as before,
-//! and the exposition is served as `text/plain` as before (see
-//! [`Metrics::render`]).
+//! Labels are types: a refusal is counted under a [`RefusalReason`], whose
+//! label value comes from [`RefusalReason::as_str`] alone, so a misspelt
+//! reason does not compile (the string match this module once had filed an
+//! unknown one under `too_many_from_address`).
 //!
-//! Counters and gauges are atomics, bumped on hot paths by many tasks
-//! without a lock. The two histograms take a short lock per observation:
-//! they are observed once per room flush, not per message.
+//! The one visible change from the hand-written exposition: the registry
+//! lists families sorted by name rather than in declaration order, which
+//! Prometheus does not read. Counters, gauges and histograms are atomics,
+//! bumped on hot paths by many tasks without a lock; the histograms are
+//! observed once per room flush, not per message.
 
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    core::Collector,
+};
 
 pub use crate::admission::RefusalReason;
+
+/// The content type of the classic text exposition, served with it.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Upper bounds of the flush-duration buckets, in seconds: from 10 µs (a
 /// room of two) to 50 ms (three ticks: a flush that long is an incident).
@@ -50,15 +60,36 @@ const FRAMES_PER_FLUSH_BUCKETS: [f64; 14] = [
     20_000.0,
 ];
 
-/// The label set of `cursors_refusals_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RefusalLabels {
-    reason: RefusalReason,
+/// The children of `cursors_refusals_total`, one per [`RefusalReason`],
+/// created with the registry so that every reason is served from the start
+/// (at 0, as before) and counting one is a field access, not a lookup.
+#[derive(Debug)]
+struct RefusalCounters {
+    bad_room: IntCounter,
+    forbidden_origin: IntCounter,
+    server_full: IntCounter,
+    too_many_from_address: IntCounter,
 }
 
-impl EncodeLabelValue for RefusalReason {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        std::fmt::Write::write_str(encoder, self.as_str())
+impl RefusalCounters {
+    fn new(by_reason: &IntCounterVec) -> Self {
+        let child = |reason: RefusalReason| by_reason.with_label_values(&[reason.as_str()]);
+        Self {
+            bad_room: child(RefusalReason::BadRoom),
+            forbidden_origin: child(RefusalReason::ForbiddenOrigin),
+            server_full: child(RefusalReason::ServerFull),
+            too_many_from_address: child(RefusalReason::TooManyFromAddress),
+        }
+    }
+
+    /// Exhaustive: a new reason does not compile until it has its counter.
+    fn of(&self, reason: RefusalReason) -> &IntCounter {
+        match reason {
+            RefusalReason::BadRoom => &self.bad_room,
+            RefusalReason::ForbiddenOrigin => &self.forbidden_origin,
+            RefusalReason::ServerFull => &self.server_full,
+            RefusalReason::TooManyFromAddress => &self.too_many_from_address,
+        }
     }
 }
 
@@ -75,32 +106,32 @@ pub struct Occupancy {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    connections_open: Gauge,
-    connections_total: Counter,
-    rooms_open: Gauge,
-    messages_in: Counter,
-    bad_messages: Counter,
-    frames_out: Counter,
-    bytes_out: Counter,
-    stale_batches_dropped: Counter,
-    slow_client_closes: Counter,
-    refusals: Family<RefusalLabels, Counter>,
-    rate_limited_drops: Counter,
-    abuse_closes: Counter,
-    oversized_closes: Counter,
-    heartbeat_timeouts: Counter,
-    stale_commands: Counter,
-    backplane_up: Gauge,
-    backplane_published: Counter,
-    backplane_received: Counter,
-    backplane_errors: Counter,
-    backplane_dropped: Counter,
+    connections_open: IntGauge,
+    connections_total: IntCounter,
+    rooms_open: IntGauge,
+    messages_in: IntCounter,
+    bad_messages: IntCounter,
+    frames_out: IntCounter,
+    bytes_out: IntCounter,
+    stale_batches_dropped: IntCounter,
+    slow_client_closes: IntCounter,
+    refusals: RefusalCounters,
+    rate_limited_drops: IntCounter,
+    abuse_closes: IntCounter,
+    oversized_closes: IntCounter,
+    heartbeat_timeouts: IntCounter,
+    stale_commands: IntCounter,
+    backplane_up: IntGauge,
+    backplane_published: IntCounter,
+    backplane_received: IntCounter,
+    backplane_errors: IntCounter,
+    backplane_dropped: IntCounter,
     flush_seconds: Histogram,
     frames_per_flush: Histogram,
-    room_tasks: Gauge,
-    occupied_rooms: Gauge,
-    connection_permits: Gauge,
-    connected_addresses: Gauge,
+    room_tasks: IntGauge,
+    occupied_rooms: IntGauge,
+    connection_permits: IntGauge,
+    connected_addresses: IntGauge,
 }
 
 impl Default for Metrics {
@@ -109,209 +140,148 @@ impl Default for Metrics {
     }
 }
 
-/// Registers `metric` under `name` and hands it back, to be kept.
-fn registered<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
-where
-    M: prometheus_client::registry::Metric + Clone,
-{
-    registry.register(name, help, metric.clone());
-    metric
+/// Where the declarations of [`Metrics::new`] go.
+///
+/// Declaring fails only for a name that is malformed or already taken: a
+/// mistake in [`Metrics::new`] itself, out of reach of any client or of the
+/// environment, and caught by every test that builds a `Metrics`. So it
+/// panics, naming the mistake.
+struct Declarations {
+    registry: Registry,
+}
+
+impl Declarations {
+    fn register<M: Collector + Clone + 'static>(&self, metric: prometheus::Result<M>) -> M {
+        let metric = metric.unwrap_or_else(|error| panic!("malformed metric: {error}"));
+        if let Err(error) = self.registry.register(Box::new(metric.clone())) {
+            panic!("metric declared twice or malformed: {error}");
+        }
+        metric
+    }
+
+    /// A counter: its name ends in `_total`, on every line it is served.
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::new(name, help))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help))
+    }
+
+    fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+        self.register(Histogram::with_opts(
+            HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        ))
+    }
 }
 
 impl Metrics {
-    /// Every series, registered in the order the exposition lists them.
-    /// Help texts have no final full stop: the library adds it.
+    /// Every series, under the name, help and type it was first served
+    /// with (help texts keep their full stop: the library adds nothing).
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let r = &mut registry;
-        let connections_open = registered(
-            r,
-            "cursors_connections",
-            "Open WebSocket connections",
-            Gauge::default(),
-        );
-        let rooms_open = registered(
-            r,
-            "cursors_rooms",
-            "Rooms with at least one member",
-            Gauge::default(),
-        );
-        let connections_total = registered(
-            r,
-            "cursors_connections",
-            "WebSocket connections accepted",
-            Counter::default(),
-        );
-        let messages_in = registered(
-            r,
-            "cursors_messages_in",
-            "Text frames received from clients",
-            Counter::default(),
-        );
-        let bad_messages = registered(
-            r,
-            "cursors_bad_messages",
-            "Frames refused with an error frame",
-            Counter::default(),
-        );
-        let frames_out = registered(
-            r,
-            "cursors_frames_out",
-            "Frames written to clients",
-            Counter::default(),
-        );
-        let bytes_out = registered(
-            r,
-            "cursors_bytes_out",
-            "Payload bytes written to clients",
-            Counter::default(),
-        );
-        let stale_batches_dropped = registered(
-            r,
-            "cursors_stale_batches_dropped",
-            "Cursor batches replaced before a slow client read them",
-            Counter::default(),
-        );
-        let slow_client_closes = registered(
-            r,
-            "cursors_slow_client_closes",
-            "Connections closed for not reading",
-            Counter::default(),
-        );
-        let oversized_closes = registered(
-            r,
-            "cursors_oversized_closes",
-            "Connections closed for a frame over the size limit",
-            Counter::default(),
-        );
-        let heartbeat_timeouts = registered(
-            r,
-            "cursors_heartbeat_timeouts",
-            "Connections closed for not answering pings",
-            Counter::default(),
-        );
-        let backplane_up = registered(
-            r,
-            "cursors_backplane_up",
-            "1 while the Redis backplane is reachable (0 when down or not configured)",
-            Gauge::default(),
-        );
-        let backplane_published = registered(
-            r,
-            "cursors_backplane_published",
-            "Messages published to the other servers through Redis",
-            Counter::default(),
-        );
-        let backplane_received = registered(
-            r,
-            "cursors_backplane_received",
-            "Messages received from Redis pub/sub",
-            Counter::default(),
-        );
-        let backplane_errors = registered(
-            r,
-            "cursors_backplane_errors",
-            "Redis commands that failed or timed out, and unreadable messages",
-            Counter::default(),
-        );
-        let backplane_dropped = registered(
-            r,
-            "cursors_backplane_dropped",
-            "Backplane messages dropped: queue full, a room's inbox full, or a subscriber that lagged",
-            Counter::default(),
-        );
-        let stale_commands = registered(
-            r,
-            "cursors_stale_commands",
-            "Commands ignored because their connection had been superseded by a resume or had ended",
-            Counter::default(),
-        );
-        let rate_limited_drops = registered(
-            r,
-            "cursors_rate_limited_drops",
-            "Messages dropped by the per-connection rate limit",
-            Counter::default(),
-        );
-        let abuse_closes = registered(
-            r,
-            "cursors_abuse_closes",
-            "Connections closed for staying over the rate limit",
-            Counter::default(),
-        );
-        let refusals = registered(
-            r,
-            "cursors_refusals",
-            "Upgrades refused before the WebSocket opened, by reason",
-            Family::default(),
-        );
-        // Every reason is served from the start, at 0, as before.
-        for reason in RefusalReason::ALL {
-            drop(refusals.get_or_create(&RefusalLabels { reason }));
-        }
-        let room_tasks = registered(
-            r,
-            "cursors_room_tasks",
-            "Room tasks running",
-            Gauge::default(),
-        );
-        let occupied_rooms = registered(
-            r,
-            "cursors_occupied_rooms",
-            "Rooms with members, which share the frame budget",
-            Gauge::default(),
-        );
-        let connection_permits = registered(
-            r,
-            "cursors_connection_permits",
-            "Connection slots held (global cap)",
-            Gauge::default(),
-        );
-        let connected_addresses = registered(
-            r,
-            "cursors_connected_addresses",
-            "Addresses holding a connection slot (per-IP cap)",
-            Gauge::default(),
-        );
-        let flush_seconds = registered(
-            r,
-            "cursors_flush_duration_seconds",
-            "Time a room took to hand one cursor batch to its members' outboxes",
-            Histogram::new(FLUSH_SECONDS_BUCKETS),
-        );
-        let frames_per_flush = registered(
-            r,
-            "cursors_frames_per_flush",
-            "Frames a room handed to its members' outboxes in one cursor batch",
-            Histogram::new(FRAMES_PER_FLUSH_BUCKETS),
-        );
+        let declare = Declarations {
+            registry: Registry::new(),
+        };
+        let refusals_by_reason = declare.register(IntCounterVec::new(
+            Opts::new(
+                "cursors_refusals_total",
+                "Upgrades refused before the WebSocket opened, by reason.",
+            ),
+            &["reason"],
+        ));
         Self {
-            registry,
-            connections_open,
-            connections_total,
-            rooms_open,
-            messages_in,
-            bad_messages,
-            frames_out,
-            bytes_out,
-            stale_batches_dropped,
-            slow_client_closes,
-            refusals,
-            rate_limited_drops,
-            abuse_closes,
-            oversized_closes,
-            heartbeat_timeouts,
-            stale_commands,
-            backplane_up,
-            backplane_published,
-            backplane_received,
-            backplane_errors,
-            backplane_dropped,
-            flush_seconds,
-            frames_per_flush,
-            room_tasks,
-            occupied_rooms,
-            connection_permits,
-            connected_addresses,
+            connections_open: declare.gauge("cursors_connections", "Open WebSocket connections."),
+            rooms_open: declare.gauge("cursors_rooms", "Rooms with at least one member."),
+            connections_total: declare.counter(
+                "cursors_connections_total",
+                "WebSocket connections accepted.",
+            ),
+            messages_in: declare.counter(
+                "cursors_messages_in_total",
+                "Text frames received from clients.",
+            ),
+            bad_messages: declare.counter(
+                "cursors_bad_messages_total",
+                "Frames refused with an error frame.",
+            ),
+            frames_out: declare.counter("cursors_frames_out_total", "Frames written to clients."),
+            bytes_out: declare.counter(
+                "cursors_bytes_out_total",
+                "Payload bytes written to clients.",
+            ),
+            stale_batches_dropped: declare.counter(
+                "cursors_stale_batches_dropped_total",
+                "Cursor batches replaced before a slow client read them.",
+            ),
+            slow_client_closes: declare.counter(
+                "cursors_slow_client_closes_total",
+                "Connections closed for not reading.",
+            ),
+            oversized_closes: declare.counter(
+                "cursors_oversized_closes_total",
+                "Connections closed for a frame over the size limit.",
+            ),
+            heartbeat_timeouts: declare.counter(
+                "cursors_heartbeat_timeouts_total",
+                "Connections closed for not answering pings.",
+            ),
+            backplane_up: declare.gauge(
+                "cursors_backplane_up",
+                "1 while the Redis backplane is reachable (0 when down or not configured).",
+            ),
+            backplane_published: declare.counter(
+                "cursors_backplane_published_total",
+                "Messages published to the other servers through Redis.",
+            ),
+            backplane_received: declare.counter(
+                "cursors_backplane_received_total",
+                "Messages received from Redis pub/sub.",
+            ),
+            backplane_errors: declare.counter(
+                "cursors_backplane_errors_total",
+                "Redis commands that failed or timed out, and unreadable messages.",
+            ),
+            backplane_dropped: declare.counter(
+                "cursors_backplane_dropped_total",
+                "Backplane messages dropped: queue full, a room's inbox full, or a subscriber that lagged.",
+            ),
+            stale_commands: declare.counter(
+                "cursors_stale_commands_total",
+                "Commands ignored because their connection had been superseded by a resume or had ended.",
+            ),
+            rate_limited_drops: declare.counter(
+                "cursors_rate_limited_drops_total",
+                "Messages dropped by the per-connection rate limit.",
+            ),
+            abuse_closes: declare.counter(
+                "cursors_abuse_closes_total",
+                "Connections closed for staying over the rate limit.",
+            ),
+            refusals: RefusalCounters::new(&refusals_by_reason),
+            room_tasks: declare.gauge("cursors_room_tasks", "Room tasks running."),
+            occupied_rooms: declare.gauge(
+                "cursors_occupied_rooms",
+                "Rooms with members, which share the frame budget.",
+            ),
+            connection_permits: declare.gauge(
+                "cursors_connection_permits",
+                "Connection slots held (global cap).",
+            ),
+            connected_addresses: declare.gauge(
+                "cursors_connected_addresses",
+                "Addresses holding a connection slot (per-IP cap).",
+            ),
+            flush_seconds: declare.histogram(
+                "cursors_flush_duration_seconds",
+                "Time a room took to hand one cursor batch to its members' outboxes.",
+                &FLUSH_SECONDS_BUCKETS,
+            ),
+            frames_per_flush: declare.histogram(
+                "cursors_frames_per_flush",
+                "Frames a room handed to its members' outboxes in one cursor batch.",
+                &FRAMES_PER_FLUSH_BUCKETS,
+            ),
+            registry: declare.registry,
         }
     }
 
@@ -366,7 +336,7 @@ impl Metrics {
 
     /// Counts a refused upgrade under its reason.
     pub fn refused(&self, reason: RefusalReason) {
-        self.refusals.get_or_create(&RefusalLabels { reason }).inc();
+        self.refusals.of(reason).inc();
     }
 
     pub fn rate_limited(&self) {
@@ -409,11 +379,8 @@ impl Metrics {
         self.backplane_dropped.inc_by(messages);
     }
 
-    /// The exposition of every series, with the occupancy read just now.
-    ///
-    /// It is OpenMetrics text (ending in `# EOF`, which the older
-    /// Prometheus format reads as a comment); the handler serves it as
-    /// `text/plain`, as before, so scrapers keep the parser they have used.
+    /// The exposition of every series, with the occupancy read just now, in
+    /// the classic text format (served as [`CONTENT_TYPE`]).
     pub fn render(&self, occupancy: Occupancy) -> String {
         let gauge_value = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
         self.room_tasks.set(gauge_value(occupancy.room_tasks));
@@ -424,8 +391,12 @@ impl Metrics {
         self.connected_addresses
             .set(gauge_value(occupancy.connected_addresses));
         let mut text = String::new();
-        // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        // The encoder refuses only a family without samples or without a
+        // name; every family here has a name and at least one sample (the
+        // refusal vector has its four children from the start).
+        if let Err(error) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text) {
+            tracing::error!(%error, "writing the metrics exposition");
+        }
         text
     }
 }
@@ -461,6 +432,41 @@ mod tests {
     }
 
     #[test]
+    fn every_reason_is_served_from_the_start_under_its_one_spelling() {
+        let text = Metrics::new().render(Occupancy::default());
+        let mut refusal_lines: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("cursors_refusals_total{"))
+            .collect();
+        refusal_lines.sort_unstable();
+        let mut expected: Vec<String> = RefusalReason::ALL
+            .iter()
+            .map(|reason| format!("cursors_refusals_total{{reason=\"{}\"}} 0", reason.as_str()))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(refusal_lines, expected);
+    }
+
+    #[test]
+    fn the_exposition_is_the_classic_format_with_names_as_declared() {
+        let metrics = Metrics::new();
+        metrics.connection_opened();
+        let text = metrics.render(Occupancy::default());
+        // What the hand-written exposition served, line for line.
+        for lines in [
+            "# HELP cursors_connections Open WebSocket connections.\n\
+             # TYPE cursors_connections gauge\n\
+             cursors_connections 1\n",
+            "# HELP cursors_connections_total WebSocket connections accepted.\n\
+             # TYPE cursors_connections_total counter\n\
+             cursors_connections_total 1\n",
+        ] {
+            assert!(text.contains(lines), "no\n{lines}in:\n{text}");
+        }
+        assert!(!text.contains("# EOF"), "{text}");
+    }
+
+    #[test]
     fn counters_keep_their_total_names_and_gauges_their_plain_ones() {
         let metrics = Metrics::new();
         metrics.connection_opened();
@@ -493,7 +499,7 @@ mod tests {
         assert_eq!(value(&text, "cursors_frames_per_flush_count"), 2.0);
         assert_eq!(value(&text, "cursors_frames_per_flush_sum"), 47.0);
         assert_eq!(
-            value(&text, "cursors_frames_per_flush_bucket{le=\"10.0\"}"),
+            value(&text, "cursors_frames_per_flush_bucket{le=\"10\"}"),
             1.0
         );
         assert_eq!(

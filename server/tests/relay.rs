@@ -364,3 +364,147 @@ async fn metrics_show_each_flush_in_the_histograms() {
     );
     server.stop().await.unwrap();
 }
+
+/// Every series `/metrics` served before it was declared through a registry
+/// (commit 084cd8e, which wrote the exposition by hand), with its type.
+/// Other people's dashboards read these names: this list is copied from that
+/// code, not from what the server writes now.
+const SERIES_SERVED_BEFORE: [(&str, &str); 24] = [
+    ("cursors_connections", "gauge"),
+    ("cursors_rooms", "gauge"),
+    ("cursors_connections_total", "counter"),
+    ("cursors_messages_in_total", "counter"),
+    ("cursors_bad_messages_total", "counter"),
+    ("cursors_frames_out_total", "counter"),
+    ("cursors_bytes_out_total", "counter"),
+    ("cursors_stale_batches_dropped_total", "counter"),
+    ("cursors_slow_client_closes_total", "counter"),
+    ("cursors_oversized_closes_total", "counter"),
+    ("cursors_heartbeat_timeouts_total", "counter"),
+    ("cursors_backplane_up", "gauge"),
+    ("cursors_backplane_published_total", "counter"),
+    ("cursors_backplane_received_total", "counter"),
+    ("cursors_backplane_errors_total", "counter"),
+    ("cursors_backplane_dropped_total", "counter"),
+    ("cursors_stale_commands_total", "counter"),
+    ("cursors_rate_limited_drops_total", "counter"),
+    ("cursors_abuse_closes_total", "counter"),
+    ("cursors_refusals_total", "counter"),
+    ("cursors_room_tasks", "gauge"),
+    ("cursors_occupied_rooms", "gauge"),
+    ("cursors_connection_permits", "gauge"),
+    ("cursors_connected_addresses", "gauge"),
+];
+
+/// The families of a classic (0.0.4) text exposition, name to type, after
+/// checking what a strict parser (Go's expfmt, `promtool check metrics`)
+/// requires: each family has one `# TYPE` line, its `# HELP` line (if any)
+/// comes right before and names the same family, and every sample after it
+/// is named as the family (a histogram's as the family plus `_bucket`,
+/// `_sum` or `_count`) until the next family. No OpenMetrics `# EOF`.
+fn classic_families(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut families = std::collections::BTreeMap::new();
+    let mut help_for: Option<&str> = None;
+    let mut current: Option<(&str, &str)> = None;
+    for line in text.lines() {
+        assert_ne!(line.trim(), "# EOF", "an OpenMetrics ending:\n{text}");
+        if let Some(help) = line.strip_prefix("# HELP ") {
+            assert!(help_for.is_none(), "two HELP lines in a row: {line}");
+            help_for = Some(help.split(' ').next().unwrap_or_default());
+        } else if let Some(declaration) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = declaration
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("a TYPE line without a type: {line}"));
+            if let Some(helped) = help_for.take() {
+                assert_eq!(helped, name, "HELP and TYPE name different families");
+            }
+            let earlier = families.insert(name.to_owned(), kind.to_owned());
+            assert!(earlier.is_none(), "two TYPE lines for {name}:\n{text}");
+            current = Some((name, kind));
+        } else if !line.is_empty() {
+            assert!(!line.starts_with('#'), "an unknown comment: {line}");
+            assert!(help_for.is_none(), "HELP without TYPE before: {line}");
+            let (family, kind) = current.unwrap_or_else(|| panic!("an untyped sample: {line}"));
+            let sample_name = line.split(['{', ' ']).next().unwrap_or_default();
+            let named_as_family = match kind {
+                "histogram" => ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| sample_name.strip_suffix(suffix) == Some(family)),
+                _ => sample_name == family,
+            };
+            assert!(
+                named_as_family,
+                "sample {sample_name} under `# TYPE {family} {kind}`"
+            );
+        }
+    }
+    families
+}
+
+/// A raw HTTP/1.1 GET; returns the response head and the body.
+async fn get_with_head(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_owned(), body.to_owned())
+}
+
+/// `/metrics` is the classic Prometheus text format, said so in its content
+/// type, and keeps every series it served before under its name and type,
+/// next to the two flush histograms.
+#[tokio::test]
+async fn metrics_keep_every_series_served_before_in_the_classic_format() {
+    let server = TestServer::start().await;
+    let (head, body) = get_with_head(server.addr, "/metrics").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let content_type = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim())
+        })
+        .unwrap_or_else(|| panic!("no content type in:\n{head}"));
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+
+    let families = classic_families(&body);
+    for (name, kind) in SERIES_SERVED_BEFORE {
+        assert_eq!(
+            families.get(name).map(String::as_str),
+            Some(kind),
+            "{name} in:\n{body}"
+        );
+        if name != "cursors_refusals_total" {
+            assert_eq!(metric(&server, name).await, 0.0, "{name} is served at 0");
+        }
+    }
+    for reason in [
+        "bad_room",
+        "forbidden_origin",
+        "server_full",
+        "too_many_from_address",
+    ] {
+        let series = format!("cursors_refusals_total{{reason=\"{reason}\"}}");
+        assert_eq!(metric(&server, &series).await, 0.0, "{series}");
+    }
+    for histogram in ["cursors_flush_duration_seconds", "cursors_frames_per_flush"] {
+        assert_eq!(
+            families.get(histogram).map(String::as_str),
+            Some("histogram"),
+            "{histogram} in:\n{body}"
+        );
+    }
+    assert_eq!(
+        families.len(),
+        SERIES_SERVED_BEFORE.len() + 2,
+        "a family nobody declared:\n{body}"
+    );
+    server.stop().await.unwrap();
+}
