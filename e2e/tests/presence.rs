@@ -198,7 +198,7 @@ async fn cursor_chat_shows_beside_the_cursor_for_others_then_fades() -> Result<(
 
 /// How long the page keeps a message after Enter before clearing it
 /// (`CHAT_LINGER` in client/src/app.rs), and how long the bubble then takes
-/// to fade and go (`CHAT_FADE` in client/src/connection.rs).
+/// to fade and go (`CHAT_FADE` in client/src/connection/link.rs).
 const CHAT_LINGER: Duration = Duration::from_secs(4);
 const CHAT_FADE: Duration = Duration::from_millis(600);
 

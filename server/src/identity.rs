@@ -45,7 +45,7 @@ pub fn random_id(rng: &mut impl Rng) -> String {
 
 /// The same, starting with `prefix`: a server sharing rooms with others
 /// starts its ids with its own tag, so two servers never hand out the same
-/// id (see `room/redis.rs`).
+/// id (see `room/redis/group.rs`).
 pub fn random_id_with_prefix(rng: &mut impl Rng, prefix: &str) -> String {
     let mut id = String::with_capacity(ID_LENGTH);
     id.push_str(prefix);
