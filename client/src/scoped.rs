@@ -76,7 +76,12 @@ impl TimerSlot {
     }
 
     /// Runs `then` once after `after`, unless stopped or replaced first.
+    /// Does nothing once the component is gone (a promise that resolves
+    /// after the page moved on must not start a timer nobody can stop).
     pub fn start_timeout(&self, after: Duration, then: impl FnOnce() + 'static) {
+        if self.is_disposed() {
+            return;
+        }
         self.stop();
         let slot = self.0;
         let started = set_timeout_with_handle(
@@ -91,7 +96,11 @@ impl TimerSlot {
     }
 
     /// Runs `tick` every `period` until stopped or replaced.
+    /// Does nothing once the component is gone, like [`Self::start_timeout`].
     pub fn start_interval(&self, period: Duration, tick: impl Fn() + 'static) {
+        if self.is_disposed() {
+            return;
+        }
         self.stop();
         let started = set_interval_with_handle(tick, period);
         self.0.set_value(started.ok().map(Running::Interval));
@@ -101,6 +110,10 @@ impl TimerSlot {
         if let Some(running) = self.0.try_update_value(Option::take).flatten() {
             running.stop();
         }
+    }
+
+    fn is_disposed(&self) -> bool {
+        self.0.try_with_value(|_| ()).is_none()
     }
 
     pub fn is_running(&self) -> bool {

@@ -52,6 +52,50 @@ fn a_circle_is_found_when_there_is_one() {
     assert_eq!(find_circle(&graph), None);
 }
 
+#[test]
+fn braced_and_nested_imports_name_each_module_they_reach() {
+    assert_eq!(
+        expand("super::{state::Input, hub::{self, RoomHub as Hub}};"),
+        vec!["super::state::Input", "super::hub", "super::hub::RoomHub"]
+    );
+    let root = Path::new("/room");
+    let modules: BTreeSet<String> = ["", "task", "state", "hub", "redis", "redis/link"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let task = root.join("task.rs");
+    let resolved = |path: &str, module: &str, file: &Path| {
+        expand(path)
+            .iter()
+            .filter_map(|path| resolve(module, path, file, &modules))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        resolved("super::{state::Input, hub::RoomHub};", "task", &task),
+        vec!["state", "hub"]
+    );
+    assert_eq!(
+        resolved("crate::room::{hub::RoomHub};", "task", &task),
+        vec!["hub"]
+    );
+    // A parent's own items name the parent; a mod.rs names its children
+    // without `self::`.
+    let link = root.join("redis/link.rs");
+    assert_eq!(
+        resolved("super::{Group, link::X}", "redis/link", &link),
+        vec!["redis", "redis/link"]
+    );
+    let redis = root.join("redis/mod.rs");
+    assert_eq!(
+        resolved("link::RedisRoomLink", "redis", &redis),
+        vec!["redis/link"]
+    );
+    assert_eq!(
+        resolved("std::sync::Arc", "redis", &redis),
+        Vec::<String>::new()
+    );
+}
+
 /// Module name → the modules its `use` lines name.
 fn import_graph(root: &Path) -> Graph {
     let files = rust_files(root);
@@ -63,8 +107,11 @@ fn import_graph(root: &Path) -> Graph {
         // The test modules may import what they like.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         let imports = graph.entry(module.clone()).or_default();
-        for statement in use_statements(code) {
-            if let Some(target) = resolve(&module, &statement, file, &modules)
+        for path in use_statements(code)
+            .iter()
+            .flat_map(|statement| expand(statement))
+        {
+            if let Some(target) = resolve(&module, &path, file, &modules)
                 && target != module
             {
                 imports.insert(target);
@@ -125,16 +172,56 @@ fn use_statements(code: &str) -> Vec<String> {
     statements
 }
 
+/// One path per item of a `use` tree: `a::{b::C, d::{self, E}}` is
+/// `a::b::C`, `a::d` and `a::d::E`. Renames (`as`) are dropped.
+fn expand(tree: &str) -> Vec<String> {
+    let tree: String = tree
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some(open) = tree.find('{') else {
+        let path = tree.split(" as ").next().unwrap_or_default().trim();
+        return vec![path.to_owned()];
+    };
+    let prefix = tree[..open].trim().trim_end_matches("::");
+    let close = tree.rfind('}').unwrap_or(tree.len());
+    let inner = &tree[open + 1..close];
+    let mut items = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (index, character) in inner.char_indices() {
+        match character {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .flat_map(|item| {
+            if item == "self" {
+                vec![prefix.to_owned()]
+            } else {
+                expand(&format!("{prefix}::{item}"))
+            }
+        })
+        .collect()
+}
+
 /// The module of the room a `use` path names, if any: the longest prefix
 /// of it that is a module. A path into a parent's own items names the
 /// parent.
 fn resolve(module: &str, path: &str, file: &Path, modules: &BTreeSet<String>) -> Option<String> {
     let path = path.trim_end_matches(';');
-    let segments: Vec<&str> = path
-        .split("::")
-        .map(str::trim)
-        .take_while(|segment| !segment.starts_with('{'))
-        .collect();
+    let segments: Vec<&str> = path.split("::").map(str::trim).collect();
     // Where the path starts, as a module of the room.
     let is_mod_file = file.file_name().is_some_and(|name| name == "mod.rs");
     let mut base: Vec<String> = if module.is_empty() {

@@ -418,17 +418,18 @@ impl Link {
     /// clock, `performance.now()`).
     pub fn frame(&mut self, frame_time: f64) -> Vec<Command> {
         match self.throttle.take_for_frame(frame_time) {
-            FrameTurn::Send(point) => {
-                if self.status == Status::Connected && !self.closing {
-                    self.active_since_ping = true;
-                }
-                vec![Command::SendMove(point)]
-            }
+            FrameTurn::Send(point) => vec![Command::SendMove(point)],
             FrameTurn::Wait => vec![Command::RequestFrame],
             FrameTurn::Idle => Vec::new(),
         }
     }
     // ANCHOR_END: pointer-moved
+
+    /// The browser side sent a move (the socket was open and took it):
+    /// the room is not still, so the next ping comes soon.
+    pub fn move_sent(&mut self) {
+        self.active_since_ping = true;
+    }
 
     /// The pointer left the board (or the finger lifted).
     pub fn pointer_left(&mut self) -> Vec<Command> {
@@ -869,6 +870,31 @@ mod tests {
                 after: Duration::from_secs(30)
             },
             "a pong alone is no activity"
+        );
+    }
+
+    #[test]
+    fn only_a_move_that_went_out_makes_the_next_ping_soon() {
+        let mut link = connected();
+        link.timer_fired(Timer::Ping, NOW);
+        // The frame asks for a send; until the socket took it, the room
+        // counts as still.
+        link.pointer_moved(Point { x: 0.5, y: 0.5 });
+        link.frame(NOW);
+        assert_eq!(
+            link.timer_fired(Timer::Ping, NOW)[1],
+            Command::StartTimer {
+                timer: Timer::Ping,
+                after: Duration::from_secs(30)
+            }
+        );
+        link.move_sent();
+        assert_eq!(
+            link.timer_fired(Timer::Ping, NOW)[1],
+            Command::StartTimer {
+                timer: Timer::Ping,
+                after: Duration::from_secs(5)
+            }
         );
     }
 

@@ -134,6 +134,7 @@ impl Connection {
             }
             Command::SendMove(Point { x, y }) => {
                 if self.send(&ClientMessage::Move { x, y }) {
+                    self.link.borrow_mut().move_sent();
                     self.counters
                         .update_value(|counters| counters.moves_sent += 1);
                 }

@@ -69,7 +69,10 @@ pub(crate) fn wait_until_process_accepts(
                 status,
             });
         }
-        if TcpStream::connect(addr).is_ok() {
+        // Something accepts; it must be this process, not a stranger that
+        // took the port first (then this one fails to bind and exits,
+        // which the next turn reports).
+        if TcpStream::connect(addr).is_ok() && listens(process.id(), addr.port()) != Some(false) {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -80,6 +83,36 @@ pub(crate) fn wait_until_process_accepts(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Whether process `pid` holds a listening TCP socket on `port`, read
+/// from Linux's `/proc`: the socket's inode in `/proc/net/tcp{,6}`, among
+/// the process's open files. `None` where `/proc` cannot tell (another
+/// system): the caller then trusts the port.
+fn listens(pid: u32, port: u16) -> Option<bool> {
+    const LISTEN: &str = "0A";
+    let port = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl, local address, remote address, state, …, inode (10th).
+            if let [_, local, _, state, _, _, _, _, _, inode, ..] = fields[..]
+                && local.ends_with(&port)
+                && state == LISTEN
+            {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    let files = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(files.flatten().any(|file| {
+        std::fs::read_link(file.path())
+            .is_ok_and(|target| inodes.iter().any(|inode| target.as_os_str() == inode.as_str()))
+    }))
 }
 
 /// Kills `process` and reaps it; errors are of no use to a caller tearing
@@ -100,6 +133,21 @@ mod tests {
         wait_until_accepts(addr, "the test listener").unwrap();
         drop(listener);
         wait_until_refused(addr).unwrap();
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_stranger_on_the_port_is_not_taken_for_the_process() {
+        // This test process listens; a child that does not is not it.
+        let stranger = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = stranger.local_addr().expect("addr");
+        assert_eq!(listens(std::process::id(), addr.port()), Some(true));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        assert_eq!(listens(child.id(), addr.port()), Some(false));
+        kill_and_reap(&mut child);
     }
 
     #[test]

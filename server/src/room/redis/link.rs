@@ -200,10 +200,12 @@ impl RoomLink for RedisRoomLink {
         if !self.schedule.is_synchronised() && !self.subscribe().await {
             return Vec::new();
         }
-        self.schedule.resynced(generation, Instant::now());
         let existing = self.read_records().await.unwrap_or_default();
         let writes = self.replicator.resync(state, &existing);
         self.queue_all(writes);
+        // Synchronised with this generation; the second pass counts from
+        // now, once our writes are queued.
+        self.schedule.resynced(generation, Instant::now());
         // Read the others again rather than reuse `existing`: the later the
         // read, the more of the other servers have written theirs back (a
         // Redis that restarted empty holds nothing until they have).

@@ -46,6 +46,10 @@ impl RoomKeys {
 
 /// A user as kept in the room's `users` hash: what every member sees of
 /// them (the same fields a `welcome` lists), plus who holds them.
+///
+/// Since the record shares `PeerSnapshot`'s fields it writes `away` only
+/// while it is true, as the `welcome` does. Servers of either version
+/// read each other's records: `away` is `#[serde(default)]` on both sides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
     #[serde(flatten)]
