@@ -119,7 +119,8 @@ wait_for_port() { # port what [pid]
 # REDIS_PORT and REDIS_PID.
 start_redis() { # dir [port]
   local dir="$1" wanted="${2:-}" port
-  command -v redis-server >/dev/null || die "redis-server is missing: run scripts/setup.sh --redis"
+  { command -v redis-server && command -v redis-cli; } >/dev/null \
+    || die "redis-server and redis-cli are missing: run scripts/setup.sh --redis"
   mkdir -p "$dir"
   for _ in $(seq 5); do
     port="${wanted:-$(free_port)}"
@@ -128,7 +129,9 @@ start_redis() { # dir [port]
     REDIS_PID=$!
     track "$REDIS_PID"
     for _ in $(seq 100); do
-      if timeout 2 redis-cli -p "$port" ping 2>/dev/null | grep -qx PONG; then
+      # Ours, not a stranger that holds the port: Redis says its pid.
+      if timeout 2 redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' \
+        | grep -qx "process_id:$REDIS_PID"; then
         REDIS_PORT="$port"
         return
       fi

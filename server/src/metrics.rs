@@ -273,12 +273,12 @@ impl Metrics {
             ),
             flush_seconds: declare.histogram(
                 "cursors_flush_duration_seconds",
-                "Time a room took to hand one cursor batch to its members' outboxes.",
+                "Time a room took to hand one cursor batch to its members' outboxes (batches with at least one receiver; with --fanout immediate every move is a batch).",
                 &FLUSH_SECONDS_BUCKETS,
             ),
             frames_per_flush: declare.histogram(
                 "cursors_frames_per_flush",
-                "Frames a room handed to its members' outboxes in one cursor batch.",
+                "Frames a room handed to its members' outboxes in one cursor batch (one per receiver here, a snapshot replacing a stale batch included).",
                 &FRAMES_PER_FLUSH_BUCKETS,
             ),
             registry: declare.registry,

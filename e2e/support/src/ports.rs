@@ -110,8 +110,11 @@ fn listens(pid: u32, port: u16) -> Option<bool> {
     }
     let files = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     Some(files.flatten().any(|file| {
-        std::fs::read_link(file.path())
-            .is_ok_and(|target| inodes.iter().any(|inode| target.as_os_str() == inode.as_str()))
+        std::fs::read_link(file.path()).is_ok_and(|target| {
+            inodes
+                .iter()
+                .any(|inode| target.as_os_str() == inode.as_str())
+        })
     }))
 }
 

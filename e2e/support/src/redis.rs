@@ -2,7 +2,6 @@
 //! folder of its own, without persistence, with `DEBUG` allowed from
 //! loopback (`DEBUG SLEEP` stands in for a Redis that hangs). Killed on drop.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::ports::{free_loopback_address, kill_and_reap, wait_until_process_accepts};
@@ -16,7 +15,6 @@ const HINT: &str = "Debian package redis-server; scripts/setup.sh --redis instal
 pub struct Redis {
     pub port: u16,
     logs: Logs,
-    log: Option<PathBuf>,
     process: Option<Child>,
     /// Its working folder, so nothing it writes lands where the test runs.
     folder: TempDir,
@@ -30,7 +28,6 @@ impl Redis {
             let mut redis = Self {
                 port: free_loopback_address()?.port(),
                 logs: logs.clone(),
-                log: None,
                 process: None,
                 folder: temp_dir("cursors-redis")?,
             };
@@ -48,11 +45,6 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Its log file, when it logs to one.
-    pub fn log(&self) -> Option<&PathBuf> {
-        self.log.as_ref()
-    }
-
     /// Kills it (SIGKILL: it forgets everything).
     pub fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
@@ -63,7 +55,7 @@ impl Redis {
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) -> Result<()> {
         self.kill();
-        let (log, output) = self.logs.open(&format!("redis-{}", self.port))?;
+        let (_file, output) = self.logs.open(&format!("redis-{}", self.port))?;
         let mut process = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -83,7 +75,6 @@ impl Redis {
             kill_and_reap(&mut process);
             return Err(error);
         }
-        self.log = log;
         self.process = Some(process);
         Ok(())
     }

@@ -19,10 +19,11 @@
 //!
 //! ```text
 //! hub ─▶ task ─▶ backplane (traits) ◀── redis/ (implements them)
-//!  │      │                              │
 //!  │      ├─▶ directory ─▶ command       │
-//!  │      ├─▶ occupancy, encode, timer ◀─┤
-//!  │      └─▶ state ─▶ flush ◀───────────┘ (redis/ reads state too)
+//!  │      ├─▶ occupancy, encode          │
+//!  │      ├─▶ timer ◀────────────────────┤
+//!  │      └─▶ state ◀────────────────────┘
+//!  │            └─▶ flush
 //!  └─▶ (starts each task with a link of its backplane)
 //! ```
 //!

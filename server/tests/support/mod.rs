@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use cursors_protocol::{ClientMessage, PeerSnapshot, ServerMessage};
 use cursors_server::Config;
-use cursors_test_support::{Logs, Redis, ServerLaunch, ServerProcess, free_loopback_address};
+use cursors_test_support::{
+    Logs, Redis, ServerLaunch, ServerProcess, SupportError, free_loopback_address,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -42,13 +44,22 @@ pub fn start_redis() -> Redis {
 /// The real server binary on a free port, one of a group sharing
 /// `redis_url`, with `extra` flags.
 pub fn start_server_process(redis_url: &str, extra: &[&str]) -> ServerProcess {
-    let addr = free_loopback_address().expect("a free port");
-    ServerLaunch::new(env!("CARGO_BIN_EXE_cursors-server"), addr)
-        .flags(&["--redis-url", redis_url])
-        .flags(extra)
-        .logs(process_logs())
-        .start()
-        .expect("the server binary starts")
+    // A free port can be taken between choosing and binding it: the
+    // server then exits, and a fresh port is tried.
+    let mut attempts = 0;
+    loop {
+        let addr = free_loopback_address().expect("a free port");
+        let started = ServerLaunch::new(env!("CARGO_BIN_EXE_cursors-server"), addr)
+            .flags(&["--redis-url", redis_url])
+            .flags(extra)
+            .logs(process_logs())
+            .start();
+        match started {
+            Ok(server) => return server,
+            Err(SupportError::Exited { .. }) if attempts < 4 => attempts += 1,
+            Err(error) => panic!("the server binary starts: {error}"),
+        }
+    }
 }
 
 /// Waits until the room's shared store in `redis` lists user `id`.

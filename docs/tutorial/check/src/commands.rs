@@ -107,7 +107,16 @@ pub fn check(command: &Command, context: &Context, world: &dyn World) -> Result<
     let (program, args) = words.split_first().expect("commands have a word");
     match *program {
         // Shell built-ins and coreutils: always there.
-        "cd" | "mkdir" | "ls" | "cat" | "kill" | "export" => Ok(()),
+        "cd" | "mkdir" | "ls" | "cat" | "kill" => Ok(()),
+        // The two variables a learner sets: the port, and the PATH to a
+        // tool folder the book installs into.
+        "export" => match args {
+            [assignment] if assignment.starts_with("PORT=") => Ok(()),
+            [assignment] if assignment.starts_with("PATH=") && assignment.ends_with(":$PATH") => {
+                Ok(())
+            }
+            _ => Err(format!("unexpected export: export {}", args.join(" "))),
+        },
         // binaryen from npm, for a release build's wasm-opt offline: the
         // version the scripts install, and nothing else npm could do.
         "npm" => match args {
@@ -345,6 +354,8 @@ mod tests {
             "npm install --prefix tools binaryen@108",
             "npm install --prefix tools left-pad@1",
             "wasm-opt -O4 client.wasm",
+            "export RUSTFLAGS=-Dwarnings",
+            "export PATH=/opt/tools",
         ] {
             assert!(verdict(line).is_err(), "{line} should fail");
         }
