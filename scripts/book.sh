@@ -5,9 +5,9 @@
 #   scripts/book.sh build    render it to docs/tutorial/book/
 #
 # mdBook is installed with only what building needs (plus its search box):
-# its own server and file watcher ("serve" and "watch", a third of its
-# compile time) are left out, and the rendered book is served by Python's
-# http.server. Run this again to see an edit. For live reload while writing,
+# its own server and file watcher ("serve" and "watch": axum, tower-http,
+# notify and their dependencies) are left out, and the rendered book is
+# served by Python's http.server. Run this again to see an edit. For live reload while writing,
 # install mdBook whole (`cargo install mdbook --version 0.5.4 --locked`):
 # this script then uses its `mdbook serve`.
 set -euo pipefail
