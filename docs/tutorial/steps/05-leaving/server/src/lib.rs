@@ -2,9 +2,9 @@
 // ANCHOR: uses
 //! Step 5: as in steps 2 to 4, every position a page sends is relayed to
 //! every other page, stamped with the sender's id and colour; and when a
-//! page goes, the others are told, so that no cursor is left behind. One `tokio::sync::broadcast`
-//! channel carries every message to every connection; each connection
-//! skips its own.
+//! page goes, the others are told, so that no cursor is left behind.
+//! One `tokio::sync::broadcast` channel carries every message to every
+//! connection; each connection skips its own.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,9 +2,9 @@
 // ANCHOR: uses
 //! Step 6: the relay of step 5 (every position goes to every other page;
 //! a page that goes is announced as `left`), and the built page served
-//! from the same address, so one server is the whole app. One `tokio::sync::broadcast`
-//! channel carries every message to every connection; each connection
-//! skips its own.
+//! from the same address, so one server is the whole app.
+//! One `tokio::sync::broadcast` channel carries every message to every
+//! connection; each connection skips its own.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,3 +1,4 @@
+// ANCHOR: whole
 //! What chapter 5 claims: when a page goes, closing politely or not, every
 //! other page is told (`left`), so none keeps its cursor.
 
@@ -12,6 +13,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+// ANCHOR: start
 async fn start(relay: Relay) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/ws", listener.local_addr().unwrap());
@@ -24,6 +26,7 @@ async fn start(relay: Relay) -> String {
     });
     url
 }
+// ANCHOR_END: start
 
 async fn send(socket: &mut Socket, x: f64, y: f64) {
     let json = serde_json::to_string(&Position { x, y }).unwrap();
@@ -93,3 +96,4 @@ async fn a_connection_that_just_drops_is_announced_as_left_too() {
     let (ada_id, heard) = what_bo_hears_after_ada(async |ada| drop(ada)).await;
     assert_eq!(heard, ServerMessage::Left { id: ada_id });
 }
+// ANCHOR_END: whole

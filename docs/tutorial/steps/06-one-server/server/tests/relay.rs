@@ -1,3 +1,4 @@
+// ANCHOR: whole
 //! What chapter 2 claims: a position sent by one page reaches every other
 //! page, stamped with the sender's id and colour, and never comes back to
 //! the sender.
@@ -11,6 +12,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+// ANCHOR: start
 async fn start() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/ws", listener.local_addr().unwrap());
@@ -23,6 +25,7 @@ async fn start() -> String {
     });
     url
 }
+// ANCHOR_END: start
 
 async fn send(socket: &mut Socket, x: f64, y: f64) {
     let json = serde_json::to_string(&Position { x, y }).unwrap();
@@ -97,3 +100,4 @@ async fn what_is_not_a_position_is_ignored_and_the_socket_stays_open() {
     };
     assert_eq!((x, y), (0.5, 0.5));
 }
+// ANCHOR_END: whole
