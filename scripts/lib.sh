@@ -9,9 +9,15 @@ BINARYEN_VERSION="132"
 # Tools installed by setup.sh: cargo's bin dir and the local npm packages.
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
 
-# Every line says how long the script has run, so a slow step shows itself
-# (SECONDS counts from the start of the script that sourced this file).
-say() { printf '\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+# Every line says how long the command has run, so a slow step shows
+# itself: the clock starts with the first script (scripts call each other,
+# and the ones they call keep counting from there).
+: "${CURSORS_STARTED:=$(date +%s)}"
+export CURSORS_STARTED
+say() {
+  local elapsed=$(($(date +%s) - CURSORS_STARTED))
+  printf '\033[1m==> [%dm%02ds] %s\033[0m\n' $((elapsed / 60)) $((elapsed % 60)) "$*" >&2
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # `cargo install` for the tools we build from source (wasm-bindgen-cli,
