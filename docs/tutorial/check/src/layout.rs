@@ -106,31 +106,6 @@ fn tables(lines: &[&str]) -> Vec<(Table, std::ops::Range<usize>)> {
     found
 }
 
-/// Whether the shell block lines of `section` (code blocks tagged `sh`,
-/// `bash`, `console` or `shell`) hold at least one command.
-fn section_names_a_command(lines: &[&str], in_section: impl Fn(usize) -> bool) -> bool {
-    let mut in_shell = false;
-    let mut in_other = false;
-    for (index, line) in lines.iter().enumerate() {
-        let trimmed = line.trim();
-        if let Some(info) = trimmed.strip_prefix("```") {
-            if in_shell || in_other {
-                in_shell = false;
-                in_other = false;
-            } else {
-                let language = info.split([',', ' ']).next().unwrap_or_default();
-                in_shell = matches!(language, "sh" | "bash" | "console" | "shell");
-                in_other = !in_shell;
-            }
-            continue;
-        }
-        if in_shell && in_section(index) && !trimmed.is_empty() && !trimmed.starts_with('#') {
-            return true;
-        }
-    }
-    false
-}
-
 /// What is wrong with the chapter's tables of figures: each must have, in
 /// its own section (between the headings around it), a shell block with
 /// the command that measured it, and prose outside the table that names
@@ -139,6 +114,12 @@ pub fn figure_table_problems(markdown: &str) -> Vec<String> {
     let lines: Vec<&str> = markdown.lines().collect();
     let section_of = sections(&lines);
     let mut problems = Vec::new();
+    // The lines (0-based) where a command of a shell block starts, found
+    // as the command check finds them.
+    let command_lines: Vec<usize> = crate::commands::find(markdown)
+        .iter()
+        .map(|command| command.line - 1)
+        .collect();
     let found = tables(&lines);
     let table_lines: BTreeSet<usize> = found.iter().flat_map(|(_, rows)| rows.clone()).collect();
     for (table, rows) in &found {
@@ -147,7 +128,7 @@ pub fn figure_table_problems(markdown: &str) -> Vec<String> {
         }
         let section = section_of[rows.start];
         let in_section = |index: usize| section_of[index] == section;
-        if !section_names_a_command(&lines, in_section) {
+        if !command_lines.iter().any(|&index| in_section(index)) {
             problems.push(format!(
                 "line {}: a table of figures with no command beside it (a shell block in its section saying how it was measured)",
                 table.line
