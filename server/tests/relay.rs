@@ -5,7 +5,7 @@ mod support;
 
 use cursors_protocol::{ClientMessage, ServerMessage};
 use cursors_server::FanoutMode;
-use support::{PATIENCE, TestServer, metric, positions_of};
+use support::{PATIENCE, TestServer, http_get_with_head, metric, positions_of};
 
 #[tokio::test]
 async fn welcome_lists_peers_with_their_last_positions() {
@@ -441,28 +441,13 @@ fn classic_families(text: &str) -> std::collections::BTreeMap<String, String> {
     families
 }
 
-/// A raw HTTP/1.1 GET; returns the response head and the body.
-async fn get_with_head(addr: std::net::SocketAddr, path: &str) -> (String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    (head.to_owned(), body.to_owned())
-}
-
 /// `/metrics` is the classic Prometheus text format, said so in its content
 /// type, and keeps every series it served before under its name and type,
 /// next to the two flush histograms.
 #[tokio::test]
 async fn metrics_keep_every_series_served_before_in_the_classic_format() {
     let server = TestServer::start().await;
-    let (head, body) = get_with_head(server.addr, "/metrics").await;
+    let (head, body) = http_get_with_head(server.addr, "/metrics").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let content_type = head
         .lines()

@@ -130,6 +130,14 @@ impl TestServer {
 
 /// A raw HTTP/1.1 GET; returns the status code and the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (head, body) = http_get_with_head(addr, path).await;
+    let status = head[9..12].parse().expect("status code");
+    (status, body)
+}
+
+/// A raw HTTP/1.1 GET; returns the response head (status line and
+/// headers) and the body.
+pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -138,12 +146,10 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .await
         .unwrap()
         .unwrap();
-    let status = response[9..12].parse().expect("status code");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) => (head.to_owned(), body.to_owned()),
+        None => (response, String::new()),
+    }
 }
 
 /// Reads one counter or gauge from the `/metrics` of the server at `addr`.
