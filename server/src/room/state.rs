@@ -164,6 +164,19 @@ pub enum Event {
 }
 // ANCHOR_END: event
 
+impl Event {
+    /// The id of the user this event tells everybody has left, if it does.
+    pub fn left(&self) -> Option<&str> {
+        match self {
+            Event::Broadcast {
+                message: ServerMessage::Left { id },
+                ..
+            } => Some(id),
+            _ => None,
+        }
+    }
+}
+
 // ANCHOR: user
 /// What every copy of the room knows about a user.
 #[derive(Debug, Clone, PartialEq)]

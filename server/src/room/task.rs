@@ -23,7 +23,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cursors_protocol::{CursorPosition, RoomName, ServerMessage};
+use cursors_protocol::{CursorPosition, RoomName};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
@@ -173,13 +173,7 @@ impl<L: RoomLink> RoomTask<L> {
         let events = self.state.apply(input, Instant::now());
         let ghosts: Vec<String> = events
             .iter()
-            .filter_map(|event| match event {
-                Event::Broadcast {
-                    message: ServerMessage::Left { id },
-                    ..
-                } => Some(id.clone()),
-                _ => None,
-            })
+            .filter_map(|event| event.left().map(str::to_owned))
             .collect();
         self.route(events, None, Origin::Group);
         // Users removed because their server died: forget them in the

@@ -878,13 +878,7 @@ mod tests {
         );
         let mut ghosts: Vec<String> = events
             .iter()
-            .filter_map(|event| match event {
-                Event::Broadcast {
-                    message: ServerMessage::Left { id },
-                    ..
-                } => Some(id.clone()),
-                _ => None,
-            })
+            .filter_map(|event| event.left().map(str::to_owned))
             .collect();
         ghosts.sort();
         assert_eq!(ghosts, vec!["dd1".to_owned(), "dd2".to_owned()]);
