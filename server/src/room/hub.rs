@@ -229,18 +229,10 @@ mod tests {
     use super::*;
     use crate::config::FanoutMode;
     use crate::room::backplane::Alone;
-    use crate::room::state::RoomRules;
 
     fn hub() -> Arc<RoomHub> {
         let settings = RoomSettings {
-            rules: RoomRules {
-                fanout: FanoutMode::Coalesced,
-                tick: Duration::from_millis(16),
-                frame_budget: 30_000,
-                resume_grace: Duration::from_secs(10),
-                reload_grace: Duration::from_millis(1500),
-                id_prefix: String::new(),
-            },
+            rules: crate::room::state::test_rules::rules(FanoutMode::Coalesced, ""),
             outbound_queue: 256,
             command_queue: 64,
         };

@@ -776,25 +776,40 @@ impl RoomState {
     // ANCHOR_END: flush
 }
 
+/// The rules every room unit test starts from (here, in `remote.rs`,
+/// `hub.rs` and the Redis replication's tests).
 #[cfg(test)]
-mod tests {
-    use rand::SeedableRng;
+pub(crate) mod test_rules {
+    use super::{Duration, FanoutMode, RoomRules};
 
-    use super::*;
+    pub const TICK: Duration = Duration::from_millis(16);
+    pub const RESUME_GRACE: Duration = Duration::from_secs(10);
+    pub const RELOAD_GRACE: Duration = Duration::from_millis(1500);
 
-    const TICK: Duration = Duration::from_millis(16);
-    const RESUME_GRACE: Duration = Duration::from_secs(10);
-    const RELOAD_GRACE: Duration = Duration::from_millis(1500);
-
-    fn rules(fanout: FanoutMode) -> RoomRules {
+    /// A budget no test room comes near; `id_prefix` is the server's tag
+    /// (empty for a server alone).
+    pub fn rules(fanout: FanoutMode, id_prefix: &str) -> RoomRules {
         RoomRules {
             fanout,
             tick: TICK,
             frame_budget: 30_000,
             resume_grace: RESUME_GRACE,
             reload_grace: RELOAD_GRACE,
-            id_prefix: String::new(),
+            id_prefix: id_prefix.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    use super::test_rules::{RELOAD_GRACE, RESUME_GRACE, TICK};
+
+    fn rules(fanout: FanoutMode) -> RoomRules {
+        super::test_rules::rules(fanout, "")
     }
 
     /// A room and the instant its test starts at; time only moves when a

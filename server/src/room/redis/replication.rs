@@ -264,7 +264,7 @@ mod tests {
 
     use super::*;
     use crate::config::FanoutMode;
-    use crate::room::state::{Action, ConnectionKey, DisconnectKind, RoomRules};
+    use crate::room::state::{Action, ConnectionKey, DisconnectKind};
 
     const HERE: &str = "server-a";
 
@@ -283,14 +283,7 @@ mod tests {
 
     impl Room {
         fn new() -> Self {
-            let rules = RoomRules {
-                fanout: FanoutMode::Coalesced,
-                tick: Duration::from_millis(16),
-                frame_budget: 30_000,
-                resume_grace: Duration::from_secs(10),
-                reload_grace: Duration::from_millis(1500),
-                id_prefix: "aa".into(),
-            };
+            let rules = crate::room::state::test_rules::rules(FanoutMode::Coalesced, "aa");
             Self {
                 state: RoomState::new(rules, StdRng::seed_from_u64(11)),
                 replicator: Replicator::new(HERE.into(), keys()),

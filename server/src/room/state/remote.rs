@@ -317,26 +317,18 @@ impl RoomState {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use cursors_protocol::{CursorPosition, Point};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use tokio::time::Instant;
 
-    use super::super::{Action, DisconnectKind, Input, RoomRules};
+    use super::super::{Action, DisconnectKind, Input};
     use super::*;
     use crate::config::FanoutMode;
 
     fn room() -> RoomState {
-        let rules = RoomRules {
-            fanout: FanoutMode::Coalesced,
-            tick: Duration::from_millis(16),
-            frame_budget: 30_000,
-            resume_grace: Duration::from_secs(10),
-            reload_grace: Duration::from_millis(1500),
-            id_prefix: "aa".into(),
-        };
+        let rules = crate::room::state::test_rules::rules(FanoutMode::Coalesced, "aa");
         RoomState::new(rules, StdRng::seed_from_u64(3))
     }
 
