@@ -501,6 +501,14 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The next ping's timer, `seconds` from now.
+    fn ping_in(seconds: u64) -> Command {
+        Command::StartTimer {
+            timer: Timer::Ping,
+            after: Duration::from_secs(seconds),
+        }
+    }
     use cursors_protocol::{PeerSnapshot, ServerMessage};
 
     const NOW: f64 = 1_000_000.0;
@@ -570,13 +578,7 @@ mod tests {
         });
         assert_eq!(
             link.start(),
-            [
-                Command::OpenSocket { resume: None },
-                Command::StartTimer {
-                    timer: Timer::Ping,
-                    after: Duration::from_secs(5)
-                },
-            ]
+            [Command::OpenSocket { resume: None }, ping_in(5),]
         );
     }
 
@@ -842,10 +844,7 @@ mod tests {
         link.start();
         assert_eq!(
             link.timer_fired(Timer::Ping, NOW),
-            [Command::StartTimer {
-                timer: Timer::Ping,
-                after: Duration::from_secs(30)
-            }],
+            [ping_in(30)],
             "not connected: no ping, and nothing happened since"
         );
         let mut link = connected();
@@ -853,22 +852,13 @@ mod tests {
         link.received(&ServerMessage::Left { id: "p".into() }, NOW);
         assert_eq!(
             link.timer_fired(Timer::Ping, NOW),
-            [
-                Command::Send(ClientMessage::Ping { id: 3 }),
-                Command::StartTimer {
-                    timer: Timer::Ping,
-                    after: Duration::from_secs(5)
-                },
-            ],
+            [Command::Send(ClientMessage::Ping { id: 3 }), ping_in(5),],
             "a message came: the next ping is soon"
         );
         link.received(&ServerMessage::Pong { id: 3 }, NOW);
         assert_eq!(
             link.timer_fired(Timer::Ping, NOW)[1],
-            Command::StartTimer {
-                timer: Timer::Ping,
-                after: Duration::from_secs(30)
-            },
+            ping_in(30),
             "a pong alone is no activity"
         );
     }
@@ -881,21 +871,9 @@ mod tests {
         // counts as still.
         link.pointer_moved(Point { x: 0.5, y: 0.5 });
         link.frame(NOW);
-        assert_eq!(
-            link.timer_fired(Timer::Ping, NOW)[1],
-            Command::StartTimer {
-                timer: Timer::Ping,
-                after: Duration::from_secs(30)
-            }
-        );
+        assert_eq!(link.timer_fired(Timer::Ping, NOW)[1], ping_in(30));
         link.move_sent();
-        assert_eq!(
-            link.timer_fired(Timer::Ping, NOW)[1],
-            Command::StartTimer {
-                timer: Timer::Ping,
-                after: Duration::from_secs(5)
-            }
-        );
+        assert_eq!(link.timer_fired(Timer::Ping, NOW)[1], ping_in(5));
     }
 
     #[test]
