@@ -143,6 +143,16 @@ mod tests {
         generation: 1,
     };
 
+    /// A room that opened synchronised with generation 1, saw Redis come
+    /// back as generation 2, and ran its first pass at `start`.
+    fn resynced_after_an_outage(start: Instant) -> SyncSchedule {
+        let mut schedule = SyncSchedule::default();
+        schedule.opened(1, true);
+        assert!(schedule.status_changed(back(2)));
+        schedule.resynced(2, start);
+        schedule
+    }
+
     fn back(generation: u64) -> Status {
         Status {
             up: true,
@@ -228,10 +238,7 @@ mod tests {
     #[test]
     fn a_second_outage_inside_the_settle_window_gets_its_own_second_pass() {
         let start = Instant::now();
-        let mut schedule = SyncSchedule::default();
-        schedule.opened(1, true);
-        assert!(schedule.status_changed(back(2)));
-        schedule.resynced(2, start);
+        let mut schedule = resynced_after_an_outage(start);
         // Redis goes and comes back before the second pass; the room wakes
         // for the settle deadline before it sees the new status.
         let settle = start + SETTLE;
@@ -248,10 +255,7 @@ mod tests {
     #[test]
     fn a_new_outage_seen_first_restarts_the_second_pass() {
         let start = Instant::now();
-        let mut schedule = SyncSchedule::default();
-        schedule.opened(1, true);
-        assert!(schedule.status_changed(back(2)));
-        schedule.resynced(2, start);
+        let mut schedule = resynced_after_an_outage(start);
         let later = start + Duration::from_secs(1);
         assert!(schedule.status_changed(back(3)));
         schedule.resynced(3, later);
@@ -261,10 +265,7 @@ mod tests {
     #[test]
     fn the_second_pass_waits_while_redis_is_down() {
         let start = Instant::now();
-        let mut schedule = SyncSchedule::default();
-        schedule.opened(1, true);
-        assert!(schedule.status_changed(back(2)));
-        schedule.resynced(2, start);
+        let mut schedule = resynced_after_an_outage(start);
         let settle = start + SETTLE;
         assert!(!schedule.wake(
             settle,
