@@ -19,7 +19,7 @@
 //! they came back with is deleted: a token resumes once, on any server.
 //! Leaving forgets the record and the token.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cursors_protocol::ServerMessage;
 
@@ -154,7 +154,9 @@ impl Replicator {
     /// them (see [`Replicator::forget_ghosts`]), and a record this room
     /// cannot tell from a live one must not be hidden.
     pub fn others(&self, records: &[UserRecord]) -> Vec<Input> {
-        let mut by_server: HashMap<&str, Vec<User>> = HashMap::new();
+        // By server name, so the inputs come in one order whatever the
+        // hash's.
+        let mut by_server: BTreeMap<&str, Vec<User>> = BTreeMap::new();
         for record in records {
             if record.server != self.server {
                 by_server
@@ -163,16 +165,13 @@ impl Replicator {
                     .push(record.user());
             }
         }
-        let mut inputs: Vec<Input> = by_server
+        by_server
             .into_iter()
             .map(|(server, users)| Input::Remote {
                 server: server.to_owned(),
                 change: RemoteChange::Present(users),
             })
-            .collect();
-        // One order whatever the hash map's: the servers' names.
-        inputs.sort_by(|a, b| server_of(a).cmp(server_of(b)));
-        inputs
+            .collect()
     }
 
     /// What another server published, as an input for the rules; `None`
@@ -243,13 +242,6 @@ impl Replicator {
                 body,
             },
         }
-    }
-}
-
-fn server_of(input: &Input) -> &str {
-    match input {
-        Input::Remote { server, .. } => server,
-        _ => "",
     }
 }
 
