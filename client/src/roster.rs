@@ -203,6 +203,8 @@ impl Roster {
                 }
             }
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
+            // The crowd's messages (issue 18): not handled by the roster yet.
+            ServerMessage::Crowd { .. } | ServerMessage::View { .. } => {}
         }
         changes
     }

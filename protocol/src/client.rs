@@ -24,11 +24,21 @@ pub enum ClientMessage {
     Say { text: String },
     /// The sender's page is hidden or unfocused (`away: true`) or back.
     Presence { away: bool },
+    /// Keep this person visible to the sender, even in a crowd (`None`:
+    /// follow nobody).
+    Follow {
+        #[serde(default)]
+        id: Option<String>,
+    },
 }
 // ANCHOR_END: client-message
 
 /// Longest cursor-chat text, in characters.
 pub const MAX_SAY_CHARS: usize = 64;
+
+/// Longest user id a client may name (in `follow`), in characters. Ids the
+/// server hands out are much shorter; the bound only keeps junk small.
+pub const MAX_ID_CHARS: usize = 64;
 
 /// Why a text frame was refused. Every variant is answered with an `error`
 /// frame of code `bad_message`; the connection stays open.
@@ -43,6 +53,8 @@ pub enum ProtocolError {
     BadName(#[from] NameError),
     #[error("chat text must be at most {MAX_SAY_CHARS} characters without control characters")]
     BadSay,
+    #[error("an id must be 1 to {MAX_ID_CHARS} characters without control characters")]
+    BadId,
 }
 
 impl ProtocolError {
@@ -73,6 +85,13 @@ impl ClientMessage {
                 if text.chars().count() > MAX_SAY_CHARS || text.chars().any(char::is_control) =>
             {
                 Err(ProtocolError::BadSay)
+            }
+            ClientMessage::Follow { id: Some(id) }
+                if id.is_empty()
+                    || id.chars().count() > MAX_ID_CHARS
+                    || id.chars().any(char::is_control) =>
+            {
+                Err(ProtocolError::BadId)
             }
             valid => Ok(valid),
         }

@@ -15,7 +15,7 @@ mod client;
 mod names;
 mod server;
 
-pub use client::{ClientMessage, MAX_SAY_CHARS, ProtocolError};
+pub use client::{ClientMessage, MAX_ID_CHARS, MAX_SAY_CHARS, ProtocolError};
 pub use names::{
     DEFAULT_ROOM, MAX_NAME_CHARS, MAX_ROOM_CHARS, NameError, RoomError, RoomName, normalize_name,
 };

@@ -41,6 +41,21 @@ pub enum ServerMessage {
     /// The last message was refused; the connection stays open unless a close
     /// frame follows.
     Error { code: ErrorCode, message: String },
+    /// Only in a crowd: how many are in the room (the receiver included),
+    /// and how many cursors are in each cell of the board's 8 × 8 grid, row
+    /// by row from the top left. `active: false` (with an empty `heat`)
+    /// says the room is no crowd any more.
+    Crowd {
+        active: bool,
+        total: u64,
+        heat: Vec<u32>,
+    },
+    /// Only in a crowd: these people came into the receiver's view (with
+    /// their snapshot) or went out of it. Out of view is not `left`.
+    View {
+        enter: Vec<PeerSnapshot>,
+        exit: Vec<String>,
+    },
 }
 // ANCHOR_END: server-message
 
@@ -48,6 +63,26 @@ impl ServerMessage {
     /// The JSON text of this message, as it goes on the wire.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server messages always serialise")
+    }
+
+    /// The id of the one person this message is about, for the messages a
+    /// room sends about one person (who joined, renamed, hid, spoke…). In a
+    /// crowd such a message goes only to those who can see that person.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            ServerMessage::Joined { peer } => Some(&peer.id),
+            ServerMessage::Renamed { id, .. }
+            | ServerMessage::Hidden { id }
+            | ServerMessage::Left { id }
+            | ServerMessage::Said { id, .. }
+            | ServerMessage::Presence { id, .. } => Some(id),
+            ServerMessage::Welcome { .. }
+            | ServerMessage::Cursors { .. }
+            | ServerMessage::Pong { .. }
+            | ServerMessage::Error { .. }
+            | ServerMessage::Crowd { .. }
+            | ServerMessage::View { .. } => None,
+        }
     }
 
     /// Parses a frame received from a server (used by clients and tools).

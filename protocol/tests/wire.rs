@@ -61,6 +61,21 @@ fn client_messages_match_the_protocol() {
         client_round_trip(r#"{"type":"presence","away":true}"#),
         ClientMessage::Presence { away: true }
     );
+    // The crowd (issue 18): follow someone, or nobody.
+    assert_eq!(
+        client_round_trip(r#"{"type":"follow","id":"k3f9x2"}"#),
+        ClientMessage::Follow {
+            id: Some("k3f9x2".into())
+        }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"follow","id":null}"#),
+        ClientMessage::Follow { id: None }
+    );
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"follow"}"#).unwrap(),
+        ClientMessage::Follow { id: None }
+    );
 }
 
 #[test]
@@ -103,6 +118,39 @@ fn server_messages_match_the_protocol() {
         r##"{"type":"welcome","id":"k3f9","name":"Ada","color":"#e5484d","peers":[],"resume":"0123456789abcdef0123456789abcdef"}"##,
     );
     server_round_trip(r#"{"type":"error","code":"bad_message","message":"…"}"#);
+    // The crowd (issue 18).
+    let heat = vec!["0"; 64].join(",");
+    server_round_trip(&format!(
+        r#"{{"type":"crowd","active":true,"total":10000,"heat":[{heat}]}}"#
+    ));
+    server_round_trip(r#"{"type":"crowd","active":false,"total":40,"heat":[]}"#);
+    let view = server_round_trip(
+        r##"{"type":"view","enter":[{"id":"p1","name":"Bo","color":"#30a46c","x":0.5,"y":0.5}],"exit":["p2"]}"##,
+    );
+    assert!(matches!(view, ServerMessage::View { ref exit, .. } if exit == &["p2"]));
+}
+
+#[test]
+fn per_person_messages_name_their_subject() {
+    for (text, subject) in [
+        (
+            r##"{"type":"joined","peer":{"id":"p1","name":"Bo","color":"#30a46c"}}"##,
+            Some("p1"),
+        ),
+        (r#"{"type":"renamed","id":"p2","name":"Bob"}"#, Some("p2")),
+        (r#"{"type":"hidden","id":"p3"}"#, Some("p3")),
+        (r#"{"type":"left","id":"p4"}"#, Some("p4")),
+        (r#"{"type":"said","id":"p5","text":"hi"}"#, Some("p5")),
+        (r#"{"type":"presence","id":"p6","away":true}"#, Some("p6")),
+        (
+            r#"{"type":"cursors","moves":[{"id":"p1","x":0.5,"y":0.5}]}"#,
+            None,
+        ),
+        (r#"{"type":"pong","id":42}"#, None),
+    ] {
+        let message = ServerMessage::parse(text).unwrap();
+        assert_eq!(message.subject(), subject, "{text}");
+    }
 }
 
 // ANCHOR: exact-coordinates
@@ -176,6 +224,12 @@ fn every_bad_input_of_the_table_is_refused() {
             r#"{"type":"say","text":"a\nb"}"#,
         ),
         ("wrong-typed chat text", r#"{"type":"say","text":5}"#),
+        ("empty follow id", r#"{"type":"follow","id":""}"#),
+        (
+            "follow id over 64 characters",
+            &format!(r#"{{"type":"follow","id":"{}"}}"#, "x".repeat(65)),
+        ),
+        ("wrong-typed follow id", r#"{"type":"follow","id":7}"#),
     ];
     for (what, text) in bad_inputs {
         let refusal = ClientMessage::parse(text);

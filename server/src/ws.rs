@@ -281,6 +281,7 @@ impl<'a> Connection<'a> {
             Ok(ClientMessage::Hello { name }) => self.membership.rename(name).await,
             Ok(ClientMessage::Leave) => self.membership.hide().await,
             Ok(ClientMessage::Presence { away }) => self.membership.set_away(away).await,
+            Ok(ClientMessage::Follow { id }) => self.membership.follow(id).await,
             Ok(ClientMessage::Say { text }) => {
                 match self.say_limiter.check(std::time::Instant::now()) {
                     // Typing sends one `say` per keystroke; past the limit the

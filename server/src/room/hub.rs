@@ -189,6 +189,10 @@ impl Membership {
         self.act(Action::Hide).await
     }
 
+    pub async fn follow(&self, id: Option<String>) -> Result<(), RoomGone> {
+        self.act(Action::Follow(id)).await
+    }
+
     /// Records how the connection ended, for the room to decide how long
     /// this user may resume.
     pub fn set_ending(&mut self, ending: DisconnectKind) {

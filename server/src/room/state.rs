@@ -122,6 +122,8 @@ pub enum Action {
     /// The page was hidden or unfocused (`true`), or came back.
     Away(bool),
     Say(String),
+    /// Keep this user (by id) visible to me in a crowd; `None`: nobody.
+    Follow(Option<String>),
     /// The connection ended.
     Disconnect(DisconnectKind),
 }
@@ -200,6 +202,9 @@ struct Session {
     /// Set while no connection is attached: the user leaves at this instant
     /// unless they resume first.
     detached_until: Option<Instant>,
+    /// The user they follow, by id: always in their view in a crowd. Kept
+    /// across a resume, and while the followed user reconnects (same id).
+    following: Option<String>,
 }
 // ANCHOR_END: user
 
@@ -337,6 +342,7 @@ impl RoomState {
                     Action::Hide => self.hide(member, &mut events),
                     Action::Away(away) => self.set_away(member, away, &mut events),
                     Action::Say(text) => self.say(member, text, &mut events),
+                    Action::Follow(id) => self.follow(member, id),
                     Action::Disconnect(kind) => self.detach(from, kind, now, &mut events),
                 }
             }
@@ -461,6 +467,7 @@ impl RoomState {
             resume_token: identity::resume_token(&mut self.rng),
             connection: self.new_connection(),
             detached_until: None,
+            following: None,
         };
         let key = self.next_member;
         self.next_member += 1;
@@ -652,6 +659,12 @@ impl RoomState {
                 text,
             },
         });
+    }
+
+    fn follow(&mut self, key: MemberKey, id: Option<String>) {
+        if let Some(session) = self.members.get_mut(&key).and_then(Member::session_mut) {
+            session.following = id;
+        }
     }
 
     // ANCHOR: detach

@@ -23,6 +23,7 @@ impl RoomState {
             resume_token: identity::resume_token(&mut self.rng),
             connection: self.new_connection(),
             detached_until: None,
+            following: None,
         };
         let connection = session.connection;
         let id = user.id.clone();
@@ -185,9 +186,12 @@ impl RoomState {
                     self.remove(key, events);
                 }
             }
+            // Each server tells its own members about the crowd.
             ServerMessage::Welcome { .. }
             | ServerMessage::Pong { .. }
-            | ServerMessage::Error { .. } => {}
+            | ServerMessage::Error { .. }
+            | ServerMessage::Crowd { .. }
+            | ServerMessage::View { .. } => {}
         }
     }
 
