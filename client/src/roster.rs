@@ -205,6 +205,11 @@ impl Roster {
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
             // The crowd's messages (issue 18): not handled by the roster yet.
             ServerMessage::Crowd { .. } | ServerMessage::View { .. } => {}
+            // The social layer (issue 19) changes nobody's identity or place.
+            ServerMessage::Reacted { .. }
+            | ServerMessage::Pointed { .. }
+            | ServerMessage::Laser { .. }
+            | ServerMessage::Spotlight { .. } => {}
         }
         changes
     }

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::names::{NameError, normalize_name};
-use crate::{ErrorCode, Point};
+use crate::social::is_reaction;
+use crate::{ErrorCode, Point, REACTIONS};
 
 // ANCHOR: client-message
 /// A message from a client, after [`ClientMessage::parse`] has validated it.
@@ -30,6 +31,16 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<String>,
     },
+    // ANCHOR: client-social
+    /// An emoji reaction from the sender's cursor: one of [`REACTIONS`].
+    React { emoji: String },
+    /// "Look here": a ring at `(x, y)` on everyone's board.
+    Point { x: f64, y: f64 },
+    /// The sender's laser is on (their cursor leaves a fading trail) or off.
+    Laser { on: bool },
+    /// The sender asks for everyone's attention (`on: true`), or stops.
+    Spotlight { on: bool },
+    // ANCHOR_END: client-social
 }
 // ANCHOR_END: client-message
 
@@ -55,6 +66,8 @@ pub enum ProtocolError {
     BadSay,
     #[error("an id must be 1 to {MAX_ID_CHARS} characters without control characters")]
     BadId,
+    #[error("not one of the reactions {REACTIONS:?}")]
+    UnknownReaction,
 }
 
 impl ProtocolError {
@@ -75,9 +88,16 @@ impl ClientMessage {
         let message: ClientMessage = serde_json::from_str(text)
             .map_err(|error| ProtocolError::Malformed(error.to_string()))?;
         match message {
-            ClientMessage::Move { x, y } if !Point { x, y }.is_on_board() => {
+            ClientMessage::Move { x, y } | ClientMessage::Point { x, y }
+                if !Point { x, y }.is_on_board() =>
+            {
                 Err(ProtocolError::CoordinateOutOfRange)
             }
+            // ANCHOR: parse-react
+            ClientMessage::React { emoji } if !is_reaction(&emoji) => {
+                Err(ProtocolError::UnknownReaction)
+            }
+            // ANCHOR_END: parse-react
             ClientMessage::Hello { name } => Ok(ClientMessage::Hello {
                 name: normalize_name(&name)?,
             }),

@@ -14,12 +14,14 @@ pub mod binary;
 mod client;
 mod names;
 mod server;
+mod social;
 
 pub use client::{ClientMessage, MAX_ID_CHARS, MAX_SAY_CHARS, ProtocolError};
 pub use names::{
     DEFAULT_ROOM, MAX_NAME_CHARS, MAX_ROOM_CHARS, NameError, RoomError, RoomName, normalize_name,
 };
 pub use server::{CursorPosition, ErrorCode, PeerInfo, PeerSnapshot, ServerMessage};
+pub use social::{POINTS_PER_SECOND, REACTIONS, REACTIONS_PER_SECOND, is_reaction};
 
 // ANCHOR: point
 /// Position of a pointer on the shared board, normalised to `[0, 1]` on both

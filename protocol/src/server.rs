@@ -56,6 +56,18 @@ pub enum ServerMessage {
         enter: Vec<PeerSnapshot>,
         exit: Vec<String>,
     },
+    // ANCHOR: server-social
+    /// Someone reacted (one of the fixed set); rises from their cursor.
+    Reacted { id: String, emoji: String },
+    /// Someone says "look here" at `(x, y)`.
+    Pointed { id: String, x: f64, y: f64 },
+    /// Someone's laser went on or off: while on, draw a fading trail from
+    /// their `cursors` positions.
+    Laser { id: String, on: bool },
+    /// Someone asks for everyone's attention, or stopped (also sent for them
+    /// when their connection ends).
+    Spotlight { id: String, on: bool },
+    // ANCHOR_END: server-social
 }
 // ANCHOR_END: server-message
 
@@ -75,7 +87,11 @@ impl ServerMessage {
             | ServerMessage::Hidden { id }
             | ServerMessage::Left { id }
             | ServerMessage::Said { id, .. }
-            | ServerMessage::Presence { id, .. } => Some(id),
+            | ServerMessage::Presence { id, .. }
+            | ServerMessage::Reacted { id, .. }
+            | ServerMessage::Pointed { id, .. }
+            | ServerMessage::Laser { id, .. }
+            | ServerMessage::Spotlight { id, .. } => Some(id),
             ServerMessage::Welcome { .. }
             | ServerMessage::Cursors { .. }
             | ServerMessage::Pong { .. }

@@ -76,6 +76,46 @@ fn client_messages_match_the_protocol() {
         ClientMessage::parse(r#"{"type":"follow"}"#).unwrap(),
         ClientMessage::Follow { id: None }
     );
+    // The social layer (issue 19).
+    assert_eq!(
+        client_round_trip(r#"{"type":"react","emoji":"👍"}"#),
+        ClientMessage::React {
+            emoji: "👍".into()
+        }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"point","x":0.25,"y":0.75}"#),
+        ClientMessage::Point { x: 0.25, y: 0.75 }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"laser","on":true}"#),
+        ClientMessage::Laser { on: true }
+    );
+    assert_eq!(
+        client_round_trip(r#"{"type":"spotlight","on":false}"#),
+        ClientMessage::Spotlight { on: false }
+    );
+}
+
+#[test]
+fn every_listed_reaction_is_accepted_as_written_in_the_protocol() {
+    // PROTOCOL.md lists the set in this order; the page offers it on 1 to 6.
+    assert_eq!(
+        cursors_protocol::REACTIONS,
+        ["👍", "❤️", "😂", "🎉", "😮", "👀"]
+    );
+    for emoji in cursors_protocol::REACTIONS {
+        let text = ClientMessage::React {
+            emoji: emoji.into(),
+        }
+        .to_json();
+        assert_eq!(
+            ClientMessage::parse(&text).unwrap(),
+            ClientMessage::React {
+                emoji: emoji.into()
+            }
+        );
+    }
 }
 
 #[test]
@@ -128,6 +168,11 @@ fn server_messages_match_the_protocol() {
         r##"{"type":"view","enter":[{"id":"p1","name":"Bo","color":"#30a46c","x":0.5,"y":0.5}],"exit":["p2"]}"##,
     );
     assert!(matches!(view, ServerMessage::View { ref exit, .. } if exit == &["p2"]));
+    // The social layer (issue 19).
+    server_round_trip(r#"{"type":"reacted","id":"p1","emoji":"🎉"}"#);
+    server_round_trip(r#"{"type":"pointed","id":"p1","x":0.5,"y":0.25}"#);
+    server_round_trip(r#"{"type":"laser","id":"p1","on":true}"#);
+    server_round_trip(r#"{"type":"spotlight","id":"p1","on":false}"#);
 }
 
 #[test]
@@ -142,6 +187,13 @@ fn per_person_messages_name_their_subject() {
         (r#"{"type":"left","id":"p4"}"#, Some("p4")),
         (r#"{"type":"said","id":"p5","text":"hi"}"#, Some("p5")),
         (r#"{"type":"presence","id":"p6","away":true}"#, Some("p6")),
+        (r#"{"type":"reacted","id":"p7","emoji":"👍"}"#, Some("p7")),
+        (
+            r#"{"type":"pointed","id":"p8","x":0.5,"y":0.5}"#,
+            Some("p8"),
+        ),
+        (r#"{"type":"laser","id":"p9","on":true}"#, Some("p9")),
+        (r#"{"type":"spotlight","id":"pa","on":true}"#, Some("pa")),
         (
             r#"{"type":"cursors","moves":[{"id":"p1","x":0.5,"y":0.5}]}"#,
             None,
@@ -230,6 +282,17 @@ fn every_bad_input_of_the_table_is_refused() {
             &format!(r#"{{"type":"follow","id":"{}"}}"#, "x".repeat(65)),
         ),
         ("wrong-typed follow id", r#"{"type":"follow","id":7}"#),
+        (
+            "a reaction not in the set",
+            r#"{"type":"react","emoji":"👎"}"#,
+        ),
+        ("text as a reaction", r#"{"type":"react","emoji":"hello"}"#),
+        ("empty reaction", r#"{"type":"react","emoji":""}"#),
+        ("no emoji", r#"{"type":"react"}"#),
+        ("point off the board", r#"{"type":"point","x":1.5,"y":0.5}"#),
+        ("point not finite", r#"{"type":"point","x":1e400,"y":0.5}"#),
+        ("wrong-typed laser", r#"{"type":"laser","on":"yes"}"#),
+        ("spotlight without on", r#"{"type":"spotlight"}"#),
     ];
     for (what, text) in bad_inputs {
         let refusal = ClientMessage::parse(text);
@@ -244,6 +307,14 @@ fn every_bad_input_of_the_table_is_refused() {
         ClientMessage::parse(r#"{"type":"hello","name":""}"#),
         Err(ProtocolError::BadName(_))
     ));
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"react","emoji":"👎"}"#),
+        Err(ProtocolError::UnknownReaction)
+    );
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"point","x":0.5,"y":-0.1}"#),
+        Err(ProtocolError::CoordinateOutOfRange)
+    );
 }
 
 #[test]

@@ -19,7 +19,10 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cursors_protocol::binary::BINARY_SUBPROTOCOL;
-use cursors_protocol::{ClientMessage, ErrorCode, Point, RoomName, ServerMessage};
+use cursors_protocol::{
+    ClientMessage, ErrorCode, POINTS_PER_SECOND, Point, REACTIONS_PER_SECOND, RoomName,
+    ServerMessage,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -154,6 +157,13 @@ async fn run_connection(
     app.metrics.connection_closed();
 }
 
+/// The social messages with a limit of their own.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    React,
+    Point,
+}
+
 struct Connection<'a> {
     app: &'a AppState,
     membership: &'a Membership,
@@ -162,6 +172,10 @@ struct Connection<'a> {
     rate_limiter: RateLimiter,
     /// Cursor chat has its own, lower limit; never closes on its own.
     say_limiter: RateLimiter,
+    /// Reactions and points have theirs, lower still (PROTOCOL.md): a held
+    /// key or a frantic clicker is dropped, not closed.
+    react_limiter: RateLimiter,
+    point_limiter: RateLimiter,
 }
 
 impl<'a> Connection<'a> {
@@ -176,12 +190,17 @@ impl<'a> Connection<'a> {
         );
         let say_limiter =
             RateLimiter::new(config.say_rate_limit, config.say_rate_limit, u32::MAX, now);
+        let react_limiter =
+            RateLimiter::new(REACTIONS_PER_SECOND, REACTIONS_PER_SECOND, u32::MAX, now);
+        let point_limiter = RateLimiter::new(POINTS_PER_SECOND, POINTS_PER_SECOND, u32::MAX, now);
         Self {
             app,
             membership,
             pong_due: None,
             rate_limiter,
             say_limiter,
+            react_limiter,
+            point_limiter,
         }
     }
 
@@ -293,6 +312,27 @@ impl<'a> Connection<'a> {
                     }
                 }
             }
+            // ANCHOR: ws-react
+            Ok(ClientMessage::React { emoji }) => {
+                if self.within(Limit::React) {
+                    self.membership.react(emoji).await
+                } else {
+                    Ok(())
+                }
+            }
+            // ANCHOR_END: ws-react
+            Ok(ClientMessage::Point { x, y }) => {
+                if self.within(Limit::Point) {
+                    self.membership.point(Point { x, y }).await
+                } else {
+                    Ok(())
+                }
+            }
+            // Toggles are not limited beyond the connection's own limit:
+            // dropping an `off` would leave a laser on for everyone, and the
+            // room relays only changes.
+            Ok(ClientMessage::Laser { on }) => self.membership.set_laser(on).await,
+            Ok(ClientMessage::Spotlight { on }) => self.membership.set_spotlight(on).await,
             Ok(ClientMessage::Ping { id }) => {
                 self.answer(&ServerMessage::Pong { id });
                 Ok(())
@@ -310,6 +350,22 @@ impl<'a> Connection<'a> {
                 DisconnectKind::Dropped,
             )
         })
+    }
+
+    /// Whether one more reaction or point fits its limit now; the excess is
+    /// counted as a rate-limited drop and answered with nothing.
+    fn within(&mut self, limit: Limit) -> bool {
+        let limiter = match limit {
+            Limit::React => &mut self.react_limiter,
+            Limit::Point => &mut self.point_limiter,
+        };
+        match limiter.check(std::time::Instant::now()) {
+            Verdict::Allow => true,
+            Verdict::Drop | Verdict::Abuse => {
+                self.app.metrics.rate_limited();
+                false
+            }
+        }
     }
 
     fn refuse(&self, reason: &str) {

@@ -113,6 +113,54 @@ async fn users_on_two_servers_share_one_room() {
         .await;
     assert_eq!(said, "hello there");
 
+    // The social layer crosses the same way, in the order Ada sent it.
+    ada.send(&ClientMessage::Spotlight { on: true }).await;
+    ada.send(&ClientMessage::React {
+        emoji: "🎉".into()
+    })
+    .await;
+    ada.send(&ClientMessage::Point { x: 0.25, y: 0.75 }).await;
+    ada.send(&ClientMessage::Laser { on: true }).await;
+    ada.send(&ClientMessage::Say {
+        text: "look".into(),
+    })
+    .await;
+    let mut social = Vec::new();
+    bo.recv_until(|message| match message {
+        ServerMessage::Said { id, text } if *id == ada.id && text == "look" => Some(()),
+        ServerMessage::Reacted { id, .. }
+        | ServerMessage::Pointed { id, .. }
+        | ServerMessage::Laser { id, .. }
+        | ServerMessage::Spotlight { id, .. }
+            if *id == ada.id =>
+        {
+            social.push(message.clone());
+            None
+        }
+        _ => None,
+    })
+    .await;
+    let id = ada.id.clone();
+    assert_eq!(
+        social,
+        [
+            ServerMessage::Spotlight {
+                id: id.clone(),
+                on: true
+            },
+            ServerMessage::Reacted {
+                id: id.clone(),
+                emoji: "🎉".into()
+            },
+            ServerMessage::Pointed {
+                id: id.clone(),
+                x: 0.25,
+                y: 0.75
+            },
+            ServerMessage::Laser { id, on: true },
+        ]
+    );
+
     // A newcomer on the second server is welcomed with Ada as she is now.
     let cy = join(&two, "shared").await;
     let listed = cy

@@ -193,6 +193,22 @@ impl Membership {
         self.act(Action::Follow(id)).await
     }
 
+    pub async fn react(&self, emoji: String) -> Result<(), RoomGone> {
+        self.act(Action::React(emoji)).await
+    }
+
+    pub async fn point(&self, point: Point) -> Result<(), RoomGone> {
+        self.act(Action::Point(point)).await
+    }
+
+    pub async fn set_laser(&self, on: bool) -> Result<(), RoomGone> {
+        self.act(Action::Laser(on)).await
+    }
+
+    pub async fn set_spotlight(&self, on: bool) -> Result<(), RoomGone> {
+        self.act(Action::Spotlight(on)).await
+    }
+
     /// Records how the connection ended, for the room to decide how long
     /// this user may resume.
     pub fn set_ending(&mut self, ending: DisconnectKind) {

@@ -124,6 +124,14 @@ pub enum Action {
     Say(String),
     /// Keep this user (by id) visible to me in a crowd; `None`: nobody.
     Follow(Option<String>),
+    /// An emoji reaction (already checked against the fixed set).
+    React(String),
+    /// "Look here" at this spot of the board.
+    Point(Point),
+    /// The laser went on or off.
+    Laser(bool),
+    /// Asking for everyone's attention, or stopping.
+    Spotlight(bool),
     /// The connection ended.
     Disconnect(DisconnectKind),
 }
@@ -205,6 +213,11 @@ struct Session {
     /// The user they follow, by id: always in their view in a crowd. Kept
     /// across a resume, and while the followed user reconnects (same id).
     following: Option<String>,
+    /// Their laser and spotlight are on. Kept only to send the `off` the
+    /// others are owed when the connection ends (a page that closes cannot
+    /// say it), and so that repeating a state relays nothing.
+    laser: bool,
+    spotlight: bool,
 }
 // ANCHOR_END: user
 
@@ -343,6 +356,10 @@ impl RoomState {
                     Action::Away(away) => self.set_away(member, away, &mut events),
                     Action::Say(text) => self.say(member, text, &mut events),
                     Action::Follow(id) => self.follow(member, id),
+                    Action::React(emoji) => self.react(member, emoji, &mut events),
+                    Action::Point(point) => self.point(member, point, &mut events),
+                    Action::Laser(on) => self.set_laser(member, on, &mut events),
+                    Action::Spotlight(on) => self.set_spotlight(member, on, &mut events),
                     Action::Disconnect(kind) => self.detach(from, kind, now, &mut events),
                 }
             }
@@ -468,6 +485,8 @@ impl RoomState {
             connection: self.new_connection(),
             detached_until: None,
             following: None,
+            laser: false,
+            spotlight: false,
         };
         let key = self.next_member;
         self.next_member += 1;
@@ -512,6 +531,10 @@ impl RoomState {
         let Some(key) = self.holder_of(token) else {
             return false;
         };
+        // The page that comes back starts with its laser and spotlight off;
+        // if the connection it replaces had them on, the others are told.
+        self.set_laser(key, false, events);
+        self.set_spotlight(key, false, events);
         let connection = self.new_connection();
         let fresh_token = identity::resume_token(&mut self.rng);
         let Some(session) = self.members.get_mut(&key).and_then(Member::session_mut) else {
@@ -661,6 +684,81 @@ impl RoomState {
         });
     }
 
+    // ANCHOR: react
+    /// Relays a reaction to the others, like cursor chat: the sender's page
+    /// shows its own at once, so it is not sent back.
+    fn react(&mut self, key: MemberKey, emoji: String, events: &mut Vec<Event>) {
+        let Some(member) = self.members.get(&key) else {
+            return;
+        };
+        events.push(Event::Broadcast {
+            except: Some(key),
+            message: ServerMessage::Reacted {
+                id: member.user.id.clone(),
+                emoji,
+            },
+        });
+    }
+    // ANCHOR_END: react
+
+    /// Relays a "look here" ring to the others.
+    fn point(&mut self, key: MemberKey, point: Point, events: &mut Vec<Event>) {
+        let Some(member) = self.members.get(&key) else {
+            return;
+        };
+        events.push(Event::Broadcast {
+            except: Some(key),
+            message: ServerMessage::Pointed {
+                id: member.user.id.clone(),
+                x: point.x,
+                y: point.y,
+            },
+        });
+    }
+
+    /// The laser went on or off; only a change is relayed.
+    fn set_laser(&mut self, key: MemberKey, on: bool, events: &mut Vec<Event>) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        let Some(session) = member.session_mut() else {
+            return;
+        };
+        if session.laser == on {
+            return;
+        }
+        session.laser = on;
+        events.push(Event::Broadcast {
+            except: Some(key),
+            message: ServerMessage::Laser {
+                id: member.user.id.clone(),
+                on,
+            },
+        });
+    }
+
+    /// Spotlight went on or off; only a change is relayed. Several people
+    /// may ask at once: each page shows the newest (see PROTOCOL.md).
+    fn set_spotlight(&mut self, key: MemberKey, on: bool, events: &mut Vec<Event>) {
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
+        let Some(session) = member.session_mut() else {
+            return;
+        };
+        if session.spotlight == on {
+            return;
+        }
+        session.spotlight = on;
+        events.push(Event::Broadcast {
+            except: Some(key),
+            message: ServerMessage::Spotlight {
+                id: member.user.id.clone(),
+                on,
+            },
+        });
+    }
+
     fn follow(&mut self, key: MemberKey, id: Option<String>) {
         if let Some(session) = self.members.get_mut(&key).and_then(Member::session_mut) {
             session.following = id;
@@ -684,6 +782,10 @@ impl RoomState {
         };
         events.push(Event::Detached { connection });
         let key = connection.member;
+        // A closed page cannot switch its laser or spotlight off: the others
+        // are told now, not after the grace (a reload starts with both off).
+        self.set_laser(key, false, events);
+        self.set_spotlight(key, false, events);
         if grace.is_zero() {
             self.remove(key, events);
             return;
@@ -1145,6 +1247,131 @@ mod tests {
         );
     }
 
+    // ANCHOR: react-test
+    #[test]
+    fn reactions_and_points_go_to_the_others_not_back() {
+        let mut room = Room::new();
+        let alice = room.join();
+        room.join();
+        let reacted = ServerMessage::Reacted {
+            id: alice.id.clone(),
+            emoji: "🎉".into(),
+        };
+        assert_eq!(
+            room.act(&alice, Action::React("🎉".into())),
+            [broadcast(Some(&alice), reacted)]
+        );
+        // ANCHOR_END: react-test
+        let pointed = ServerMessage::Pointed {
+            id: alice.id.clone(),
+            x: 0.25,
+            y: 0.75,
+        };
+        assert_eq!(
+            room.act(&alice, Action::Point(point(0.25, 0.75))),
+            [broadcast(Some(&alice), pointed)]
+        );
+        // Neither moves the cursor nor waits for a flush.
+        assert!(room.tick().is_empty());
+    }
+
+    #[test]
+    fn laser_and_spotlight_relay_only_changes() {
+        let mut room = Room::new();
+        let alice = room.join();
+        room.join();
+        let laser = |on| {
+            broadcast(
+                Some(&alice),
+                ServerMessage::Laser {
+                    id: alice.id.clone(),
+                    on,
+                },
+            )
+        };
+        let spotlight = |on| {
+            broadcast(
+                Some(&alice),
+                ServerMessage::Spotlight {
+                    id: alice.id.clone(),
+                    on,
+                },
+            )
+        };
+        assert_eq!(room.act(&alice, Action::Laser(true)), [laser(true)]);
+        assert!(room.act(&alice, Action::Laser(true)).is_empty(), "held key");
+        assert_eq!(room.act(&alice, Action::Laser(false)), [laser(false)]);
+        assert!(room.act(&alice, Action::Laser(false)).is_empty());
+        assert_eq!(room.act(&alice, Action::Spotlight(true)), [spotlight(true)]);
+        assert!(room.act(&alice, Action::Spotlight(true)).is_empty());
+        assert_eq!(
+            room.act(&alice, Action::Spotlight(false)),
+            [spotlight(false)]
+        );
+    }
+
+    #[test]
+    fn an_ended_connection_switches_its_laser_and_spotlight_off_at_once() {
+        for kind in [
+            DisconnectKind::Clean,
+            DisconnectKind::Dropped,
+            DisconnectKind::Expelled,
+        ] {
+            let mut room = Room::new();
+            let alice = room.join();
+            room.join();
+            room.act(&alice, Action::Laser(true));
+            room.act(&alice, Action::Spotlight(true));
+            let events = room.act(&alice, Action::Disconnect(kind));
+            let off = |message: ServerMessage| events.contains(&broadcast(Some(&alice), message));
+            assert!(
+                off(ServerMessage::Laser {
+                    id: alice.id.clone(),
+                    on: false
+                }),
+                "{kind:?}: {events:?}"
+            );
+            assert!(
+                off(ServerMessage::Spotlight {
+                    id: alice.id.clone(),
+                    on: false
+                }),
+                "{kind:?}: {events:?}"
+            );
+        }
+        // Off already: an ending says nothing more than before.
+        let mut room = Room::new();
+        let alice = room.join();
+        room.join();
+        room.act(&alice, Action::Spotlight(true));
+        room.act(&alice, Action::Spotlight(false));
+        assert_eq!(
+            room.act(&alice, Action::Disconnect(DisconnectKind::Clean)),
+            [detached(&alice)]
+        );
+    }
+
+    #[test]
+    fn a_takeover_switches_off_what_the_old_page_had_on() {
+        let mut room = Room::new();
+        let alice = room.join();
+        room.join();
+        room.act(&alice, Action::Spotlight(true));
+        let (again, events) = room.resume(&alice.token);
+        assert_eq!(
+            events[0],
+            broadcast(
+                Some(&alice),
+                ServerMessage::Spotlight {
+                    id: alice.id.clone(),
+                    on: false
+                }
+            )
+        );
+        // The new page can ask again, and is relayed.
+        assert_eq!(room.act(&again, Action::Spotlight(true)).len(), 1);
+    }
+
     #[test]
     fn each_way_of_ending_has_its_grace_period() {
         for (kind, grace) in [
@@ -1241,6 +1468,10 @@ mod tests {
             Action::Rename("Mallory".into()),
             Action::Hide,
             Action::Away(true),
+            Action::React("👍".into()),
+            Action::Point(point(0.5, 0.5)),
+            Action::Laser(true),
+            Action::Spotlight(true),
         ] {
             assert_eq!(
                 room.act(&alice, action.clone()),

@@ -591,6 +591,47 @@ mod tests {
     }
 
     #[test]
+    fn the_social_messages_are_published_like_chat_and_write_no_record() {
+        let mut room = Room::new();
+        let (me, _) = room.join();
+        for (action, message) in [
+            (
+                Action::React("👍".into()),
+                ServerMessage::Reacted {
+                    id: me.id.clone(),
+                    emoji: "👍".into(),
+                },
+            ),
+            (
+                Action::Point(point(0.5, 0.25)),
+                ServerMessage::Pointed {
+                    id: me.id.clone(),
+                    x: 0.5,
+                    y: 0.25,
+                },
+            ),
+            (
+                Action::Laser(true),
+                ServerMessage::Laser {
+                    id: me.id.clone(),
+                    on: true,
+                },
+            ),
+            (
+                Action::Spotlight(true),
+                ServerMessage::Spotlight {
+                    id: me.id.clone(),
+                    on: true,
+                },
+            ),
+        ] {
+            let writes = room.act(&me, action);
+            assert_eq!(records(&writes), vec![]);
+            assert_eq!(published(&writes), vec![Replicated::Message { message }]);
+        }
+    }
+
+    #[test]
     fn leaving_forgets_the_record_and_token_and_publishes_left() {
         let mut room = Room::new();
         let (_stays, _) = room.join();

@@ -24,6 +24,8 @@ impl RoomState {
             connection: self.new_connection(),
             detached_until: None,
             following: None,
+            laser: false,
+            spotlight: false,
         };
         let connection = session.connection;
         let id = user.id.clone();
@@ -179,6 +181,19 @@ impl RoomState {
             ServerMessage::Said { id, text } => {
                 if self.owned_by(server, &id).is_some() {
                     events.push(everyone(ServerMessage::Said { id, text }));
+                }
+            }
+            // The social layer holds no state of its own in a room: like
+            // chat, what the owner says is told to everyone here.
+            message @ (ServerMessage::Reacted { .. }
+            | ServerMessage::Pointed { .. }
+            | ServerMessage::Laser { .. }
+            | ServerMessage::Spotlight { .. }) => {
+                if message
+                    .subject()
+                    .is_some_and(|id| self.owned_by(server, id).is_some())
+                {
+                    events.push(everyone(message));
                 }
             }
             ServerMessage::Left { id } => {
@@ -460,6 +475,39 @@ mod tests {
     }
 
     #[test]
+    fn the_social_messages_of_a_remote_user_reach_everyone_here() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        state.apply(joined("b", "bb0001"), now);
+        for message in [
+            ServerMessage::Reacted {
+                id: "bb0001".into(),
+                emoji: "🎉".into(),
+            },
+            ServerMessage::Pointed {
+                id: "bb0001".into(),
+                x: 0.5,
+                y: 0.25,
+            },
+            ServerMessage::Laser {
+                id: "bb0001".into(),
+                on: true,
+            },
+            ServerMessage::Spotlight {
+                id: "bb0001".into(),
+                on: true,
+            },
+        ] {
+            assert_eq!(
+                state.apply(from("b", message.clone()), now),
+                [everyone(message.clone())],
+                "{message:?}"
+            );
+        }
+    }
+
+    #[test]
     fn only_the_owning_server_speaks_for_a_remote_user() {
         let now = Instant::now();
         let mut state = room();
@@ -473,6 +521,14 @@ mod tests {
             ServerMessage::Said {
                 id: "bb0001".into(),
                 text: "not me".into(),
+            },
+            ServerMessage::Reacted {
+                id: "bb0001".into(),
+                emoji: "👍".into(),
+            },
+            ServerMessage::Spotlight {
+                id: "bb0001".into(),
+                on: true,
             },
             ServerMessage::Left {
                 id: "bb0001".into(),
