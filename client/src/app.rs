@@ -22,10 +22,15 @@ use web_sys::{KeyboardEvent, PointerEvent};
 use crate::address::{random_room_name, room_link};
 use crate::board::{BoardRect, to_board, to_css_position, to_css_transform};
 use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status};
+use crate::contrast::label_colors;
 use crate::diagnostics::{Counters, Rates, debug_requested};
 use crate::roster::Person;
 use crate::scene::{CursorSignals, Scene, SceneHandle, now_ms};
 use crate::scoped::{SizeWatch, TimerSlot, every, listen_on_window};
+use crate::social_view::{
+    Announcements, LaserLayer, PingsLayer, ReactionsLayer, SocialActions, SocialBar,
+    SpotlightBanner, tap_watch,
+};
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
@@ -62,7 +67,7 @@ fn use_scene() -> SceneHandle {
 }
 
 /// Whether a key press is typing into a text field (so not a shortcut).
-fn typing_in_a_field(event: &KeyboardEvent) -> bool {
+pub(crate) fn typing_in_a_field(event: &KeyboardEvent) -> bool {
     event
         .target()
         .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
@@ -85,8 +90,10 @@ fn RoomPage(room: RoomName) -> impl IntoView {
     ));
     provide_context(connection);
     provide_context(signals);
-    provide_context(SceneHandle::new(scene));
+    let scene = SceneHandle::new(scene);
+    provide_context(scene);
     provide_context(counters);
+    provide_context(SocialActions::new(connection, scene));
 
     // Leaving or reloading the page closes the socket cleanly, so the others
     // see the user leave at once (or not at all, if the reload comes back).
@@ -124,6 +131,7 @@ fn RoomPage(room: RoomName) -> impl IntoView {
         <div class="app">
             <TopBar room/>
             <Board/>
+            <Announcements/>
         </div>
     }
 }
@@ -132,6 +140,7 @@ fn RoomPage(room: RoomName) -> impl IntoView {
 fn TopBar(room: RoomName) -> impl IntoView {
     let ConnectionSignals { round_trip_ms, .. } = expect_context();
     let people = use_scene().with(Scene::people).unwrap_or_default();
+    let social_actions = expect_context::<SocialActions>();
     let headcount = move || match people.with(Vec::len) {
         0 => String::new(),
         1 => "just you here".to_owned(),
@@ -145,6 +154,7 @@ fn TopBar(room: RoomName) -> impl IntoView {
             <PresenceList people/>
             <RoomActions/>
             <NameField/>
+            <SocialBar actions=social_actions/>
             <span class="spacer"></span>
             <span class="rtt" data-testid="rtt">
                 {move || round_trip_ms.get().map(|rtt| format!("{rtt:.0} ms"))}
@@ -212,8 +222,11 @@ fn Board() -> impl IntoView {
             connection.with(|connection| connection.pointer_left());
         }
     };
+    // A click or tap that is not a drag says "look here".
+    let (on_press, on_release) = tap_watch(board, expect_context::<SocialActions>());
     // A lifted finger has no position: hide the cursor until it touches again.
     let on_pointer_up = move |event: PointerEvent| {
+        on_release(event.clone());
         if event.is_primary() && event.pointer_type() == "touch" {
             connection.with(|connection| connection.pointer_left());
         }
@@ -222,8 +235,10 @@ fn Board() -> impl IntoView {
     view! {
         <main class="board" data-testid="board" node_ref=board
             on:pointermove=on_pointer_move on:pointerleave=on_pointer_leave
-            on:pointerup=on_pointer_up on:pointercancel=on_pointer_leave>
+            on:pointerdown=on_press on:pointerup=on_pointer_up on:pointercancel=on_pointer_leave>
             <p class="hint">"Move your pointer here. Open this page in another tab to see it there."</p>
+            <LaserLayer/>
+            <PingsLayer/>
             <ChatInput/>
             <DiagnosticsOverlay/>
             <For
@@ -231,6 +246,8 @@ fn Board() -> impl IntoView {
                 key=|id| id.clone()
                 children=move |id| view! { <RemoteCursor id size/> }
             />
+            <ReactionsLayer/>
+            <SpotlightBanner/>
         </main>
     }
 }
@@ -274,6 +291,14 @@ fn RemoteCursor(id: String, size: RwSignal<(f64, f64)>) -> impl IntoView {
         let (width, height) = size.get();
         at.with(|at| to_css_transform(*at, width, height))
     };
+    let spotlit = use_scene().with(|scene| scene.social().spotlit());
+    let cursor_id = id.clone();
+    let is_spotlit = move || {
+        spotlit.is_some_and(|spotlit| {
+            spotlit.with(|spotlit| spotlit.as_deref() == Some(cursor_id.as_str()))
+        })
+    };
+    let (label_background, label_text) = label_colors(&color);
     let bubble_color = color.clone();
     let bubble = move || {
         chat.get().map(|chat| {
@@ -284,12 +309,15 @@ fn RemoteCursor(id: String, size: RwSignal<(f64, f64)>) -> impl IntoView {
         })
     };
     view! {
-        <div class="cursor" class:idle=move || idle.get() data-testid="cursor" data-peer=id
+        <div class="cursor" class:idle=move || idle.get() class:spotlit=is_spotlit
+            data-testid="cursor" data-peer=id
             style:transform=transform>
             <svg class="arrow" width="18" height="22" viewBox="0 0 18 22" aria-hidden="true">
                 <path d="M1 1 L1 18 L5.6 13.8 L8.6 20.6 L11.6 19.3 L8.7 12.6 L15 12.6 Z" fill=color.clone()/>
             </svg>
-            <span class="label" style:background-color=color>{move || name.get()}</span>
+            <span class="label" style:background-color=label_background style:color=label_text>
+                {move || name.get()}
+            </span>
             {bubble}
         </div>
     }

@@ -31,7 +31,8 @@ use web_sys::MediaQueryList;
 
 use crate::diagnostics::Counters;
 use crate::motion::{Glides, TIME_CONSTANT_MS};
-use crate::roster::{Chat, Peer, Person, Roster, is_idle};
+use crate::roster::{Chat, Me, Peer, Person, Roster, is_idle};
+use crate::social_view::Social;
 
 /// How often idle cursors are looked for, while any cursor is awake.
 const IDLE_SWEEP: Duration = Duration::from_millis(500);
@@ -80,6 +81,8 @@ pub struct Scene {
     reduced_motion: Rc<Cell<bool>>,
     reduced_motion_query: Option<(MediaQueryList, Closure<dyn FnMut()>)>,
     counters: StoredValue<Counters>,
+    /// Reactions, rings, trails, spotlight and announcements.
+    social: Rc<Social>,
 }
 
 impl Scene {
@@ -109,6 +112,7 @@ impl Scene {
             reduced_motion,
             reduced_motion_query: query,
             counters,
+            social: Social::new(),
         })
     }
 
@@ -120,6 +124,16 @@ impl Scene {
         self.shown
     }
 
+    /// The social layer's signals and rules.
+    pub fn social(&self) -> Rc<Social> {
+        self.social.clone()
+    }
+
+    /// This page's own identity, once welcomed.
+    pub fn me(&self) -> Option<Me> {
+        self.roster.borrow().me().cloned()
+    }
+
     /// The signals of a cursor on the board.
     pub fn cursor(&self, id: &str) -> Option<CursorSignals> {
         self.cursors.borrow().get(id).cloned()
@@ -127,6 +141,8 @@ impl Scene {
 
     /// Applies one server message received at `now` (`Date.now()` ms).
     pub fn apply(self: &Rc<Self>, message: ServerMessage, now: f64) {
+        // Before the roster: a `left` still finds the leaver's name.
+        self.social.observe(&message, &self.roster.borrow(), now);
         let changes = self.roster.borrow_mut().apply_at(message, now);
         if changes.people {
             self.refresh_people();
@@ -145,6 +161,7 @@ impl Scene {
     /// Forgets the whole room (the connection dropped: what we knew is
     /// stale, and no ghost cursor may linger).
     pub fn clear(&self) {
+        self.social.clear();
         *self.roster.borrow_mut() = Roster::default();
         self.cursors.borrow_mut().clear();
         *self.glides.borrow_mut() = Glides::default();

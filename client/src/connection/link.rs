@@ -96,6 +96,8 @@ pub enum Command {
     /// Remember the chosen display name for every room and visit
     /// (`localStorage`).
     StoreName(String),
+    /// Remember in `localStorage` whether this person is in quiet mode.
+    StoreQuiet(bool),
 }
 
 /// What the page had kept from earlier, read by the browser side when it
@@ -108,6 +110,8 @@ pub struct Remembered {
     pub name: Option<String>,
     /// Whether the other tabs can be asked (a `BroadcastChannel` opened).
     pub tabs: bool,
+    /// Quiet mode was on when the page was last used.
+    pub quiet: bool,
 }
 
 /// The link's state and rules (see the module doc).
@@ -132,6 +136,13 @@ pub struct Link {
     pointer: Option<Point>,
     /// This page is hidden or unfocused.
     away: bool,
+    /// Quiet mode: this person's cursor is hidden from the others, who
+    /// still list them. The pointer is still followed (the chat input
+    /// opens there), but no move is sent.
+    quiet: bool,
+    /// This person asked for everyone's attention: asked again after a
+    /// reconnect (the server switched it off when the old socket ended).
+    spotlight: bool,
     throttle: FrameThrottle<Point>,
     /// Pings without a pong yet: id and when it was sent.
     pings_sent: HashMap<u64, f64>,
@@ -156,6 +167,8 @@ impl Link {
             asking_tabs: false,
             pointer: None,
             away: false,
+            quiet: remembered.quiet,
+            spotlight: false,
             throttle: FrameThrottle::default(),
             pings_sent: HashMap::new(),
             next_ping: 1,
@@ -224,8 +237,11 @@ impl Link {
         // Only the current state, never a backlog.
         if self.away {
             commands.push(Command::Send(ClientMessage::Presence { away: true }));
-        } else if let Some(Point { x, y }) = self.pointer {
+        } else if let Some(Point { x, y }) = self.pointer.filter(|_| !self.quiet) {
             commands.push(Command::Send(ClientMessage::Move { x, y }));
+        }
+        if self.spotlight {
+            commands.push(Command::Send(ClientMessage::Spotlight { on: true }));
         }
         commands
     }
@@ -407,6 +423,9 @@ impl Link {
     /// one (see [`FrameThrottle`]).
     pub fn pointer_moved(&mut self, point: Point) -> Vec<Command> {
         self.pointer = Some(point);
+        if self.quiet {
+            return Vec::new();
+        }
         if self.throttle.offer(point) {
             vec![Command::RequestFrame]
         } else {
@@ -456,6 +475,44 @@ impl Link {
         };
         commands.push(Command::Send(ClientMessage::Presence { away }));
         commands
+    }
+
+    // ANCHOR: quiet
+    /// Quiet mode on or off: on hides this person's cursor from the others
+    /// (a `leave`, and no move after it, even after a reconnect) while they
+    /// stay listed; off shows it again at the pointer. Remembered for the
+    /// next visit, like the name. The server is not told anything new: a
+    /// hidden cursor is a state it and every page already know.
+    pub fn set_quiet(&mut self, quiet: bool) -> Vec<Command> {
+        if std::mem::replace(&mut self.quiet, quiet) == quiet {
+            return Vec::new();
+        }
+        let mut commands = vec![Command::StoreQuiet(quiet)];
+        if quiet {
+            self.throttle.discard();
+            commands.push(Command::Send(ClientMessage::Leave));
+        } else if let Some(point) = self.pointer.filter(|_| !self.away) {
+            commands.extend(self.pointer_moved(point));
+        }
+        commands
+    }
+    // ANCHOR_END: quiet
+
+    /// Spotlight on or off (see [`Link::socket_opened`] for a reconnect).
+    pub fn set_spotlight(&mut self, on: bool) -> Vec<Command> {
+        if std::mem::replace(&mut self.spotlight, on) == on {
+            return Vec::new();
+        }
+        vec![Command::Send(ClientMessage::Spotlight { on })]
+    }
+
+    pub fn is_spotlit(&self) -> bool {
+        self.spotlight
+    }
+
+    /// Whether quiet mode is on.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     /// The name chosen earlier, if any.
@@ -935,6 +992,67 @@ mod tests {
             link.timer_fired(fade, NOW),
             [Command::ForgetFadedChat { id: "p".into() }]
         );
+    }
+
+    #[test]
+    fn quiet_mode_hides_the_cursor_sends_no_moves_and_is_remembered() {
+        let mut link = connected();
+        link.pointer_moved(Point { x: 0.5, y: 0.5 });
+        assert_eq!(
+            link.set_quiet(true),
+            [
+                Command::StoreQuiet(true),
+                Command::Send(ClientMessage::Leave)
+            ]
+        );
+        assert!(link.set_quiet(true).is_empty(), "already quiet");
+        // The frame asked for before runs, and finds nothing to send.
+        assert!(link.frame(1_000.0).is_empty());
+        assert!(
+            link.pointer_moved(Point { x: 0.6, y: 0.6 }).is_empty(),
+            "no frame asked for, so no move sent"
+        );
+        assert_eq!(
+            link.pointer(),
+            Some(Point { x: 0.6, y: 0.6 }),
+            "still followed"
+        );
+        // A reconnect stays quiet.
+        link.socket_closed(1006, String::new(), NOW, true, 0.5);
+        assert_eq!(sent(&link.socket_opened()), []);
+        // Back: the cursor shows again where the pointer is.
+        let back = link.set_quiet(false);
+        assert_eq!(back[0], Command::StoreQuiet(false));
+        assert!(back.contains(&Command::RequestFrame), "{back:?}");
+    }
+
+    #[test]
+    fn a_spotlight_is_asked_for_again_after_a_reconnect() {
+        let mut link = connected();
+        assert_eq!(
+            sent(&link.set_spotlight(true)),
+            [ClientMessage::Spotlight { on: true }]
+        );
+        assert!(link.set_spotlight(true).is_empty());
+        link.socket_closed(1006, String::new(), NOW, true, 0.5);
+        assert_eq!(
+            sent(&link.socket_opened()),
+            [ClientMessage::Spotlight { on: true }]
+        );
+        link.set_spotlight(false);
+        assert_eq!(sent(&link.socket_opened()), []);
+    }
+
+    #[test]
+    fn a_page_that_was_quiet_comes_back_quiet() {
+        let mut link = Link::new(Remembered {
+            quiet: true,
+            ..Remembered::default()
+        });
+        assert!(link.is_quiet());
+        link.start();
+        link.pointer_moved(Point { x: 0.2, y: 0.2 });
+        assert_eq!(sent(&link.socket_opened()), [], "no move after the reload");
     }
 
     #[test]

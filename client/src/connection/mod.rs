@@ -47,6 +47,9 @@ pub struct ConnectionSignals {
 /// Where the chosen display name is kept, for every room and visit.
 const NAME_KEY: &str = "cursors.name";
 
+/// Where quiet mode is remembered (`"1"` while on), like the name.
+const QUIET_KEY: &str = "cursors.quiet";
+
 /// The page's connection, handed to components by context. A
 /// `Connection` holds a `web_sys::WebSocket`, which is not `Send`, so it
 /// stays in a local [`StoredValue`]; the handle is a `Copy` key to it that
@@ -99,6 +102,12 @@ impl Connection {
                 .and_then(|storage| storage.get_item(NAME_KEY).ok().flatten())
                 .and_then(|name| normalize_name(&name).ok()),
             tabs: tabs.is_some(),
+            quiet: window()
+                .local_storage()
+                .ok()
+                .flatten()
+                .and_then(|storage| storage.get_item(QUIET_KEY).ok().flatten())
+                .is_some_and(|quiet| quiet == "1"),
         };
         let connection = Rc::new(Self {
             room,
@@ -192,6 +201,15 @@ impl Connection {
             Command::StoreName(name) => {
                 if let Ok(Some(storage)) = window().local_storage() {
                     let _ = storage.set_item(NAME_KEY, &name);
+                }
+            }
+            Command::StoreQuiet(quiet) => {
+                if let Ok(Some(storage)) = window().local_storage() {
+                    let _ = if quiet {
+                        storage.set_item(QUIET_KEY, "1")
+                    } else {
+                        storage.remove_item(QUIET_KEY)
+                    };
                 }
             }
         }
@@ -292,6 +310,44 @@ impl Connection {
         self.send(&ClientMessage::Say {
             text: text.to_owned(),
         });
+    }
+
+    /// Sends a reaction (the caller checked it against the set and the
+    /// page's own limit). Whether the socket took it.
+    pub fn react(&self, emoji: &str) -> bool {
+        self.send(&ClientMessage::React {
+            emoji: emoji.to_owned(),
+        })
+    }
+
+    /// "Look here" at `point`. Whether the socket took it.
+    pub fn point(&self, point: Point) -> bool {
+        self.send(&ClientMessage::Point {
+            x: point.x,
+            y: point.y,
+        })
+    }
+
+    /// The laser on or off (only the changes: a held key repeats).
+    pub fn laser(&self, on: bool) {
+        self.send(&ClientMessage::Laser { on });
+    }
+
+    pub fn set_spotlight(self: &Rc<Self>, on: bool) {
+        self.decide(|link| link.set_spotlight(on));
+    }
+
+    pub fn is_spotlit(&self) -> bool {
+        self.link.borrow().is_spotlit()
+    }
+
+    /// Quiet mode on or off (see [`Link::set_quiet`]).
+    pub fn set_quiet(self: &Rc<Self>, quiet: bool) {
+        self.decide(|link| link.set_quiet(quiet));
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.link.borrow().is_quiet()
     }
 
     /// The name chosen earlier (from `localStorage`), if any.
