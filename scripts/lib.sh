@@ -5,6 +5,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 TRUNK_VERSION="0.21.14"
 BINARYEN_VERSION="132"
+# axe-core, which the browser harness injects for the accessibility test.
+AXE_CORE_VERSION="4.10.3"
 
 # Tools installed by setup.sh: cargo's bin dir and the local npm packages.
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"

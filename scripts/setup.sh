@@ -81,6 +81,14 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
 fi
 
+# 4b. axe-core for the browser tests: e2e/src/lib.rs reads
+#     .tools/node_modules/axe-core/axe.min.js and injects it into the page.
+if $want_browser && ! grep -qs "\"version\": \"$AXE_CORE_VERSION\"" "$TOOLS/node_modules/axe-core/package.json"; then
+  say "installing axe-core $AXE_CORE_VERSION into .tools/"
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "axe-core@$AXE_CORE_VERSION"
+fi
+
 # 5. For the browser tests: Chromium and a matching ChromeDriver.
 if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
   say "installing chromium and chromedriver"

@@ -148,7 +148,7 @@ fn TopBar(room: RoomName) -> impl IntoView {
     };
     view! {
         <header class="topbar">
-            <span class="brand">"Cursors"</span>
+            <h1 class="brand">"Cursors"</h1>
             <span class="room" title="room">"#"{room.to_string()}</span>
             <span class="headcount" data-testid="count">{headcount}</span>
             <PresenceList people/>

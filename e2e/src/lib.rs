@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cursors_test_support::{ChromeDriver, ServerLaunch, TempDir, temp_dir};
-use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
+};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -210,6 +212,103 @@ impl Page {
         }
         self.client.perform_actions(mouse).await?;
         Ok(())
+    }
+
+    /// Presses and releases one key, as a keyboard would (to the page, not
+    /// to any field).
+    pub async fn press_key(&self, key: char) -> Result<()> {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await?;
+        Ok(())
+    }
+
+    /// Holds Shift down while `during` runs, then lets it go.
+    pub async fn holding_shift(&self, during: impl AsyncFnOnce(&Self) -> Result<()>) -> Result<()> {
+        const SHIFT: char = '\u{E008}';
+        let down = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: SHIFT });
+        self.client.perform_actions(down).await?;
+        let result = during(self).await;
+        let up = KeyActions::new("keyboard".into()).then(KeyAction::Up { value: SHIFT });
+        self.client.perform_actions(up).await?;
+        result
+    }
+
+    /// Clicks the board at `(x, y)` (fractions of its width and height)
+    /// without moving between press and release: a click, not a drag.
+    pub async fn click_board_at(&self, x: f64, y: f64) -> Result<()> {
+        let [left, top, width, height] = self.board_rect().await?;
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(30)),
+                x: (left + x * width).round(),
+                y: (top + y * height).round(),
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(mouse).await?;
+        Ok(())
+    }
+
+    /// The centres of the elements with `test_id` (and `data-peer` if
+    /// given), as fractions of the board.
+    pub async fn spots(&self, test_id: &str, peer: Option<&str>) -> Result<Vec<(f64, f64)>> {
+        let found = self
+            .eval(
+                "const board = document.querySelector('[data-testid=board]').getBoundingClientRect();
+                 const selector = `[data-testid=${arguments[0]}]` + (arguments[1] ? `[data-peer=\"${arguments[1]}\"]` : '');
+                 return [...document.querySelectorAll(selector)].map(e => {
+                   const r = e.getBoundingClientRect();
+                   return [(r.left + r.width / 2 - board.left) / board.width, (r.top + r.height / 2 - board.top) / board.height];
+                 });",
+                vec![json!(test_id), json!(peer)],
+            )
+            .await?;
+        serde_json::from_value(found).context("spots")
+    }
+
+    /// How many elements match `selector` on this page.
+    pub async fn count(&self, selector: &str) -> Result<usize> {
+        let count = self
+            .eval(
+                "return document.querySelectorAll(arguments[0]).length;",
+                vec![json!(selector)],
+            )
+            .await?;
+        Ok(count.as_u64().unwrap_or_default() as usize)
+    }
+
+    /// Runs axe-core (the npm package that `scripts/setup.sh` installs into
+    /// `.tools/`) on the page as it is, and returns its violations, each as
+    /// "rule: the nodes it found". Empty means no violation.
+    pub async fn accessibility_violations(&self) -> Result<Vec<String>> {
+        let path = workspace_root().join(".tools/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is missing: run scripts/setup.sh (it installs axe-core)",
+                path.display()
+            )
+        })?;
+        self.eval(&source, vec![])
+            .await
+            .context("injecting axe-core")?;
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then(results => done(results.violations.map(v =>
+                     `${v.id} (${v.impact}): ${v.help} — ` + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                   .catch(error => done([`axe failed: ${error}`]));",
+                vec![],
+            )
+            .await?;
+        serde_json::from_value(found).context("axe violations")
     }
 
     /// Every remote cursor on this page: peer id and the tip's position as
