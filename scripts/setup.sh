@@ -95,6 +95,13 @@ if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/
   apt_install chromium chromium-driver
 fi
 
+# 5b. A colour emoji font, so the reactions show (and the README's
+#     screenshot shows them) instead of empty boxes in headless Chromium.
+if $want_browser && ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; then
+  say "installing the Noto colour emoji font"
+  apt_install fonts-noto-color-emoji
+fi
+
 # 6. Redis (Debian's, with redis-cli) for sharing rooms between servers.
 if $want_redis && ! { command -v redis-server && command -v redis-cli; } >/dev/null; then
   say "installing redis-server"

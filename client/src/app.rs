@@ -140,7 +140,6 @@ fn RoomPage(room: RoomName) -> impl IntoView {
 fn TopBar(room: RoomName) -> impl IntoView {
     let ConnectionSignals { round_trip_ms, .. } = expect_context();
     let people = use_scene().with(Scene::people).unwrap_or_default();
-    let social_actions = expect_context::<SocialActions>();
     let headcount = move || match people.with(Vec::len) {
         0 => String::new(),
         1 => "just you here".to_owned(),
@@ -154,7 +153,6 @@ fn TopBar(room: RoomName) -> impl IntoView {
             <PresenceList people/>
             <RoomActions/>
             <NameField/>
-            <SocialBar actions=social_actions/>
             <span class="spacer"></span>
             <span class="rtt" data-testid="rtt">
                 {move || round_trip_ms.get().map(|rtt| format!("{rtt:.0} ms"))}
@@ -223,7 +221,8 @@ fn Board() -> impl IntoView {
         }
     };
     // A click or tap that is not a drag says "look here".
-    let (on_press, on_release) = tap_watch(board, expect_context::<SocialActions>());
+    let social_actions = expect_context::<SocialActions>();
+    let (on_press, on_release) = tap_watch(board, social_actions);
     // A lifted finger has no position: hide the cursor until it touches again.
     let on_pointer_up = move |event: PointerEvent| {
         on_release(event.clone());
@@ -248,6 +247,7 @@ fn Board() -> impl IntoView {
             />
             <ReactionsLayer/>
             <SpotlightBanner/>
+            <SocialBar actions=social_actions/>
         </main>
     }
 }

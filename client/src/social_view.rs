@@ -38,8 +38,9 @@ use crate::social::{
 };
 
 /// Where a reaction rises from when its sender's cursor is not on the
-/// board (quiet mode, or a touch that lifted): the bottom middle.
-const NO_CURSOR: Point = Point { x: 0.5, y: 0.92 };
+/// board (quiet mode, or a touch that lifted): the lower middle, above
+/// the controls.
+const NO_CURSOR: Point = Point { x: 0.5, y: 0.8 };
 
 /// A reaction on its way up.
 #[derive(Debug, Clone, PartialEq)]
@@ -690,7 +691,7 @@ pub fn tap_watch(
             .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
             .and_then(|element| {
                 element
-                    .closest("input, button, textarea, a, .diagnostics, .spotlight-banner")
+                    .closest("input, button, textarea, a, .diagnostics, .spotlight-banner, .social-bar")
                     .ok()
                     .flatten()
             })

@@ -76,7 +76,21 @@ async fn a_pointer_in_one_window_is_a_cursor_in_the_other() -> Result<()> {
     assert_eq!(elsewhere.text("count").await?, "just you here");
 
     // The README's picture: the two windows side by side, each showing the
-    // other's cursor.
+    // other's cursor, with a reaction from the small window rising on the
+    // big one and a "look here" ring from the big window on the small one.
+    small.press_key('3').await?;
+    big.click_board_at(0.45, 0.55).await?;
+    big.wait_for("the small page's reaction", async |page| {
+        Ok((!page.spots("reaction", None).await?.is_empty()).then_some(()))
+    })
+    .await?;
+    small
+        .wait_for("the big page's ring", async |page| {
+            Ok((!page.spots("ping", None).await?.is_empty()).then_some(()))
+        })
+        .await?;
+    // Caught mid-way: the ring has grown and the reaction risen a little.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     let picture = side_by_side(&[big.screenshot().await?, small.screenshot().await?]);
     let target = workspace_root().join("target/e2e");
     std::fs::create_dir_all(&target)?;
