@@ -35,6 +35,7 @@
 
 pub mod backplane;
 pub mod command;
+pub mod crowd;
 pub mod directory;
 pub mod encode;
 pub mod flush;

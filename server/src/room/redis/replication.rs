@@ -68,7 +68,12 @@ impl Replicator {
                 writes.push(self.set_token(id, token));
                 writes.push(self.set_users(vec![self.record(user, token)]));
             }
-            Event::Broadcast { message, .. } => {
+            // The crowd's own messages are each server's, for its members.
+            Event::Narrowcast {
+                message: ServerMessage::Crowd { .. } | ServerMessage::View { .. },
+                ..
+            } => {}
+            Event::Broadcast { message, .. } | Event::Narrowcast { message, .. } => {
                 match message {
                     ServerMessage::Left { id } => {
                         self.tokens.remove(id);
@@ -84,7 +89,7 @@ impl Replicator {
                     message: message.clone(),
                 }));
             }
-            Event::Cursors { moves, .. } => {
+            Event::Cursors { moves, .. } | Event::CrowdCursors { moves, .. } => {
                 // The batch may hold other servers' users too (they are
                 // flushed here with ours); each server publishes its own.
                 let mut records = Vec::new();
