@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::room::crowd::CrowdRules;
+
 // ANCHOR: fanout
 /// How moves are relayed to the other users of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +60,20 @@ pub struct Config {
     #[arg(long, env = "CURSORS_FRAME_BUDGET", default_value_t = 30_000)]
     pub frame_budget: u32,
     // ANCHOR_END: tick
+
+    // ANCHOR: crowd-flags
+    /// A room with more members than this (on every server sharing it)
+    /// becomes a crowd: each member then sees only `--visible-cursors`
+    /// others, chosen near their pointer and among the active. It stops
+    /// being one at four fifths of this. See docs/PROTOCOL.md, section 4.2.
+    #[arg(long, env = "CURSORS_CROWD_THRESHOLD", default_value_t = 50)]
+    pub crowd_threshold: usize,
+
+    /// In a crowd, the most positions a member is sent per frame: the
+    /// people near them and the active ones, plus whom they follow.
+    #[arg(long, env = "CURSORS_VISIBLE_CURSORS", default_value_t = 50)]
+    pub visible_cursors: usize,
+    // ANCHOR_END: crowd-flags
 
     // ANCHOR: max-message
     /// Largest accepted WebSocket message, in bytes; larger ones close the
@@ -194,6 +210,17 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// When rooms become crowds. The handbook's immediate fan-out is kept
+    /// as it was, a baseline: its rooms never do.
+    pub fn crowd(&self) -> Option<CrowdRules> {
+        match self.fanout {
+            FanoutMode::Coalesced => {
+                Some(CrowdRules::new(self.crowd_threshold, self.visible_cursors))
+            }
+            FanoutMode::Immediate => None,
+        }
     }
 
     /// The defaults, as if started with no flags and no environment: what

@@ -78,6 +78,7 @@ impl AppState {
                 resume_grace: std::time::Duration::from_secs(config.resume_grace_secs),
                 reload_grace: std::time::Duration::from_millis(config.reload_grace_ms),
                 id_prefix: backplane.id_prefix().to_owned(),
+                crowd: config.crowd(),
             },
             outbound_queue: config.outbound_queue,
             command_queue: ROOM_COMMAND_QUEUE,

@@ -28,11 +28,14 @@ use cursors_protocol::{CursorPosition, PeerInfo, PeerSnapshot, Point, ServerMess
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
+use super::crowd::{Crowd, CrowdRules, LONGEST_FLUSH};
 use super::flush::{FlushDecision, FlushSchedule, flush_interval};
 
+mod crowd;
 mod remote;
 use crate::config::FanoutMode;
 use crate::identity;
+pub use crowd::{CursorFrame, ViewKey};
 
 /// Key of a member inside its room; never reused within a room's life.
 pub type MemberKey = u64;
@@ -71,6 +74,9 @@ pub struct RoomRules {
     /// What every id handed out here starts with: empty for a server alone,
     /// the server's tag when it shares rooms with others.
     pub id_prefix: String,
+    /// When a room becomes a crowd and what each member then sees (see
+    /// `crowd/`); `None`: never (everybody always sees everybody).
+    pub crowd: Option<CrowdRules>,
 }
 
 // ANCHOR: input
@@ -169,6 +175,19 @@ pub enum Event {
         except: Option<MemberKey>,
         moves: Vec<CursorPosition>,
     },
+    /// Tell these members only (in a crowd: those who see the person the
+    /// message is about). The group hears of it too, unless it is a crowd's
+    /// own message (`crowd`, `view`), which each server sends its members.
+    Narrowcast {
+        to: Vec<MemberKey>,
+        message: ServerMessage,
+    },
+    /// A crowd's flush: `moves` are the room's latest positions (for the
+    /// group), `frames` what each group of members here receives.
+    CrowdCursors {
+        moves: Vec<CursorPosition>,
+        frames: Vec<CursorFrame>,
+    },
     /// This user, once another server's, is now held here: tell the others.
     Claimed { id: String },
 }
@@ -179,6 +198,10 @@ impl Event {
     pub fn left(&self) -> Option<&str> {
         match self {
             Event::Broadcast {
+                message: ServerMessage::Left { id },
+                ..
+            }
+            | Event::Narrowcast {
                 message: ServerMessage::Left { id },
                 ..
             } => Some(id),
@@ -227,6 +250,9 @@ struct Member {
     home: Home,
     /// Moved since the last flush.
     dirty: bool,
+    /// The flush that last carried a move of theirs (a crowd shows the
+    /// active ones first).
+    last_moved: Option<Instant>,
 }
 
 /// Where a member's connection is.
@@ -306,6 +332,8 @@ pub struct RoomState {
     /// resumed or left since): a tick then finds nothing to expire and
     /// computes the next one.
     next_expiry: Option<Instant>,
+    /// Set while the room is a crowd (see `state/crowd.rs`).
+    crowd: Option<Crowd>,
     /// Ids, names and resume tokens. A CSPRNG (ChaCha), seeded from the OS in
     /// the server and from a fixed seed in tests.
     rng: StdRng,
@@ -324,6 +352,7 @@ impl RoomState {
             dirty: Vec::new(),
             schedule: FlushSchedule::default(),
             next_expiry: None,
+            crowd: None,
             rng,
         }
     }
@@ -365,12 +394,14 @@ impl RoomState {
             }
             Input::Tick { occupied_rooms } => {
                 self.expire_detached(now, &mut events);
+                self.crowd_tick(now, &mut events);
                 self.flush_if_due(now, occupied_rooms, &mut events);
             }
             Input::Adopt { user } => self.adopt(user, &mut events),
             Input::Remote { server, change } => self.apply_remote(server, change, &mut events),
             Input::ServersAlive { servers } => self.remove_ghosts(&servers, &mut events),
         }
+        self.update_crowd_mode(now, &mut events);
         events
     }
     // ANCHOR_END: apply
@@ -378,10 +409,10 @@ impl RoomState {
     /// When the room must be ticked next, if ever: the flush deadline or the
     /// first grace period's end.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        match (self.schedule.due(), self.next_expiry) {
-            (Some(flush), Some(expiry)) => Some(flush.min(expiry)),
-            (flush, expiry) => flush.or(expiry),
-        }
+        [self.schedule.due(), self.next_expiry, self.crowd_wakeup()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether positions are waiting for a flush.
@@ -494,18 +525,17 @@ impl RoomState {
             member: key,
             connection: session.connection,
         };
-        let welcome = self.welcome(&user, &session, None);
+        let welcome = self.welcome(&user, &session, key);
         events.push(Event::Admitted {
             connection,
             id,
             welcome,
             resumed: false,
         });
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: ServerMessage::Joined { peer: user.info() },
-        });
+        let joined = ServerMessage::Joined { peer: user.info() };
         self.insert(key, user, Home::Local(session));
+        self.tell(key, Some(key), joined, events);
+        self.admitted_to_crowd(key, events);
     }
 
     fn insert(&mut self, key: MemberKey, user: User, home: Home) {
@@ -519,6 +549,7 @@ impl RoomState {
                 user,
                 home,
                 dirty: false,
+                last_moved: None,
             },
         );
     }
@@ -558,7 +589,7 @@ impl RoomState {
         let Some(session) = member.session() else {
             return false;
         };
-        let welcome = self.welcome(&member.user, session, Some(key));
+        let welcome = self.welcome(&member.user, session, key);
         events.push(Event::Admitted {
             connection: ConnectionKey {
                 member: key,
@@ -568,13 +599,16 @@ impl RoomState {
             welcome,
             resumed: true,
         });
+        self.admitted_to_crowd(key, events);
         true
     }
     // ANCHOR_END: resume
 
-    /// The `welcome` for `user`: everyone else, with their positions, and
-    /// the token to resume with.
-    fn welcome(&self, user: &User, session: &Session, skip: Option<MemberKey>) -> ServerMessage {
+    /// The `welcome` for `user` (member `key`): everyone else, with their
+    /// positions (in a crowd: everyone they are shown), and the token to
+    /// resume with.
+    fn welcome(&self, user: &User, session: &Session, key: MemberKey) -> ServerMessage {
+        let shown = self.shown_to(key);
         ServerMessage::Welcome {
             id: user.id.clone(),
             name: user.name.clone(),
@@ -582,7 +616,9 @@ impl RoomState {
             peers: self
                 .members
                 .iter()
-                .filter(|(key, _)| Some(**key) != skip)
+                .filter(|(other, _)| {
+                    **other != key && shown.as_ref().is_none_or(|shown| shown.contains(other))
+                })
                 .map(|(_, peer)| peer.user.snapshot())
                 .collect(),
             resume: Some(session.resume_token.clone()),
@@ -597,14 +633,12 @@ impl RoomState {
             return;
         }
         member.user.name = name.clone();
+        let renamed = ServerMessage::Renamed {
+            id: member.user.id.clone(),
+            name,
+        };
         // The sender hears it too: that is how it learns the name it got.
-        events.push(Event::Broadcast {
-            except: None,
-            message: ServerMessage::Renamed {
-                id: member.user.id.clone(),
-                name,
-            },
-        });
+        self.tell(key, None, renamed, events);
     }
 
     // ANCHOR: move_to
@@ -613,6 +647,10 @@ impl RoomState {
             return;
         };
         member.user.position = Some(point);
+        self.stir_crowd();
+        let Some(member) = self.members.get_mut(&key) else {
+            return;
+        };
         match self.rules.fanout {
             // Latest position wins: remember who moved, send at the flush.
             FanoutMode::Coalesced => {
@@ -640,10 +678,8 @@ impl RoomState {
         // cursor would reappear.
         self.forget_pending_move(key);
         if was_visible {
-            events.push(Event::Broadcast {
-                except: Some(key),
-                message: ServerMessage::Hidden { id },
-            });
+            self.stir_crowd();
+            self.tell(key, Some(key), ServerMessage::Hidden { id }, events);
         }
     }
 
@@ -664,10 +700,7 @@ impl RoomState {
         if away {
             self.hide(key, events);
         }
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: presence,
-        });
+        self.tell(key, Some(key), presence, events);
     }
 
     /// Relays cursor-chat text to the others.
@@ -675,13 +708,11 @@ impl RoomState {
         let Some(member) = self.members.get(&key) else {
             return;
         };
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: ServerMessage::Said {
-                id: member.user.id.clone(),
-                text,
-            },
-        });
+        let said = ServerMessage::Said {
+            id: member.user.id.clone(),
+            text,
+        };
+        self.tell(key, Some(key), said, events);
     }
 
     // ANCHOR: react
@@ -763,6 +794,7 @@ impl RoomState {
         if let Some(session) = self.members.get_mut(&key).and_then(Member::session_mut) {
             session.following = id;
         }
+        self.stir_crowd();
     }
 
     // ANCHOR: detach
@@ -835,10 +867,14 @@ impl RoomState {
         if member.is_local() {
             self.local_members -= 1;
         }
-        events.push(Event::Broadcast {
-            except: None,
-            message: ServerMessage::Left { id: member.user.id },
-        });
+        // Told before the crowd forgets them: their viewers must hear it.
+        self.tell(
+            key,
+            None,
+            ServerMessage::Left { id: member.user.id },
+            events,
+        );
+        self.forget_in_crowd(key);
     }
 
     fn forget_pending_move(&mut self, key: MemberKey) {
@@ -861,32 +897,54 @@ impl RoomState {
             return;
         }
         // Each flush is one write per member connected here.
-        let interval = flush_interval(
+        let mut interval = flush_interval(
             self.local_members,
             occupied_rooms,
             self.rules.frame_budget,
             self.rules.tick,
         );
+        if self.is_crowd() {
+            // A crowd spends the budget too, but never waits more than
+            // 100 ms: every receiver is updated at least ten times a second.
+            let uncapped = flush_interval(
+                self.local_members,
+                occupied_rooms,
+                self.rules.frame_budget,
+                LONGEST_FLUSH,
+            );
+            interval = interval.max(uncapped);
+        }
         if self.schedule.decide(now, interval) != FlushDecision::Now {
             return;
         }
         self.schedule.flushed(now);
         let mut moves = Vec::with_capacity(self.dirty.len());
-        for key in self.dirty.drain(..) {
-            let Some(member) = self.members.get_mut(&key) else {
-                continue;
-            };
-            member.dirty = false;
-            moves.extend(member.user.cursor());
+        for key in &self.dirty {
+            if let Some(member) = self.members.get(key) {
+                moves.extend(member.user.cursor());
+            }
         }
-        if !moves.is_empty() {
+        // In a crowd, each cell's frame is cut from the dirty marks, so
+        // they are cleared only after.
+        let batch = if moves.is_empty() {
+            None
+        } else if self.is_crowd() {
+            Some(self.crowd_frames(moves))
+        } else {
             // The mover receives its own position too (the protocol allows
             // it): that is what lets every member share one serialised frame.
-            events.push(Event::Cursors {
+            Some(Event::Cursors {
                 except: None,
                 moves,
-            });
+            })
+        };
+        for key in std::mem::take(&mut self.dirty) {
+            if let Some(member) = self.members.get_mut(&key) {
+                member.dirty = false;
+                member.last_moved = Some(now);
+            }
         }
+        events.extend(batch);
     }
     // ANCHOR_END: flush
 }
@@ -911,6 +969,7 @@ pub(crate) mod test_rules {
             resume_grace: RESUME_GRACE,
             reload_grace: RELOAD_GRACE,
             id_prefix: id_prefix.to_owned(),
+            crowd: None,
         }
     }
 }

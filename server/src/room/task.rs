@@ -35,7 +35,8 @@ use super::directory::Listing;
 use super::encode::{EncodedBatch, Encoding, text_frame};
 use super::occupancy::{Occupancy, OccupiedRooms};
 use super::state::{
-    Action, ConnectionKey, DisconnectKind, Event, Input, MemberKey, RoomRules, RoomState,
+    Action, ConnectionKey, CursorFrame, DisconnectKind, Event, Input, MemberKey, RoomRules,
+    RoomState,
 };
 use super::timer::sleep_until_some;
 use crate::config::FanoutMode;
@@ -300,6 +301,17 @@ impl<L: RoomLink> RoomTask<L> {
                     }
                 }
                 Event::Cursors { except, moves } => self.deliver_batch(&moves, except),
+                Event::Narrowcast { to, message } => {
+                    let frame = text_frame(&message);
+                    for key in &to {
+                        if let Some(attachment) = self.attachments.get(key)
+                            && attachment.mailbox.push_event(frame.clone()).is_err()
+                        {
+                            tracing::debug!(room = %self.name, member = key, "outbound queue full");
+                        }
+                    }
+                }
+                Event::CrowdCursors { frames, .. } => self.deliver_crowd_frames(&frames),
                 Event::Claimed { .. } => {} // for the other servers only
             }
         }
@@ -332,6 +344,27 @@ impl<L: RoomLink> RoomTask<L> {
     /// queue's bound.
     fn deliver_batch(&self, moves: &[CursorPosition], except: Option<MemberKey>) {
         let started = Instant::now();
+        let recipients = self
+            .attachments
+            .iter()
+            .filter(|(key, _)| Some(**key) != except)
+            .map(|(_, attachment)| attachment);
+        let frames = self.push_batch(recipients, moves, || self.state.visible_positions());
+        // A batch nobody here receives (a room of one) is no flush to
+        // measure. In the immediate fan-out every move is its own batch.
+        if frames > 0 {
+            self.metrics.flush_observed(started.elapsed(), frames);
+        }
+    }
+
+    /// Pushes one batch to each of `recipients`; see `deliver_batch`.
+    /// Returns how many received it.
+    fn push_batch<'a>(
+        &self,
+        recipients: impl Iterator<Item = &'a Attachment>,
+        moves: &[CursorPosition],
+        snapshot_of: impl Fn() -> Vec<CursorPosition>,
+    ) -> usize {
         let mut frames = 0;
         let batch = EncodedBatch::default();
         let snapshot = EncodedBatch::default();
@@ -340,32 +373,41 @@ impl<L: RoomLink> RoomTask<L> {
             FanoutMode::Coalesced => 1,
             FanoutMode::Immediate => self.outbound_queue,
         };
-        for (key, attachment) in &self.attachments {
-            if Some(*key) == except {
-                continue;
-            }
+        for attachment in recipients {
             let encoding = attachment.encoding;
             let delivery =
                 attachment
                     .mailbox
                     .push_cursor_batch(batch.frame(encoding, moves), keep, || {
-                        snapshot.frame(
-                            encoding,
-                            snapshot_moves.get_or_init(|| self.state.visible_positions()),
-                        )
+                        snapshot.frame(encoding, snapshot_moves.get_or_init(&snapshot_of))
                     });
             frames += 1;
             if let BatchDelivery::ReplacedStale(stale) = delivery {
                 self.metrics.stale_batches_dropped(stale);
             }
         }
-        // A batch nobody here receives (a room of one) is no flush to
-        // measure. In the immediate fan-out every move is its own batch.
-        if frames > 0 {
-            self.metrics.flush_observed(started.elapsed(), frames);
-        }
+        frames
     }
     // ANCHOR_END: deliver_batch
+
+    // ANCHOR: deliver_crowd_frames
+    /// A crowd's flush: each distinct frame is serialised once (per
+    /// encoding) and shared by its receivers; one who fell behind gets the
+    /// snapshot of its own view, not of the room.
+    fn deliver_crowd_frames(&self, frames: &[CursorFrame]) {
+        let started = Instant::now();
+        let mut written = 0;
+        for frame in frames {
+            let recipients = frame.to.iter().filter_map(|key| self.attachments.get(key));
+            written += self.push_batch(recipients, &frame.moves, || {
+                self.state.view_positions(frame.view)
+            });
+        }
+        if written > 0 {
+            self.metrics.flush_observed(started.elapsed(), written);
+        }
+    }
+    // ANCHOR_END: deliver_crowd_frames
 }
 
 /// Why the room's loop woke up.

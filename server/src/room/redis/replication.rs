@@ -68,7 +68,12 @@ impl Replicator {
                 writes.push(self.set_token(id, token));
                 writes.push(self.set_users(vec![self.record(user, token)]));
             }
-            Event::Broadcast { message, .. } => {
+            // The crowd's own messages are each server's, for its members.
+            Event::Narrowcast {
+                message: ServerMessage::Crowd { .. } | ServerMessage::View { .. },
+                ..
+            } => {}
+            Event::Broadcast { message, .. } | Event::Narrowcast { message, .. } => {
                 match message {
                     ServerMessage::Left { id } => {
                         self.tokens.remove(id);
@@ -84,7 +89,7 @@ impl Replicator {
                     message: message.clone(),
                 }));
             }
-            Event::Cursors { moves, .. } => {
+            Event::Cursors { moves, .. } | Event::CrowdCursors { moves, .. } => {
                 // The batch may hold other servers' users too (they are
                 // flushed here with ours); each server publishes its own.
                 let mut records = Vec::new();
@@ -481,6 +486,51 @@ mod tests {
         };
         assert_eq!(moves.len(), 1);
         assert_eq!(moves[0].id, me.id);
+    }
+
+    #[test]
+    fn a_crowd_publishes_one_batch_per_flush_and_keeps_its_own_messages() {
+        let mut rules = crate::room::state::test_rules::rules(FanoutMode::Coalesced, "aa");
+        rules.crowd = Some(crate::room::crowd::CrowdRules::new(3, 2));
+        let mut room = Room {
+            state: RoomState::new(rules, StdRng::seed_from_u64(11)),
+            ..Room::new()
+        };
+        let people: Vec<Joined> = (0..6).map(|_| room.join().0).collect();
+        assert!(room.state.is_crowd());
+        // A join in a crowd is told to nobody here, but still written and
+        // published: the other servers must know.
+        let (late, writes) = room.join();
+        let written = records(&writes);
+        assert!(!written.is_empty() && written.iter().all(|record| record.peer.id == late.id));
+        assert!(published(&writes).iter().any(|message| matches!(
+            message,
+            Replicated::Message { message: ServerMessage::Joined { peer } } if peer.id == late.id
+        )));
+        // Everyone moves, far apart: many frames here, one batch for the group.
+        for (index, who) in people.iter().enumerate() {
+            room.act(who, Action::Move(point(0.1 + index as f64 * 0.15, 0.5)));
+        }
+        let writes = room.flush();
+        let batches: Vec<usize> = published(&writes)
+            .iter()
+            .filter_map(|message| match message {
+                Replicated::Message {
+                    message: ServerMessage::Cursors { moves },
+                } => Some(moves.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(batches, [6]);
+        // `crowd` and `view` are each server's own: never published.
+        room.flush();
+        let writes = room.flush();
+        assert!(published(&writes).iter().all(|message| !matches!(
+            message,
+            Replicated::Message {
+                message: ServerMessage::Crowd { .. } | ServerMessage::View { .. }
+            }
+        )));
     }
 
     #[test]

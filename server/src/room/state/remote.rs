@@ -53,10 +53,7 @@ impl RoomState {
             None => {
                 let key = self.next_member;
                 self.next_member += 1;
-                events.push(Event::Broadcast {
-                    except: Some(key),
-                    message: ServerMessage::Joined { peer: user.info() },
-                });
+                let joined = ServerMessage::Joined { peer: user.info() };
                 self.insert(
                     key,
                     User {
@@ -65,6 +62,7 @@ impl RoomState {
                     },
                     Home::Local(session),
                 );
+                self.tell(key, Some(key), joined, events);
                 key
             }
         };
@@ -72,7 +70,7 @@ impl RoomState {
         let Some(session) = member.session() else {
             return;
         };
-        let welcome = self.welcome(&member.user, session, Some(key));
+        let welcome = self.welcome(&member.user, session, key);
         // The welcome first: the `joined` above goes to the others only.
         events.insert(
             0,
@@ -87,6 +85,7 @@ impl RoomState {
             },
         );
         events.push(Event::Claimed { id });
+        self.admitted_to_crowd(key, events);
     }
 
     pub(super) fn apply_remote(
@@ -119,10 +118,6 @@ impl RoomState {
         message: ServerMessage,
         events: &mut Vec<Event>,
     ) {
-        let everyone = |message| Event::Broadcast {
-            except: None,
-            message,
-        };
         match message {
             ServerMessage::Joined { peer } => {
                 if self.by_id.contains_key(&peer.id) {
@@ -144,7 +139,7 @@ impl RoomState {
                         server: server.to_owned(),
                     },
                 );
-                events.push(everyone(ServerMessage::Joined { peer }));
+                self.tell(key, None, ServerMessage::Joined { peer }, events);
             }
             ServerMessage::Renamed { id, name } => {
                 let Some(key) = self.owned_by(server, &id) else {
@@ -153,7 +148,7 @@ impl RoomState {
                 let user = &mut self.members.get_mut(&key).expect("owned").user;
                 if user.name != name {
                     user.name = name.clone();
-                    events.push(everyone(ServerMessage::Renamed { id, name }));
+                    self.tell(key, None, ServerMessage::Renamed { id, name }, events);
                 }
             }
             ServerMessage::Cursors { moves } => {
@@ -175,12 +170,12 @@ impl RoomState {
                 let user = &mut self.members.get_mut(&key).expect("owned").user;
                 if user.away != away {
                     user.away = away;
-                    events.push(everyone(ServerMessage::Presence { id, away }));
+                    self.tell(key, None, ServerMessage::Presence { id, away }, events);
                 }
             }
             ServerMessage::Said { id, text } => {
-                if self.owned_by(server, &id).is_some() {
-                    events.push(everyone(ServerMessage::Said { id, text }));
+                if let Some(key) = self.owned_by(server, &id) {
+                    self.tell(key, None, ServerMessage::Said { id, text }, events);
                 }
             }
             // The social layer holds no state of its own in a room: like
@@ -221,6 +216,7 @@ impl RoomState {
             member.dirty = true;
             self.dirty.push(key);
         }
+        self.stir_crowd();
     }
 
     fn hide_remote(&mut self, key: MemberKey, events: &mut Vec<Event>) {
@@ -232,10 +228,8 @@ impl RoomState {
         }
         let id = member.user.id.clone();
         self.forget_pending_move(key);
-        events.push(Event::Broadcast {
-            except: None,
-            message: ServerMessage::Hidden { id },
-        });
+        self.stir_crowd();
+        self.tell(key, None, ServerMessage::Hidden { id }, events);
     }
 
     /// `server`'s whole account of its users here: whoever is new joins,
@@ -316,6 +310,7 @@ impl RoomState {
             self.local_members -= 1;
         }
         member.home = Home::Remote { server };
+        self.leave_crowd_receivers(key);
     }
 
     /// Removes the users of every server that is no longer alive.
