@@ -691,7 +691,9 @@ pub fn tap_watch(
             .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
             .and_then(|element| {
                 element
-                    .closest("input, button, textarea, a, .diagnostics, .spotlight-banner, .social-bar")
+                    .closest(
+                        "input, button, textarea, a, .diagnostics, .spotlight-banner, .social-bar",
+                    )
                     .ok()
                     .flatten()
             })

@@ -722,13 +722,11 @@ impl RoomState {
         let Some(member) = self.members.get(&key) else {
             return;
         };
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: ServerMessage::Reacted {
-                id: member.user.id.clone(),
-                emoji,
-            },
-        });
+        let reacted = ServerMessage::Reacted {
+            id: member.user.id.clone(),
+            emoji,
+        };
+        self.tell(key, Some(key), reacted, events);
     }
     // ANCHOR_END: react
 
@@ -737,14 +735,12 @@ impl RoomState {
         let Some(member) = self.members.get(&key) else {
             return;
         };
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: ServerMessage::Pointed {
-                id: member.user.id.clone(),
-                x: point.x,
-                y: point.y,
-            },
-        });
+        let pointed = ServerMessage::Pointed {
+            id: member.user.id.clone(),
+            x: point.x,
+            y: point.y,
+        };
+        self.tell(key, Some(key), pointed, events);
     }
 
     /// The laser went on or off; only a change is relayed.
@@ -759,13 +755,11 @@ impl RoomState {
             return;
         }
         session.laser = on;
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: ServerMessage::Laser {
-                id: member.user.id.clone(),
-                on,
-            },
-        });
+        let laser = ServerMessage::Laser {
+            id: member.user.id.clone(),
+            on,
+        };
+        self.tell(key, Some(key), laser, events);
     }
 
     /// Spotlight went on or off; only a change is relayed. Several people
@@ -781,13 +775,11 @@ impl RoomState {
             return;
         }
         session.spotlight = on;
-        events.push(Event::Broadcast {
-            except: Some(key),
-            message: ServerMessage::Spotlight {
-                id: member.user.id.clone(),
-                on,
-            },
-        });
+        let spotlight = ServerMessage::Spotlight {
+            id: member.user.id.clone(),
+            on,
+        };
+        self.tell(key, Some(key), spotlight, events);
     }
 
     fn follow(&mut self, key: MemberKey, id: Option<String>) {

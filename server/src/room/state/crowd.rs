@@ -830,6 +830,23 @@ mod tests {
             Event::Narrowcast { to, message: ServerMessage::Said { .. } }
                 if to.contains(&follower.key()) && !to.contains(&other)
         )));
+        // So do their reactions, points, laser and spotlight (issue 19).
+        for action in [
+            Action::React("🎉".into()),
+            Action::Point(Point { x: 0.9, y: 0.9 }),
+            Action::Laser(true),
+            Action::Spotlight(true),
+        ] {
+            let told = room.act(far, action.clone());
+            assert!(
+                told.iter().any(|event| matches!(
+                    event,
+                    Event::Narrowcast { to, message } if message.subject() == Some(far.id.as_str())
+                        && to.contains(&follower.key()) && !to.contains(&other)
+                )),
+                "{action:?}: {told:?}"
+            );
+        }
     }
 
     #[test]

@@ -179,16 +179,13 @@ impl RoomState {
                 }
             }
             // The social layer holds no state of its own in a room: like
-            // chat, what the owner says is told to everyone here.
+            // chat, what the owner says is told to those here who see them.
             message @ (ServerMessage::Reacted { .. }
             | ServerMessage::Pointed { .. }
             | ServerMessage::Laser { .. }
             | ServerMessage::Spotlight { .. }) => {
-                if message
-                    .subject()
-                    .is_some_and(|id| self.owned_by(server, id).is_some())
-                {
-                    events.push(everyone(message));
+                if let Some(key) = message.subject().and_then(|id| self.owned_by(server, id)) {
+                    self.tell(key, None, message, events);
                 }
             }
             ServerMessage::Left { id } => {
