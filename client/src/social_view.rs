@@ -286,6 +286,20 @@ impl Social {
     }
     // ANCHOR_END: extend-trails
 
+    /// A point of this person's own trail (their pointer, while their
+    /// laser is on): they see the trail the others see.
+    pub fn my_trail_point(self: &Rc<Self>, my_id: &str, color: &str, at: Point, now: f64) {
+        self.trails
+            .borrow_mut()
+            .entry(my_id.to_owned())
+            .or_insert_with(|| (color.to_owned(), Trail::default()))
+            .1
+            .push(at, now);
+        if !self.frame_requested.get() {
+            self.request_frame();
+        }
+    }
+
     fn request_frame(self: &Rc<Self>) {
         self.frame_requested.set(true);
         let social = self.clone();

@@ -133,6 +133,12 @@ async fn a_held_shift_leaves_a_trail_that_fades() -> Result<()> {
             Ok((page.count(&trail).await? > 0).then_some(()))
         })
         .await?;
+        // She sees her own trail too, drawn from her pointer.
+        ada.move_pointer_to(0.6, 0.4).await?;
+        ada.wait_for("Ada's own trail", async |page| {
+            Ok((page.count("[data-testid=trail] line").await? > 0).then_some(()))
+        })
+        .await?;
         Ok(())
     })
     .await?;

@@ -20,7 +20,7 @@
 pub mod link;
 pub mod status;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use cursors_protocol::{ClientMessage, NameError, Point, RoomName, ServerMessage, normalize_name};
@@ -79,6 +79,8 @@ pub struct Connection {
     socket: RefCell<Option<Socket>>,
     /// The other tabs of this origin, asked before a stored token is used.
     tabs: Option<Tabs>,
+    /// This person's laser is on: their own pointer draws a trail here.
+    laser: Cell<bool>,
 }
 
 impl Connection {
@@ -117,6 +119,7 @@ impl Connection {
             link: RefCell::new(Link::new(remembered)),
             socket: RefCell::new(None),
             tabs,
+            laser: Cell::new(false),
         });
         connection.decide(Link::start);
         connection
@@ -330,6 +333,7 @@ impl Connection {
 
     /// The laser on or off (only the changes: a held key repeats).
     pub fn laser(&self, on: bool) {
+        self.laser.set(on);
         self.send(&ClientMessage::Laser { on });
     }
 
@@ -368,6 +372,13 @@ impl Connection {
     /// Records the pointer's position (see [`Link::pointer_moved`]).
     pub fn pointer_moved(self: &Rc<Self>, point: Point) {
         self.decide(|link| link.pointer_moved(point));
+        if self.laser.get()
+            && let Some(me) = self.scene.me()
+        {
+            self.scene
+                .social()
+                .my_trail_point(&me.id, &me.color, point, js_sys::Date::now());
+        }
     }
 
     pub fn pointer_left(self: &Rc<Self>) {
