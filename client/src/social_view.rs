@@ -176,11 +176,8 @@ impl Social {
                     self.announce(News::Left(name), now);
                 }
             }
-            ServerMessage::Hidden { id } => {
-                // The trail ends where the cursor went; the laser stays on
-                // for when it comes back.
-                let _ = id;
-            }
+            // A `hidden` needs nothing: the trail simply gets no more
+            // points, and the laser stays on for when the cursor is back.
             ServerMessage::Welcome { .. } => self.clear(),
             _ => {}
         }
