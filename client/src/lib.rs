@@ -3,8 +3,9 @@
 //!
 //! The split matters for testing: the modules with pure logic
 //! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
-//! [`motion`], [`diagnostics`], the rule of [`tabs`], and the connection's
-//! rules in [`connection::link`] and [`connection::status`]) know nothing
+//! [`motion`], [`diagnostics`], [`crowd`], [`follow`], the rule of
+//! [`tabs`], and the connection's rules in [`connection::link`] and
+//! [`connection::status`]) know nothing
 //! of the browser and have native unit tests; [`app`] holds the
 //! components, [`scene`] puts the roster behind fine-grained signals and
 //! runs the animation, [`connection`] carries out its link's decisions to
@@ -18,7 +19,9 @@ pub mod app;
 pub mod backoff;
 pub mod board;
 pub mod connection;
+pub mod crowd;
 pub mod diagnostics;
+pub mod follow;
 pub mod motion;
 pub mod roster;
 pub mod scene;
