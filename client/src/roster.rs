@@ -240,7 +240,6 @@ impl Roster {
         changes
     }
 
-    // ANCHOR: view
     /// People came into this page's view or went out of it. Out of view is
     /// not gone: no "left" (they are in the crowd's count still), only
     /// their cursor and their line in the list go.
@@ -271,7 +270,6 @@ impl Roster {
             }
         }
     }
-    // ANCHOR_END: view
 
     /// [`Roster::apply_at`] at time zero, for callers that do not track time.
     pub fn apply(&mut self, message: ServerMessage) -> Changes {
