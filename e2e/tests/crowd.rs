@@ -198,13 +198,18 @@ async fn two_pages_in_a_crowd_show_the_total_at_most_k_cursors_and_whom_they_fol
             Ok((more == format!("+{} more", total - listed)).then_some(()))
         })
         .await?;
+        // The crowd's 8 x 8 heat is drawn, warm where the crowd stands.
         let heat = page
             .eval(
-                "return document.querySelectorAll('[data-testid=crowd-heat] .heat-cell').length;",
+                "return [...document.querySelectorAll('[data-testid=crowd-heat] .heat-cell')]
+                   .map(cell => parseFloat(getComputedStyle(cell).opacity));",
                 vec![],
             )
             .await?;
-        assert_eq!(heat.as_u64(), Some(64), "the crowd's 8 x 8 heat is drawn");
+        let heat: Vec<f64> = serde_json::from_value(heat)?;
+        assert_eq!(heat.len(), 64);
+        assert!(heat.iter().any(|&level| level > 0.0), "{heat:?}");
+        assert_eq!(heat[0], 0.0, "nobody in the top-left corner: {heat:?}");
     }
 
     // Ada follows the guide by picking them in her presence list, once
