@@ -363,3 +363,62 @@ async fn a_token_spent_on_one_server_is_spent_on_all() {
     let moved = Client::connect(&two.ws_url(&format!("?room=spent&resume={second_token}"))).await;
     assert_eq!(moved.id, id, "the current token resumes anywhere");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_spread_over_two_servers_is_counted_and_seen_across() {
+    let redis = start_redis();
+    let crowd_flags = [FLAGS, &["--crowd-threshold", "6", "--visible-cursors", "3"]].concat();
+    let one = start_server_process(&redis.url(), &crowd_flags);
+    let two = start_server_process(&redis.url(), &crowd_flags);
+    // Ten on each server, each server's people in their own corner.
+    let mut on_one = Vec::new();
+    let mut on_two = Vec::new();
+    for index in 0..10 {
+        let offset = index as f64 * 0.01;
+        let mut near = join(&one, "throng").await;
+        near.move_to(0.05 + offset, 0.05).await;
+        wait_for_user(&redis, "throng", &near.id);
+        on_one.push(near);
+        let mut far = join(&two, "throng").await;
+        far.move_to(0.9, 0.85 + offset).await;
+        wait_for_user(&redis, "throng", &far.id);
+        on_two.push(far);
+    }
+    // Both servers count everyone, wherever they are connected.
+    for client in [&mut on_one[0], &mut on_two[0]] {
+        client
+            .recv_until(|message| match message {
+                ServerMessage::Crowd {
+                    active: true,
+                    total: 20,
+                    ..
+                } => Some(()),
+                _ => None,
+            })
+            .await;
+    }
+    // Someone on server two comes over to the top-left corner and keeps
+    // moving there: near and active, they enter the view of the people
+    // on server one, and their positions cross.
+    let visitor_id = on_two[5].id.clone();
+    let watcher = &mut on_one[0];
+    let mut step = 0;
+    let entered = loop {
+        step += 1;
+        on_two[5]
+            .move_to(0.06, 0.06 + (step % 10) as f64 * 0.001)
+            .await;
+        let messages = watcher.drain_available().await;
+        if messages.iter().any(|message| {
+            matches!(message, ServerMessage::View { enter, .. }
+                if enter.iter().any(|peer| peer.id == visitor_id))
+        }) {
+            break true;
+        }
+        assert!(step < 500, "the visitor never entered the view");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(entered);
+    let spot = (0.07, 0.07);
+    move_seen_by(&mut on_two[5], &mut on_one[0], spot).await;
+}

@@ -12,7 +12,9 @@
 //! - [`backplane`]: the seam to other servers sharing a room, and the
 //!   server alone; [`redis`]: a group sharing one Redis, in its own folder;
 //! - [`state`]: the rules, as a pure state machine (`apply(input, now) ->
-//!   events`), unit-tested without a network or a clock; [`flush`]: when
+//!   events`), unit-tested without a network or a clock; [`crowd`]: who
+//!   sees whom once a room is a crowd (the grid, the selection rule, its
+//!   bookkeeping), which `state/crowd.rs` drives; [`flush`]: when
 //!   a room sends its next `cursors` frame (the frame budget, the leading
 //!   edge, the tick); [`encode`]: events and position batches as frames,
 //!   serialised once; [`timer`]: sleeping until an optional deadline.
@@ -23,6 +25,7 @@
 //!  │      ├─▶ occupancy, encode          │
 //!  │      ├─▶ timer ◀────────────────────┤
 //!  │      └─▶ state ◀────────────────────┘
+//!  │            ├─▶ crowd (grid, selection)
 //!  │            └─▶ flush
 //!  └─▶ (starts each task with a link of its backplane)
 //! ```

@@ -489,6 +489,51 @@ mod tests {
     }
 
     #[test]
+    fn a_crowd_publishes_one_batch_per_flush_and_keeps_its_own_messages() {
+        let mut rules = crate::room::state::test_rules::rules(FanoutMode::Coalesced, "aa");
+        rules.crowd = Some(crate::room::crowd::CrowdRules::new(3, 2));
+        let mut room = Room {
+            state: RoomState::new(rules, StdRng::seed_from_u64(11)),
+            ..Room::new()
+        };
+        let people: Vec<Joined> = (0..6).map(|_| room.join().0).collect();
+        assert!(room.state.is_crowd());
+        // A join in a crowd is told to nobody here, but still written and
+        // published: the other servers must know.
+        let (late, writes) = room.join();
+        let written = records(&writes);
+        assert!(!written.is_empty() && written.iter().all(|record| record.peer.id == late.id));
+        assert!(published(&writes).iter().any(|message| matches!(
+            message,
+            Replicated::Message { message: ServerMessage::Joined { peer } } if peer.id == late.id
+        )));
+        // Everyone moves, far apart: many frames here, one batch for the group.
+        for (index, who) in people.iter().enumerate() {
+            room.act(who, Action::Move(point(0.1 + index as f64 * 0.15, 0.5)));
+        }
+        let writes = room.flush();
+        let batches: Vec<usize> = published(&writes)
+            .iter()
+            .filter_map(|message| match message {
+                Replicated::Message {
+                    message: ServerMessage::Cursors { moves },
+                } => Some(moves.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(batches, [6]);
+        // `crowd` and `view` are each server's own: never published.
+        room.flush();
+        let writes = room.flush();
+        assert!(published(&writes).iter().all(|message| !matches!(
+            message,
+            Replicated::Message {
+                message: ServerMessage::Crowd { .. } | ServerMessage::View { .. }
+            }
+        )));
+    }
+
+    #[test]
     fn a_flush_of_only_other_servers_users_writes_nothing() {
         let mut room = Room::new();
         room.join();
