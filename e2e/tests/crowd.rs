@@ -269,6 +269,13 @@ async fn two_pages_in_a_crowd_show_the_total_at_most_k_cursors_and_whom_they_fol
         .await?;
     assert!(followed, "still ringed at ({x}, {y})");
     never_more_cursors_than(&ada, VISIBLE).await?;
+    // To look at what the two pages show: CROWD_SCREENSHOTS=DIR.
+    if let Some(directory) = std::env::var_os("CROWD_SCREENSHOTS") {
+        let directory = std::path::PathBuf::from(directory);
+        std::fs::create_dir_all(&directory)?;
+        cursors_e2e::side_by_side(&[ada.screenshot().await?, bo.screenshot().await?])
+            .save(directory.join("crowd-follow.png"))?;
+    }
 
     // The guide's connection drops and comes back with its token: same
     // id, and ada still follows them, to wherever they go next.
