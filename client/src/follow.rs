@@ -12,6 +12,11 @@
 //! In a crowd, leaving this page's view is not leaving the room, and the
 //! server does not let the followed person leave the view anyway.
 //!
+//! A reload keeps it too (the browser side keeps it per tab and room in
+//! `sessionStorage`, like the resume token, and starts from it): the
+//! server keeps a resumed user's follow, and a page that forgot it would
+//! be shown someone it no longer marks as followed.
+//!
 //! Like the connection's [`crate::connection::link`], this decides and does
 //! not act: each rule returns the message to send, and the browser side
 //! sends it.
@@ -24,6 +29,11 @@ pub struct Follow {
 }
 
 impl Follow {
+    /// Starts from the follow this tab kept before a reload, if any.
+    pub fn remembering(following: Option<String>) -> Self {
+        Self { following }
+    }
+
     /// Whom this page follows, if anyone.
     pub fn following(&self) -> Option<&str> {
         self.following.as_deref()
@@ -156,6 +166,16 @@ mod tests {
         };
         assert_eq!(follow_state.received(&back), None);
         assert_eq!(follow_state.following(), Some("bo"));
+    }
+
+    #[test]
+    fn a_follow_kept_from_before_a_reload_is_said_after_the_welcome() {
+        let mut follow_state = Follow::remembering(Some("bo".into()));
+        assert_eq!(follow_state.following(), Some("bo"));
+        assert_eq!(
+            follow_state.received(&welcome(&[])),
+            Some(follow(Some("bo")))
+        );
     }
 
     #[test]

@@ -326,6 +326,26 @@ async fn press(page: &Page, key: char) -> Result<()> {
     Ok(())
 }
 
+/// Presses Tab until a follow button has the focus, and checks that the
+/// focus shows.
+async fn tab_to_a_follow_button(page: &Page) -> Result<()> {
+    for _ in 0..10 {
+        press(page, TAB).await?;
+        let focused = page
+            .eval(
+                "const e = document.activeElement;
+                 return e && e.dataset.testid === 'follow'
+                   && e.matches(':focus-visible') && getComputedStyle(e).outlineStyle !== 'none';",
+                vec![],
+            )
+            .await?;
+        if focused.as_bool() == Some(true) {
+            return Ok(());
+        }
+    }
+    bail!("no follow button took a visible keyboard focus")
+}
+
 /// WebDriver's codes for Tab and Enter.
 const TAB: char = '\u{E004}';
 const ENTER: char = '\u{E007}';
@@ -343,24 +363,7 @@ async fn follow_works_by_keyboard_with_a_visible_focus() -> Result<()> {
         .await?;
 
     // Tab reaches bo's line in the presence list, with a visible focus.
-    let mut reached = false;
-    for _ in 0..10 {
-        press(&ada, TAB).await?;
-        let focused = ada
-            .eval(
-                "const e = document.activeElement;
-                 return e && e.dataset.testid === 'follow'
-                   && e.matches(':focus-visible') && getComputedStyle(e).outlineStyle !== 'none';",
-                vec![],
-            )
-            .await?;
-        if focused.as_bool() == Some(true) {
-            reached = true;
-            break;
-        }
-    }
-    assert!(reached, "no follow button took a visible keyboard focus");
-
+    tab_to_a_follow_button(&ada).await?;
     press(&ada, ENTER).await?;
     ada.wait_for("bo followed by Enter", async |page| {
         let ringed = cursor_of(page, &bo_id)
@@ -381,6 +384,18 @@ async fn follow_works_by_keyboard_with_a_visible_focus() -> Result<()> {
         "announced politely: {said:?}"
     );
 
+    // A reload keeps the follow (the server keeps it for the resumed
+    // user, so the page must still say so).
+    ada.client.refresh().await?;
+    ada.wait_for("bo still followed after a reload", async |page| {
+        let ringed = cursor_of(page, &bo_id)
+            .await?
+            .is_some_and(|(.., followed)| followed);
+        Ok((follow_pressed(page, &bo_id).await? == Some(true) && ringed).then_some(()))
+    })
+    .await?;
+
+    tab_to_a_follow_button(&ada).await?;
     press(&ada, ' ').await?;
     ada.wait_for("bo unfollowed by Space", async |page| {
         let ringed = cursor_of(page, &bo_id)

@@ -16,7 +16,8 @@
 //! also counts what it receives and sends for the diagnostics overlay.
 //!
 //! It also keeps whom the page follows ([`Follow`]): the choice outlives
-//! each socket, so it is said again after every `welcome`.
+//! each socket, so it is said again after every `welcome`, and a reload
+//! (in `sessionStorage`, per tab and room, like the token).
 //!
 //! Components reach it by context, through a [`ConnectionHandle`].
 
@@ -107,6 +108,11 @@ impl Connection {
                 .and_then(|name| normalize_name(&name).ok()),
             tabs: tabs.is_some(),
         };
+        let followed_before = window()
+            .session_storage()
+            .ok()
+            .flatten()
+            .and_then(|storage| storage.get_item(&follow_key(&room)).ok().flatten());
         let connection = Rc::new(Self {
             room,
             signals,
@@ -115,7 +121,7 @@ impl Connection {
             link: RefCell::new(Link::new(remembered)),
             socket: RefCell::new(None),
             tabs,
-            follow: RefCell::default(),
+            follow: RefCell::new(Follow::remembering(followed_before)),
         });
         connection.decide(Link::start);
         connection
@@ -293,13 +299,22 @@ impl Connection {
         self.show_following(follow.following());
     }
 
+    /// Shows whom the page follows, and keeps it for a reload.
     fn show_following(&self, following: Option<&str>) {
         if self
             .signals
             .following
-            .with_untracked(|shown| shown.as_deref() != following)
+            .with_untracked(|shown| shown.as_deref() == following)
         {
-            self.signals.following.set(following.map(str::to_owned));
+            return;
+        }
+        self.signals.following.set(following.map(str::to_owned));
+        if let Ok(Some(storage)) = window().session_storage() {
+            let key = follow_key(&self.room);
+            let _ = match following {
+                Some(id) => storage.set_item(&key, id),
+                None => storage.remove_item(&key),
+            };
         }
     }
 
@@ -372,6 +387,11 @@ impl Connection {
 /// Where the resume token of `room` is kept in `sessionStorage`.
 fn token_key(room: &RoomName) -> String {
     format!("cursors.resume.{room}")
+}
+
+/// Where whom this tab follows in `room` is kept in `sessionStorage`.
+fn follow_key(room: &RoomName) -> String {
+    format!("cursors.follow.{room}")
 }
 
 /// What the backoff needs from the browser: whether it says it is online,
