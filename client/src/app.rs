@@ -23,6 +23,8 @@ use crate::address::{random_room_name, room_link};
 use crate::board::{BoardRect, to_board, to_css_position, to_css_transform};
 use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status};
 use crate::contrast::label_colors;
+use crate::crowd::{headcount_label, unlisted};
+use crate::crowd_view::{CrowdAnnouncer, CrowdHeat, FollowButton};
 use crate::diagnostics::{Counters, Rates, debug_requested};
 use crate::roster::Person;
 use crate::scene::{CursorSignals, Scene, SceneHandle, now_ms};
@@ -80,6 +82,7 @@ fn RoomPage(room: RoomName) -> impl IntoView {
     let signals = ConnectionSignals {
         status: RwSignal::new(Status::Connecting),
         round_trip_ms: RwSignal::new(None),
+        following: RwSignal::new(None),
     };
     let scene = Scene::new(counters);
     let connection = ConnectionHandle::new(Connection::start(
@@ -139,11 +142,15 @@ fn RoomPage(room: RoomName) -> impl IntoView {
 #[component]
 fn TopBar(room: RoomName) -> impl IntoView {
     let ConnectionSignals { round_trip_ms, .. } = expect_context();
-    let people = use_scene().with(Scene::people).unwrap_or_default();
-    let headcount = move || match people.with(Vec::len) {
-        0 => String::new(),
-        1 => "just you here".to_owned(),
-        count => format!("{count} people here"),
+    let scene = use_scene();
+    let people = scene.with(Scene::people).unwrap_or_default();
+    let crowd = scene.with(Scene::crowd).unwrap_or_default();
+    let shown = scene.with(Scene::shown).unwrap_or_default();
+    // In a crowd, the total and how many of them are drawn.
+    let headcount = move || {
+        crowd.with(|crowd| {
+            headcount_label(people.with(Vec::len), crowd.as_ref(), shown.with(Vec::len))
+        })
     };
     view! {
         <header class="topbar">
@@ -151,6 +158,7 @@ fn TopBar(room: RoomName) -> impl IntoView {
             <span class="room" title="room">"#"{room.to_string()}</span>
             <span class="headcount" data-testid="count">{headcount}</span>
             <PresenceList people/>
+            <CrowdAnnouncer/>
             <RoomActions/>
             <NameField/>
             <span class="spacer"></span>
@@ -240,6 +248,7 @@ fn Board() -> impl IntoView {
             <PingsLayer/>
             <ChatInput/>
             <DiagnosticsOverlay/>
+            <CrowdHeat/>
             <For
                 each=move || shown.get()
                 key=|id| id.clone()
@@ -287,6 +296,12 @@ fn RemoteCursor(id: String, size: RwSignal<(f64, f64)>) -> impl IntoView {
         chat,
         idle,
     } = cursor;
+    // Followed: ringed and drawn above the others (not by colour alone).
+    let ConnectionSignals { following, .. } = expect_context();
+    let followed = {
+        let id = id.clone();
+        move || following.with(|following| following.as_deref() == Some(id.as_str()))
+    };
     let transform = move || {
         let (width, height) = size.get();
         at.with(|at| to_css_transform(*at, width, height))
@@ -309,8 +324,8 @@ fn RemoteCursor(id: String, size: RwSignal<(f64, f64)>) -> impl IntoView {
         })
     };
     view! {
-        <div class="cursor" class:idle=move || idle.get() class:spotlit=is_spotlit
-            data-testid="cursor" data-peer=id
+        <div class="cursor" class:idle=move || idle.get() class:followed=followed
+            class:spotlit=is_spotlit data-testid="cursor" data-peer=id
             style:transform=transform>
             <svg class="arrow" width="18" height="22" viewBox="0 0 18 22" aria-hidden="true">
                 <path d="M1 1 L1 18 L5.6 13.8 L8.6 20.6 L11.6 19.3 L8.7 12.6 L15 12.6 Z" fill=color.clone()/>
@@ -363,12 +378,15 @@ fn NameField() -> impl IntoView {
 const PRESENCE_LISTED: usize = 12;
 
 /// Who is here: a colour dot and a name per person, "you" marked, and how
-/// many more beyond [`PRESENCE_LISTED`]. It reads only the people signal,
-/// which moving cursors never write.
+/// many more beyond [`PRESENCE_LISTED`] (in a crowd, the rest of its
+/// total). Each other person's line is a [`FollowButton`]. It reads only
+/// the people and crowd signals, which moving cursors never write.
 #[component]
 fn PresenceList(people: RwSignal<Vec<Person>>) -> impl IntoView {
+    let crowd = use_scene().with(Scene::crowd).unwrap_or_default();
     let more = move || {
-        let unlisted = people.with(Vec::len).saturating_sub(PRESENCE_LISTED);
+        let unlisted =
+            crowd.with(|crowd| unlisted(people.with(Vec::len), PRESENCE_LISTED, crowd.as_ref()));
         (unlisted > 0).then(|| {
             view! { <li class="presence-more" data-testid="presence-more">{format!("+{unlisted} more")}</li> }
         })
@@ -381,10 +399,17 @@ fn PresenceList(people: RwSignal<Vec<Person>>) -> impl IntoView {
                 key=|person| (person.id.clone(), person.name.clone(), person.away)
                 children=|person| view! {
                     <li data-testid="presence-item" data-peer=person.id.clone()>
-                        <span class="swatch" style=format!("background: {}", person.color)></span>
-                        {person.name.clone()}
-                        {person.is_me.then_some(" (you)")}
-                        {person.away.then_some(" (away)")}
+                        {let person = person.clone();
+                        if person.is_me {
+                            view! {
+                                <span class="swatch" style=format!("background: {}", person.color)></span>
+                                {person.name.clone()}
+                                " (you)"
+                            }
+                            .into_any()
+                        } else {
+                            view! { <FollowButton person/> }.into_any()
+                        }}
                     </li>
                 }
             />
@@ -512,6 +537,7 @@ fn DiagnosticsPanel() -> impl IntoView {
     let ConnectionSignals {
         status,
         round_trip_ms,
+        ..
     } = expect_context();
     let shown = use_scene().with(Scene::shown).unwrap_or_default();
     let sample = move || (now_ms(), counters.get_value());

@@ -3,11 +3,13 @@
 //!
 //! The split matters for testing: the modules with pure logic
 //! ([`board`], [`throttle`], [`roster`], [`address`], [`backoff`],
-//! [`motion`], [`diagnostics`], the rule of [`tabs`], and the connection's
-//! rules in [`connection::link`] and [`connection::status`]) know nothing
+//! [`motion`], [`diagnostics`], [`crowd`], [`follow`], the rule of
+//! [`tabs`], and the connection's rules in [`connection::link`] and
+//! [`connection::status`]) know nothing
 //! of the browser and have native unit tests; [`app`] holds the
 //! components, [`scene`] puts the roster behind fine-grained signals and
-//! runs the animation, [`connection`] carries out its link's decisions to
+//! runs the animation, [`crowd_view`] draws the crowd beyond the cursors
+//! shown, [`connection`] carries out its link's decisions to
 //! keep the link to the server alive across drops, [`socket`] wraps the
 //! browser WebSocket, [`tabs`] keeps a duplicated tab from taking over the
 //! original's identity, and [`scoped`] ends listeners and timers with the
@@ -19,7 +21,10 @@ pub mod backoff;
 pub mod board;
 pub mod connection;
 pub mod contrast;
+pub mod crowd;
+pub mod crowd_view;
 pub mod diagnostics;
+pub mod follow;
 pub mod motion;
 pub mod roster;
 pub mod scene;

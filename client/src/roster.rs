@@ -6,10 +6,18 @@
 //! every message is a `cursors` frame that only moves a few cursors: the page
 //! must then touch those cursors and nothing else (not the presence list, not
 //! the other cursors), which it can only do if it knows what changed.
+//!
+//! In a crowd (issue 18) the server tells this page only about the people
+//! in its view: `view` brings people in (with a snapshot) and takes them
+//! out, which is not leaving the room, and `crowd` says how many are here
+//! in all. The roster keeps that count ([`CrowdCount`]) beside the people
+//! it knows.
 
 use std::collections::BTreeMap;
 
-use cursors_protocol::{Point, ServerMessage};
+use cursors_protocol::{PeerSnapshot, Point, ServerMessage};
+
+use crate::crowd::CrowdCount;
 
 /// Another user of the room.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +33,21 @@ pub struct Peer {
     pub last_moved: f64,
     /// Their page is hidden or unfocused.
     pub away: bool,
+}
+
+impl Peer {
+    /// Someone as a `welcome` or a `view` describes them, known at `now`.
+    fn from_snapshot(snapshot: PeerSnapshot, now: f64) -> Self {
+        Self {
+            position: snapshot.position(),
+            away: snapshot.away,
+            id: snapshot.id,
+            name: snapshot.name,
+            color: snapshot.color,
+            chat: None,
+            last_moved: now,
+        }
+    }
 }
 
 /// A cursor that has not moved for this long is drawn dimmed (idle).
@@ -75,12 +98,16 @@ pub struct Changes {
     pub moved: Vec<(String, Point)>,
     /// Whose chat bubble changed.
     pub chat: Option<String>,
+    /// The crowd's count or heat changed, or the crowd began or ended.
+    pub crowd: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Roster {
     me: Option<Me>,
     peers: BTreeMap<String, Peer>,
+    /// The room is a crowd: its last count (`None` outside a crowd).
+    crowd: Option<CrowdCount>,
 }
 
 impl Roster {
@@ -97,26 +124,19 @@ impl Roster {
                 peers,
                 ..
             } => {
-                // A welcome describes the whole room: start over from it.
+                // A welcome describes the whole room (in a crowd, this
+                // page's first view of it): start over from it.
                 self.peers = peers
                     .into_iter()
                     .map(|peer| {
-                        let position = peer.position();
-                        let away = peer.away;
-                        let entry = Peer {
-                            id: peer.id,
-                            name: peer.name,
-                            color: peer.color,
-                            position,
-                            chat: None,
-                            last_moved: now,
-                            away,
-                        };
+                        let entry = Peer::from_snapshot(peer, now);
                         (entry.id.clone(), entry)
                     })
                     .collect();
                 self.peers.remove(&id);
                 self.me = Some(Me { id, name, color });
+                // A crowd says so right after its welcome.
+                changes.crowd = self.crowd.take().is_some();
                 changes.people = true;
                 changes.board = true;
             }
@@ -203,8 +223,19 @@ impl Roster {
                 }
             }
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
-            // The crowd's messages (issue 18): not handled by the roster yet.
-            ServerMessage::Crowd { .. } | ServerMessage::View { .. } => {}
+            ServerMessage::View { enter, exit } => self.view(enter, exit, now, &mut changes),
+            ServerMessage::Crowd {
+                active,
+                total,
+                heat,
+            } => {
+                let count = active.then_some(CrowdCount { total, heat });
+                // The head count and the "+N more" read the total.
+                changes.people = self.crowd.as_ref().map(|crowd| crowd.total)
+                    != count.as_ref().map(|crowd| crowd.total);
+                changes.crowd = self.crowd != count;
+                self.crowd = count;
+            }
             // The social layer (issue 19) changes nobody's identity or place.
             ServerMessage::Reacted { .. }
             | ServerMessage::Pointed { .. }
@@ -212,6 +243,37 @@ impl Roster {
             | ServerMessage::Spotlight { .. } => {}
         }
         changes
+    }
+
+    /// People came into this page's view or went out of it. Out of view is
+    /// not gone: no "left" (they are in the crowd's count still), only
+    /// their cursor and their line in the list go.
+    fn view(
+        &mut self,
+        enter: Vec<PeerSnapshot>,
+        exit: Vec<String>,
+        now: f64,
+        changes: &mut Changes,
+    ) {
+        for id in exit {
+            if let Some(peer) = self.peers.remove(&id) {
+                changes.people = true;
+                changes.board |= peer.position.is_some();
+            }
+        }
+        for peer in enter {
+            if self.is_me(&peer.id) {
+                continue;
+            }
+            let entry = Peer::from_snapshot(peer, now);
+            changes.people = true;
+            changes.board |= entry.position.is_some();
+            // Someone already known (a view that overlaps the welcome):
+            // their cursor is placed again from the fresher snapshot.
+            if let Some(old) = self.peers.insert(entry.id.clone(), entry) {
+                changes.board |= old.position.is_some();
+            }
+        }
     }
 
     /// [`Roster::apply_at`] at time zero, for callers that do not track time.
@@ -278,8 +340,17 @@ impl Roster {
     }
 
     /// People in the room, this page included once it has been welcomed.
-    pub fn headcount(&self) -> usize {
-        self.peers.len() + usize::from(self.me.is_some())
+    /// In a crowd, the crowd's total: most of them this page never hears of.
+    pub fn headcount(&self) -> u64 {
+        match &self.crowd {
+            Some(crowd) => crowd.total,
+            None => (self.peers.len() + usize::from(self.me.is_some())) as u64,
+        }
+    }
+
+    /// The crowd's last count, while the room is a crowd.
+    pub fn crowd(&self) -> Option<&CrowdCount> {
+        self.crowd.as_ref()
     }
 
     fn is_me(&self, id: &str) -> bool {
@@ -555,6 +626,130 @@ mod tests {
             roster.apply(ServerMessage::Pong { id: 1 }),
             Changes::default()
         );
+    }
+
+    fn snapshot(id: &str, at: Option<(f64, f64)>) -> PeerSnapshot {
+        PeerSnapshot {
+            id: id.into(),
+            name: id.to_uppercase(),
+            color: "#f76b15".into(),
+            x: at.map(|(x, _)| x),
+            y: at.map(|(_, y)| y),
+            away: false,
+        }
+    }
+
+    fn crowd(total: u64) -> ServerMessage {
+        let mut heat = vec![0; 64];
+        heat[27] = 3;
+        ServerMessage::Crowd {
+            active: true,
+            total,
+            heat,
+        }
+    }
+
+    #[test]
+    fn view_enter_adds_people_with_their_snapshot_and_exit_removes_them_silently() {
+        let mut roster = welcomed();
+        let entered = roster.apply_at(
+            ServerMessage::View {
+                enter: vec![snapshot("di", Some((0.9, 0.1))), snapshot("ed", None)],
+                exit: vec![],
+            },
+            5_000.0,
+        );
+        assert!(entered.people && entered.board);
+        assert_eq!(
+            roster.peer("di").unwrap().position,
+            Some(Point { x: 0.9, y: 0.1 }),
+            "drawn where the snapshot says, at once"
+        );
+        assert_eq!(roster.peer("di").unwrap().last_moved, 5_000.0);
+        assert_eq!(roster.visible_ids(), ["bo", "di"]);
+
+        let exited = roster.apply(ServerMessage::View {
+            enter: vec![],
+            exit: vec!["di".into(), "cy".into(), "nobody".into()],
+        });
+        assert!(exited.people && exited.board);
+        assert_eq!(roster.peer("di"), None);
+        assert_eq!(roster.peer("cy"), None);
+        assert_eq!(roster.visible_ids(), ["bo"]);
+        let names: Vec<String> = roster.people().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["Ada", "Bo", "ED"]);
+
+        // Going out of view without a cursor redraws no cursor.
+        let exited = roster.apply(ServerMessage::View {
+            enter: vec![],
+            exit: vec!["ed".into()],
+        });
+        assert!(exited.people && !exited.board);
+    }
+
+    #[test]
+    fn a_view_never_makes_me_my_own_peer() {
+        let mut roster = welcomed();
+        roster.apply(ServerMessage::View {
+            enter: vec![snapshot("me", Some((0.5, 0.5)))],
+            exit: vec![],
+        });
+        assert_eq!(roster.peer("me"), None);
+        assert_eq!(roster.people().len(), 3);
+    }
+
+    #[test]
+    fn the_crowd_count_sets_the_headcount_until_the_crowd_ends() {
+        let mut roster = welcomed();
+        assert_eq!(roster.crowd(), None);
+        let began = roster.apply(crowd(300));
+        assert!(began.people && began.crowd && !began.board);
+        assert_eq!(roster.headcount(), 300, "the total, not the 3 known");
+        assert_eq!(roster.crowd().unwrap().heat[27], 3);
+
+        // Only the heat changed: the list stays, the heat is redrawn.
+        let mut heat = vec![0; 64];
+        heat[28] = 3;
+        let warmer = roster.apply(ServerMessage::Crowd {
+            active: true,
+            total: 300,
+            heat,
+        });
+        assert!(warmer.crowd && !warmer.people);
+        // The same count again changes nothing.
+        assert_eq!(
+            roster.apply(crowd(300)),
+            Changes {
+                crowd: true,
+                ..Changes::default()
+            }
+        );
+        assert_eq!(roster.apply(crowd(300)), Changes::default());
+
+        let ended = roster.apply(ServerMessage::Crowd {
+            active: false,
+            total: 40,
+            heat: vec![],
+        });
+        assert!(ended.people && ended.crowd);
+        assert_eq!(roster.crowd(), None);
+        assert_eq!(roster.headcount(), 3, "counted from the people known again");
+    }
+
+    #[test]
+    fn a_welcome_forgets_the_crowd_until_the_next_count() {
+        let mut roster = welcomed();
+        roster.apply(crowd(300));
+        let welcomed_again = roster.apply(ServerMessage::Welcome {
+            id: "me".into(),
+            name: "Ada".into(),
+            color: "#e5484d".into(),
+            peers: vec![snapshot("bo", Some((0.5, 0.5)))],
+            resume: None,
+        });
+        assert!(welcomed_again.crowd);
+        assert_eq!(roster.crowd(), None);
+        assert_eq!(roster.headcount(), 2);
     }
 
     #[test]

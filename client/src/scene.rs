@@ -9,7 +9,9 @@
 //! - `shown` (which cursors are drawn) when a cursor comes onto the board or
 //!   leaves it;
 //! - one [`CursorSignals`] per cursor on the board: where it is drawn, its
-//!   name, its chat bubble, whether it is idle.
+//!   name, its chat bubble, whether it is idle;
+//! - `crowd` (the crowd's count and heat) when a `crowd` message changes
+//!   them, at most once a second.
 //!
 //! A `cursors` frame writes no signal at all. It aims the [`Glides`] of the
 //! cursors it mentions, and the animation frame that follows writes the
@@ -29,6 +31,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::MediaQueryList;
 
+use crate::crowd::CrowdCount;
 use crate::diagnostics::Counters;
 use crate::motion::{Glides, TIME_CONSTANT_MS};
 use crate::roster::{Chat, Me, Peer, Person, Roster, is_idle};
@@ -69,6 +72,8 @@ pub struct Scene {
     /// Ids of the cursors on the board, in a stable order.
     shown: RwSignal<Vec<String>>,
     cursors: RefCell<HashMap<String, CursorSignals>>,
+    /// The crowd's last count, while the room is a crowd.
+    crowd: RwSignal<Option<CrowdCount>>,
     glides: RefCell<Glides>,
     /// An animation frame is requested and has not run yet.
     frame_requested: Cell<bool>,
@@ -105,6 +110,7 @@ impl Scene {
             people: RwSignal::new(Vec::new()),
             shown: RwSignal::new(Vec::new()),
             cursors: RefCell::default(),
+            crowd: RwSignal::new(None),
             glides: RefCell::default(),
             frame_requested: Cell::new(false),
             last_frame: Cell::new(0.0),
@@ -134,6 +140,10 @@ impl Scene {
         self.roster.borrow().me().cloned()
     }
 
+    pub fn crowd(&self) -> RwSignal<Option<CrowdCount>> {
+        self.crowd
+    }
+
     /// The signals of a cursor on the board.
     pub fn cursor(&self, id: &str) -> Option<CursorSignals> {
         self.cursors.borrow().get(id).cloned()
@@ -156,6 +166,9 @@ impl Scene {
         if !changes.moved.is_empty() {
             self.aim(&changes.moved);
         }
+        if changes.crowd {
+            self.crowd.set(self.roster.borrow().crowd().cloned());
+        }
     }
 
     /// Forgets the whole room (the connection dropped: what we knew is
@@ -167,6 +180,7 @@ impl Scene {
         *self.glides.borrow_mut() = Glides::default();
         self.people.set(Vec::new());
         self.shown.set(Vec::new());
+        self.crowd.set(None);
     }
 
     /// Drops a chat bubble that has finished fading.

@@ -176,8 +176,17 @@ impl Spotlights {
 pub enum News {
     Joined(String),
     Left(String),
-    Reacted { name: String, emoji: String },
-    Spotlight { name: String, on: bool },
+    Reacted {
+        name: String,
+        emoji: String,
+    },
+    Spotlight {
+        name: String,
+        on: bool,
+    },
+    /// A sentence another part of the page wants said (the crowd's counts,
+    /// whom this page follows), through the same region and rate.
+    Sentence(String),
 }
 
 // ANCHOR: announcer
@@ -243,6 +252,7 @@ pub fn summarise(news: &[News]) -> String {
     let mut left = Vec::new();
     let mut reactions: Vec<(&str, &str)> = Vec::new();
     let mut spotlights = Vec::new();
+    let mut sentences_as_given = Vec::new();
     let mut order: Vec<u8> = Vec::new();
     for item in news {
         let kind = match item {
@@ -266,6 +276,10 @@ pub fn summarise(news: &[News]) -> String {
                 });
                 3
             }
+            News::Sentence(text) => {
+                sentences_as_given.push(text.trim_end_matches('.').to_owned());
+                4
+            }
         };
         if !order.contains(&kind) {
             order.push(kind);
@@ -283,7 +297,8 @@ pub fn summarise(news: &[News]) -> String {
                     format!("{} reactions from {}", many.len(), names(&senders))
                 }
             },
-            _ => spotlights.join(". "),
+            3 => spotlights.join(". "),
+            _ => sentences_as_given.join(". "),
         })
         .collect();
     sentences.join(". ")
@@ -439,5 +454,10 @@ mod tests {
             .map(|name| News::Joined((*name).into()))
             .collect();
         assert_eq!(summarise(&many), "A, B and 3 others joined");
+        let given = [
+            News::Sentence("Following Bo.".into()),
+            News::Joined("Cy".into()),
+        ];
+        assert_eq!(summarise(&given), "Following Bo. Cy joined");
     }
 }

@@ -360,6 +360,11 @@ impl Social {
         }
     }
 
+    /// Says `sentence` through the page's one live region, within its rate.
+    pub fn announce_sentence(self: &Rc<Self>, sentence: String, now: f64) {
+        self.announce(News::Sentence(sentence), now);
+    }
+
     // ANCHOR: announce
     fn announce(self: &Rc<Self>, news: News, now: f64) {
         let decision = self.announcer.borrow_mut().hear(news, now);
@@ -513,7 +518,7 @@ pub fn Announcements() -> impl IntoView {
     };
     let announcement = social.announcement;
     view! {
-        <div class="visually-hidden" aria-live="polite" data-testid="announcer">
+        <div class="visually-hidden" role="status" aria-live="polite" data-testid="announcer">
             {move || announcement.get()}
         </div>
     }

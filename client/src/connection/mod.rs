@@ -15,6 +15,10 @@
 //! the channel to the other tabs, and the signals the components read. It
 //! also counts what it receives and sends for the diagnostics overlay.
 //!
+//! It also keeps whom the page follows ([`Follow`]): the choice outlives
+//! each socket, so it is said again after every `welcome`, and a reload
+//! (in `sessionStorage`, per tab and room, like the token).
+//!
 //! Components reach it by context, through a [`ConnectionHandle`].
 
 pub mod link;
@@ -28,6 +32,7 @@ use leptos::prelude::*;
 
 use crate::address::socket_url;
 use crate::diagnostics::Counters;
+use crate::follow::Follow;
 use crate::scene::{Scene, after_rendering, now_ms};
 use crate::socket::{Socket, SocketEvent};
 use crate::tabs::Tabs;
@@ -42,6 +47,8 @@ pub struct ConnectionSignals {
     pub status: RwSignal<Status>,
     /// Last measured round trip, in milliseconds.
     pub round_trip_ms: RwSignal<Option<f64>>,
+    /// Whom this page follows (see [`Follow`]).
+    pub following: RwSignal<Option<String>>,
 }
 
 /// Where the chosen display name is kept, for every room and visit.
@@ -81,6 +88,7 @@ pub struct Connection {
     tabs: Option<Tabs>,
     /// This person's laser is on: their own pointer draws a trail here.
     laser: Cell<bool>,
+    follow: RefCell<Follow>,
 }
 
 impl Connection {
@@ -111,6 +119,11 @@ impl Connection {
                 .and_then(|storage| storage.get_item(QUIET_KEY).ok().flatten())
                 .is_some_and(|quiet| quiet == "1"),
         };
+        let followed_before = window()
+            .session_storage()
+            .ok()
+            .flatten()
+            .and_then(|storage| storage.get_item(&follow_key(&room)).ok().flatten());
         let connection = Rc::new(Self {
             room,
             signals,
@@ -120,6 +133,7 @@ impl Connection {
             socket: RefCell::new(None),
             tabs,
             laser: Cell::new(false),
+            follow: RefCell::new(Follow::remembering(followed_before)),
         });
         connection.decide(Link::start);
         connection
@@ -262,6 +276,7 @@ impl Connection {
                 };
                 let now = js_sys::Date::now();
                 self.decide(|link| link.received(&message, now));
+                self.follow_received(&message);
                 self.scene.apply(message, now);
                 let counters = self.counters;
                 after_rendering(move || {
@@ -293,6 +308,45 @@ impl Connection {
             .borrow()
             .as_ref()
             .is_some_and(|socket| socket.send(message))
+    }
+
+    /// What a message from the server means for the follow (see
+    /// [`Follow::received`]).
+    fn follow_received(&self, message: &ServerMessage) {
+        let mut follow = self.follow.borrow_mut();
+        if let Some(say) = follow.received(message) {
+            self.send(&say);
+        }
+        self.show_following(follow.following());
+    }
+
+    /// Shows whom the page follows, and keeps it for a reload.
+    fn show_following(&self, following: Option<&str>) {
+        if self
+            .signals
+            .following
+            .with_untracked(|shown| shown.as_deref() == following)
+        {
+            return;
+        }
+        self.signals.following.set(following.map(str::to_owned));
+        if let Ok(Some(storage)) = window().session_storage() {
+            let key = follow_key(&self.room);
+            let _ = match following {
+                Some(id) => storage.set_item(&key, id),
+                None => storage.remove_item(&key),
+            };
+        }
+    }
+
+    /// The person picked `id` in the presence list: follow them, or stop
+    /// following them if they were (see [`Follow::pick`]). Sent now if the
+    /// socket is open; otherwise the next `welcome` says it.
+    pub fn follow(&self, id: &str) {
+        let mut follow = self.follow.borrow_mut();
+        let say = follow.pick(id);
+        self.send(&say);
+        self.show_following(follow.following());
     }
 
     /// Where this page's pointer is on the board, if it is on it.
@@ -400,6 +454,11 @@ impl Connection {
 /// Where the resume token of `room` is kept in `sessionStorage`.
 fn token_key(room: &RoomName) -> String {
     format!("cursors.resume.{room}")
+}
+
+/// Where whom this tab follows in `room` is kept in `sessionStorage`.
+fn follow_key(room: &RoomName) -> String {
+    format!("cursors.follow.{room}")
 }
 
 /// What the backoff needs from the browser: whether it says it is online,

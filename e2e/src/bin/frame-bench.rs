@@ -8,8 +8,16 @@
 //! Needs the release client in dist/ (scripts/build-client.sh) and
 //! chromedriver (scripts/setup.sh --browser).
 //!
+//! The first three rooms stay below the server's crowd threshold (their
+//! server is started with it out of reach), so they measure the page
+//! drawing everyone. The last is a crowd (issue 18): 300 users, one in ten
+//! moving, on a server with the default `--crowd-threshold` and
+//! `--visible-cursors` (50 and 50), so the page is sent at most 49 of them
+//! and draws the rest as the crowd's count and heat.
+//!
 //! `FRAME_BENCH_ONLY=300` runs only the scenarios with that many remote
-//! cursors (`still` for the still room), to repeat one quickly.
+//! cursors (`still` for the still room, `crowd` for the crowd), to repeat
+//! one quickly.
 //!
 //! With `FRAME_BENCH_SCREENSHOTS=DIR`, the page opens with the diagnostics
 //! overlay shown (`&debug`) and each scenario saves a screenshot of it
@@ -58,36 +66,51 @@ const STILL_SETTLE: Duration = Duration::from_secs(10);
 
 struct Scenario {
     users: usize,
-    /// Moves per second per user; 0 for a room where nobody moves (each
-    /// user moves once, to put a cursor on the board, then keeps still).
+    /// Moves per second per moving user; 0 for a room where nobody moves
+    /// (each user moves once, to put a cursor on the board, then keeps
+    /// still).
     moves_per_second: f64,
+    /// One user in this many moves (1: all of them); the others move once
+    /// and keep still.
+    moving_one_in: usize,
+    /// Whether the server makes the room a crowd (its default threshold
+    /// and visible cursors) or never does.
+    crowd: bool,
 }
 
-const SCENARIOS: [Scenario; 3] = [
+const SCENARIOS: [Scenario; 4] = [
     Scenario {
         users: 100,
         moves_per_second: 30.0,
+        moving_one_in: 1,
+        crowd: false,
     },
     Scenario {
         users: 300,
         moves_per_second: 60.0,
+        moving_one_in: 1,
+        crowd: false,
     },
     Scenario {
         users: 100,
         moves_per_second: 0.0,
+        moving_one_in: 1,
+        crowd: false,
+    },
+    Scenario {
+        users: 300,
+        moves_per_second: 30.0,
+        moving_one_in: 10,
+        crowd: true,
     },
 ];
 
+/// A crowd threshold no scenario reaches, for the rooms that measure the
+/// page drawing everyone.
+const NEVER_A_CROWD: usize = 1_000_000;
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
-        config.max_connections_per_ip = 1_000;
-        // The benchmark measures a page that draws every cursor of the
-        // room (100 or 300): rooms that large would otherwise be crowds,
-        // where a page is shown at most --visible-cursors of them.
-        config.crowd_threshold = 1_000_000;
-    })
-    .await?;
     let driver = ChromeDriver::start()?;
     println!(
         "| remote cursors | moves/s each | frames | fps | frame p50 ms | p95 ms | p99 ms | max ms \
@@ -99,9 +122,22 @@ async fn main() -> Result<()> {
     let chosen = |scenario: &Scenario| match only.as_deref() {
         None | Some("") => true,
         Some("still") => scenario.moves_per_second == 0.0,
-        Some(users) => scenario.moves_per_second > 0.0 && users == scenario.users.to_string(),
+        Some("crowd") => scenario.crowd,
+        Some(users) => {
+            scenario.moves_per_second > 0.0
+                && !scenario.crowd
+                && users == scenario.users.to_string()
+        }
     };
     for scenario in SCENARIOS.iter().filter(|scenario| chosen(scenario)) {
+        // A server per scenario: whether its rooms become crowds differs.
+        let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
+            config.max_connections_per_ip = 1_000;
+            if !scenario.crowd {
+                config.crowd_threshold = NEVER_A_CROWD;
+            }
+        })
+        .await?;
         let row = run(&server, &driver, scenario).await?;
         println!("{row}");
     }
@@ -110,8 +146,10 @@ async fn main() -> Result<()> {
 
 async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Result<String> {
     let room = format!(
-        "frame-bench-{}-{}",
-        scenario.users, scenario.moves_per_second
+        "frame-bench-{}-{}{}",
+        scenario.users,
+        scenario.moves_per_second,
+        if scenario.crowd { "-crowd" } else { "" }
     );
     let screenshots = std::env::var_os("FRAME_BENCH_SCREENSHOTS").map(std::path::PathBuf::from);
     let mut url = server.page_url(&room);
@@ -124,21 +162,34 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
 
     let stop = CancellationToken::new();
     for user in 0..scenario.users {
+        let moving = user % scenario.moving_one_in == 0;
         tokio::spawn(move_in_circles(
             format!("ws://{}/ws?room={room}", server.addr),
             user,
-            scenario.moves_per_second,
+            if moving {
+                scenario.moves_per_second
+            } else {
+                0.0
+            },
             stop.clone(),
         ));
     }
+    // In a crowd the page is sent at most K - 1 others (it follows
+    // nobody), and its top bar counts everyone.
+    let expected = if scenario.crowd {
+        scenario
+            .users
+            .min(cursors_server::Config::defaults().visible_cursors - 1)
+    } else {
+        scenario.users
+    };
     // Counted, not located: locating 300 cursors on a busy page is slow.
     let mut drawn = 0;
     let deadline = tokio::time::Instant::now() + 3 * cursors_e2e::PATIENCE;
-    while drawn < scenario.users {
+    while drawn < expected {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
-            "only {drawn} of {} cursors reached the page",
-            scenario.users
+            "only {drawn} of {expected} cursors reached the page",
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
         drawn = page
@@ -149,6 +200,13 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
             .await?
             .as_u64()
             .unwrap_or_default() as usize;
+    }
+    if scenario.crowd {
+        let total = format!("{} here", scenario.users + 1);
+        page.wait_for("the crowd's total on the page", async |page| {
+            Ok(page.text("count").await?.starts_with(&total).then_some(()))
+        })
+        .await?;
     }
     let still = scenario.moves_per_second == 0.0;
     tokio::time::sleep(if still { STILL_SETTLE } else { WARM_UP }).await;
@@ -213,12 +271,21 @@ async fn run(server: &Server, driver: &ChromeDriver, scenario: &Scenario) -> Res
     };
     let moves = if still {
         "0 (still)".to_owned()
+    } else if scenario.moving_one_in > 1 {
+        format!(
+            "{} (one in {} moving)",
+            scenario.moves_per_second, scenario.moving_one_in
+        )
     } else {
         format!("{}", scenario.moves_per_second)
     };
+    let users = if scenario.crowd {
+        format!("{} in a crowd, {drawn} drawn", scenario.users)
+    } else {
+        scenario.users.to_string()
+    };
     Ok(format!(
-        "| {} | {moves} | {frames} | {busy:.1} | {script:.1} | {style:.1} | {layout:.1} | {own} |",
-        scenario.users
+        "| {users} | {moves} | {frames} | {busy:.1} | {script:.1} | {style:.1} | {layout:.1} | {own} |"
     ))
 }
 

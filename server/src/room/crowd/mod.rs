@@ -184,19 +184,28 @@ impl Crowd {
     /// Something changed at `now`: the views will be chosen again as soon
     /// as `SELECT_EVERY` has passed since the last time.
     pub fn schedule_selection(&mut self, now: Instant) {
-        if self.stirred && self.selection_due.is_none() {
-            self.selection_due = Some(
-                self.last_selection
-                    .map_or(now, |last| (last + SELECT_EVERY).max(now)),
-            );
+        if !self.stirred {
+            return;
         }
+        let soonest = self
+            .last_selection
+            .map_or(now, |last| (last + SELECT_EVERY).max(now));
+        self.selection_due = Some(self.selection_due.map_or(soonest, |due| due.min(soonest)));
     }
 
-    /// The views were chosen at `now`.
+    /// The views were chosen at `now`. Someone kept only by the minimum
+    /// dwell may lose their place once it ends, even in a room where
+    /// nothing moves any more: the views are then chosen again.
     pub fn selected(&mut self, now: Instant) {
         self.stirred = false;
         self.last_selection = Some(now);
-        self.selection_due = None;
+        self.selection_due = self
+            .views
+            .iter()
+            .flatten()
+            .map(|shown| shown.since + selection::MIN_DWELL)
+            .filter(|dwell_ends| *dwell_ends > now)
+            .min();
     }
 
     /// When the count may be sent again.

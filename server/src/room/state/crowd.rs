@@ -850,6 +850,43 @@ mod tests {
     }
 
     #[test]
+    fn someone_kept_by_the_dwell_goes_once_it_ends_even_in_a_still_room() {
+        let mut room = Room::new();
+        let members = crowd_of(&mut room, 12);
+        let corner = &members[0];
+        let walker = members[..4]
+            .iter()
+            .find(|member| {
+                let shown = room.state.shown_to(corner.key()).expect("a crowd");
+                member.key() != corner.key() && shown.contains(&member.key())
+            })
+            .expect("someone in the corner's view")
+            .clone();
+        // They walk to the far corner and stop; nothing else happens.
+        room.move_to(&walker, 0.95, 0.95);
+        room.tick_after(Duration::from_millis(120));
+        let mut gone = false;
+        for _ in 0..20 {
+            let Some(wakeup) = room.state.next_wakeup() else {
+                break;
+            };
+            let wait = wakeup.saturating_duration_since(room.now);
+            let events = room.tick_after(wait);
+            gone |= events.iter().any(|event| {
+                matches!(
+                    event,
+                    Event::Narrowcast { to, message: ServerMessage::View { exit, .. } }
+                        if to.contains(&corner.key()) && exit.contains(&walker.id)
+                )
+            });
+            if gone {
+                break;
+            }
+        }
+        assert!(gone, "the walker never left the corner's view");
+    }
+
+    #[test]
     fn the_count_goes_out_at_most_once_a_second() {
         let mut room = Room::new();
         crowd_of(&mut room, 12);
