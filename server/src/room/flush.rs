@@ -5,7 +5,9 @@
 //! second (`--frame-budget`) split evenly between the rooms that have
 //! members. A room of N members, one of R occupied rooms, may then flush
 //! every N·R / budget seconds, capped at the tick (`--tick-ms`) so that no
-//! room ever waits longer than one display frame:
+//! room ever waits longer than one display frame. N is the whole room, on
+//! every server that shares it, so that a frame carries as many positions
+//! however the room is split:
 //!
 //! - a lone room of 10 with the default budget of 30,000 may flush every
 //!   0.33 ms: in practice each move goes out the moment it arrives;

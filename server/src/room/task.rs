@@ -20,7 +20,7 @@
 //! counters, the [`Metrics`].
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cursors_protocol::{CursorPosition, RoomName};
@@ -75,8 +75,13 @@ pub struct RoomTask<L> {
     name: RoomName,
     state: RoomState,
     link: L,
-    /// The members connected here, by key.
-    attachments: HashMap<MemberKey, Attachment>,
+    /// The members connected here, by key. Ordered, so that a flush reaches
+    /// them in the order they joined, the same in every run (as the room
+    /// did before its split). In a hash map's random order, which members
+    /// wait for most of a flush's writes changed with every process, and
+    /// with it the latency that any sample of members (the load
+    /// generator's observers) measured.
+    attachments: BTreeMap<MemberKey, Attachment>,
     /// Held while the room has members (see `occupancy.rs`).
     occupancy: Option<Occupancy>,
     occupied_rooms: OccupiedRooms,
@@ -107,7 +112,7 @@ impl<L: RoomLink> RoomTask<L> {
             name,
             state: RoomState::new(settings.rules.clone(), StdRng::from_os_rng()),
             link,
-            attachments: HashMap::new(),
+            attachments: BTreeMap::new(),
             occupancy: None,
             occupied_rooms,
             listing,

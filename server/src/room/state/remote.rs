@@ -396,6 +396,32 @@ mod tests {
     }
 
     #[test]
+    fn the_flush_interval_counts_the_users_of_every_server_of_the_room() {
+        let mut rules = crate::room::state::test_rules::rules(FanoutMode::Coalesced, "aa");
+        rules.frame_budget = 1_000;
+        let mut state = RoomState::new(rules, StdRng::seed_from_u64(3));
+        let start = Instant::now();
+        let (mine, _) = local_join(&mut state, start);
+        for id in ["bb0001", "bb0002", "bb0003"] {
+            state.apply(joined("b", id), start);
+        }
+        let moved = |state: &mut RoomState, x: f64, now: Instant| {
+            let action = Action::Move(Point { x, y: 0.5 });
+            state.apply(Input::Connection { from: mine, action }, now);
+            state.apply(Input::Tick { occupied_rooms: 1 }, now)
+        };
+        assert_eq!(moved(&mut state, 0.25, start).len(), 1, "the leading edge");
+        moved(&mut state, 0.5, start);
+        // One member here, four in the room, 1,000 frames/s: the room's
+        // frames carry as many positions as on one server, 4 ms apart
+        // (counting the one member here, it would be 1 ms).
+        assert_eq!(
+            state.next_wakeup(),
+            Some(start + std::time::Duration::from_millis(4))
+        );
+    }
+
+    #[test]
     fn a_remote_user_joins_moves_with_the_flush_and_leaves() {
         let now = Instant::now();
         let mut state = room();
