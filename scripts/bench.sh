@@ -5,7 +5,7 @@
 # test: it measures, prints and asserts nothing. Loopback only; every run
 # is bounded in time.
 #
-#   scripts/bench.sh            all scenarios (about 15 minutes)
+#   scripts/bench.sh            all scenarios (about 12 minutes, 2 to 3 more for the crowd)
 #   DURATION=5 scripts/bench.sh shorter runs
 #   ONLY=cluster scripts/bench.sh   only the several-servers scenarios
 #   ONLY=single scripts/bench.sh    only the one-server scenarios
