@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The load benchmark: every scenario against a release server, in both
-# fan-out modes side by side, printed as one Markdown table (also saved to
-# target/bench/results.md). A benchmark, not a test: it measures, prints and
-# asserts nothing. Loopback only; every run is bounded in time.
+# fan-out modes side by side, printed as Markdown tables, the relay's then
+# the crowd's (also saved to target/bench/results.md). A benchmark, not a
+# test: it measures, prints and asserts nothing. Loopback only; every run
+# is bounded in time.
 #
-#   scripts/bench.sh            all scenarios (about 12 minutes)
+#   scripts/bench.sh            all scenarios (about 12 minutes, 2 to 3 more for the crowd)
 #   DURATION=5 scripts/bench.sh shorter runs
 #   ONLY=cluster scripts/bench.sh   only the several-servers scenarios
 #   ONLY=single scripts/bench.sh    only the one-server scenarios
+#   ONLY=crowd scripts/bench.sh     only the crowd (rooms of 1,000 to 10,000)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -52,10 +54,15 @@ add_server() { # fanout mode, then extra server flags
   die "the server did not start: $(cat "$log")"
 }
 
-start_server() { # fanout mode: one fresh server alone
+start_server() { # fanout mode, then extra server flags: one fresh server alone
   stop_server
-  add_server "$1"
+  add_server "$@"
 }
+
+# The relay rows measure rooms where everybody sees everybody, against
+# N(N−1)·Hz: above the server's crowd threshold (50 by default) a room
+# would show each member only some of the others, so those rows lift it.
+EVERYBODY_SEES_EVERYBODY=(--crowd-threshold 100000)
 
 REDIS_PORT=""
 start_servers_sharing_redis() { # count
@@ -65,7 +72,7 @@ start_servers_sharing_redis() { # count
     start_redis target/bench/redis
   fi
   for _ in $(seq "$1"); do
-    add_server coalesced --redis-url "redis://127.0.0.1:$REDIS_PORT"
+    add_server coalesced --redis-url "redis://127.0.0.1:$REDIS_PORT" "${EVERYBODY_SEES_EVERYBODY[@]}"
   done
   # Let every server see the others' heartbeats before users arrive.
   sleep 4
@@ -98,22 +105,26 @@ loadgen() { # scenario fanout [loadgen args...]
 : >"$results"
 say "results go to $results"
 ONLY="${ONLY:-all}"
-if [ "$ONLY" != cluster ]; then
+case "$ONLY" in
+  all | single | cluster | crowd) ;;
+  *) die "ONLY=$ONLY: expected single, cluster or crowd" ;;
+esac
+if [ "$ONLY" = all ] || [ "$ONLY" = single ]; then
 for fanout in coalesced immediate; do
   for encoding in json binary; do
     flag=""
     [ "$encoding" = binary ] && flag="--binary"
     for users in 10 50 100 200 300 500; do
       # A fresh server per size, so one overloaded run cannot spill into the next.
-      start_server "$fanout"
+      start_server "$fanout" "${EVERYBODY_SEES_EVERYBODY[@]}"
       loadgen "one room" "$fanout" --users "$users" --rooms 1 --rate 60 $flag
     done
   done
-  start_server "$fanout"
+  start_server "$fanout" "${EVERYBODY_SEES_EVERYBODY[@]}"
   loadgen "100 rooms of 10" "$fanout" --users 1000 --rooms 100 --rate 60
-  start_server "$fanout"
+  start_server "$fanout" "${EVERYBODY_SEES_EVERYBODY[@]}"
   loadgen "one room, baseline for the stall" "$fanout" --users 50 --rate 60 --duration "$STALL_SECONDS"
-  start_server "$fanout"
+  start_server "$fanout" "${EVERYBODY_SEES_EVERYBODY[@]}"
   loadgen "one room, 1 reader stalled ${STALL_SECONDS}s" "$fanout" --users 50 --rate 60 \
     --duration "$STALL_SECONDS" --stall-users 1 --stall-after 0 --stall-for "$STALL_SECONDS"
 done
@@ -124,19 +135,42 @@ loadgen "10,000 idle connections" "-" --users 10000 --rooms 1000 --rate 0 --dura
 stop_server
 fi
 
-if [ "$ONLY" != single ]; then
+if [ "$ONLY" = all ] || [ "$ONLY" = cluster ]; then
 # Several servers: one room whose users alternate between two servers
 # sharing a Redis, next to the same room on one server alone and on one
 # server with Redis, for the cost of the backplane per delivered position.
 # Both servers, Redis and the generator share the same 2 cores here.
 for users in 50 100 200; do
-  start_server coalesced
+  start_server coalesced "${EVERYBODY_SEES_EVERYBODY[@]}"
   loadgen "one room, one server alone" coalesced --users "$users" --rooms 1 --rate 60
   start_servers_sharing_redis 1
   loadgen "one room, one server with Redis" coalesced --users "$users" --rooms 1 --rate 60
   start_servers_sharing_redis 2
   loadgen "one room over two servers" coalesced --users "$users" --rooms 1 --rate 60
 done
+stop_server
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = crowd ]; then
+# The crowd (issue 18): one room, every user's pointer at its own spot of
+# the board, a tenth of them moving at 30 Hz; then a second window in which
+# 50 people a second join and leave without moving. Its own table (see
+# docs/BENCHMARKS.md, "The crowd"). Against the server's default crowd
+# threshold and K, then the same scenario in a room of 500 where everybody
+# sees everybody, for comparison. Connections come from four loopback
+# addresses so that no address runs out of ephemeral ports.
+header="--header"
+crowd() { # scenario users
+  loadgen "$1" coalesced --crowd --users "$2" --rooms 1 --rate 30 --moving-fraction 0.1 \
+    --churn-rate 50 --churn-stay 3 --observers-per-room 100 --source-addresses 4 \
+    --connect-concurrency 256 --warmup 3
+}
+for users in 1000 5000 10000; do
+  start_server coalesced
+  crowd "crowd" "$users"
+done
+start_server coalesced "${EVERYBODY_SEES_EVERYBODY[@]}"
+crowd "everybody sees everybody" 500
 stop_server
 fi
 say "done: $results"

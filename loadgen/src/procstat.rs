@@ -1,4 +1,5 @@
-//! CPU time and resident memory of a process, from Linux's /proc.
+//! CPU time, resident memory and the open-files limit of a process, from
+//! Linux's /proc.
 
 use std::time::Instant;
 
@@ -70,4 +71,25 @@ pub fn cores_between(start: &Sample, end: &Sample) -> f64 {
     } else {
         0.0
     }
+}
+
+/// How many files this process may open (the soft limit), from
+/// `/proc/self/limits`: each connection is one.
+pub fn open_files_limit() -> Result<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .context("no open files limit")?;
+    // "Max open files   <soft>   <hard>   files"
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()
+        .context("open files limit format")?;
+    Ok(if soft == "unlimited" {
+        u64::MAX
+    } else {
+        soft.parse()?
+    })
 }
