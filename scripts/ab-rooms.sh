@@ -52,9 +52,19 @@ stop_on_exit
 server_pids=()
 urls=()
 
+# These are rooms where everybody sees everybody: a server that knows the
+# crowd (issue 18) is told never to make one.
+everybody_sees_everybody() { # tree
+  if "$1/target/release/cursors-server" --help | grep -q -- --crowd-threshold; then
+    echo "--crowd-threshold 100000"
+  fi
+}
+
 add_server() { # tree, then extra server flags
   local tree="$1" log="$run_dir/server-${#server_pids[@]}.log" url
   shift
+  # shellcheck disable=SC2046 # one flag and its value, or nothing
+  set -- $(everybody_sees_everybody "$tree") "$@"
   RUST_LOG="warn,cursors_server=info,cursors_server::ws=warn,cursors_server::room=warn" \
     "${priority[@]}" taskset -c 1 "$tree/target/release/cursors-server" \
     --addr 127.0.0.1:0 --static-dir /nonexistent \
