@@ -26,7 +26,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::records::{Envelope, SERVERS_KEY, UserRecord, Write, tag_key};
+use super::records::{Envelope, SERVERS_KEY, Sender, UserRecord, Write, tag_key};
 use super::scripts::{FORGET_SCRIPT, HEARTBEAT_SCRIPT};
 use super::sync::Status;
 use crate::identity;
@@ -291,6 +291,14 @@ async fn dispatch(group: Arc<Group>, shutdown: CancellationToken) {
             group.metrics.backplane_error();
             continue;
         };
+        // Half of what a server of two hears is its own, back from the
+        // channel: the sender is read first, and only the others' messages
+        // are parsed whole (the envelope's flattened body is the costly part).
+        if serde_json::from_str::<Sender>(&text)
+            .is_ok_and(|sender| sender.server == group.server_id)
+        {
+            continue;
+        }
         let envelope: Envelope = match serde_json::from_str(&text) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -299,9 +307,6 @@ async fn dispatch(group: Arc<Group>, shutdown: CancellationToken) {
                 continue;
             }
         };
-        if envelope.server == group.server_id {
-            continue; // our own, back from the channel
-        }
         let inbox = lock(&group.rooms).get(&*message.channel).cloned();
         if let Some(inbox) = inbox
             && inbox.try_send(envelope).is_err()

@@ -92,6 +92,14 @@ pub struct Envelope {
     pub body: Replicated,
 }
 
+/// Only who sent an envelope: read before the rest, so that a server
+/// skips its own messages without parsing their body.
+#[derive(Debug, Deserialize)]
+pub struct Sender<'a> {
+    #[serde(borrow)]
+    pub server: std::borrow::Cow<'a, str>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Replicated {
@@ -133,6 +141,27 @@ pub enum Write {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sender_of_an_envelope_is_read_without_its_body() {
+        let envelope = Envelope {
+            server: "srv-a".to_owned(),
+            body: Replicated::Claimed {
+                id: "ab1".to_owned(),
+            },
+        };
+        let text = serde_json::to_string(&envelope).expect("serialises");
+        let sender: Sender = serde_json::from_str(&text).expect("a sender");
+        assert_eq!(sender.server, "srv-a");
+        // Whatever the body, even one this server could not read whole.
+        let odd = r#"{"kind":"from_the_future","server":"srv-b","x":[1,{"y":2}]}"#;
+        assert_eq!(
+            serde_json::from_str::<Sender>(odd)
+                .expect("a sender")
+                .server,
+            "srv-b"
+        );
+    }
 
     fn user(position: Option<Point>, away: bool) -> User {
         User {
