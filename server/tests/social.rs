@@ -255,3 +255,20 @@ async fn laser_and_spotlight_relay_changes_and_end_with_the_connection() {
     assert!(!off);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_newcomer_sees_the_spotlight_already_on() {
+    let server = TestServer::start().await;
+    let mut ada = server.join("lit-room").await;
+    ada.send(&ClientMessage::Spotlight { on: true }).await;
+    ada.sync().await;
+    let mut cy = server.join("lit-room").await;
+    let lit = cy
+        .recv_until(|message| match message {
+            ServerMessage::Spotlight { id, on } => Some((id.clone(), *on)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(lit, (ada.id.clone(), true));
+    server.stop().await.unwrap();
+}

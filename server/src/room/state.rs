@@ -190,6 +190,12 @@ pub enum Event {
     },
     /// This user, once another server's, is now held here: tell the others.
     Claimed { id: String },
+    /// Tell this one member here what the others already know (the
+    /// spotlights on when they arrived); not for the group.
+    CatchUp {
+        to: MemberKey,
+        message: ServerMessage,
+    },
 }
 // ANCHOR_END: event
 
@@ -536,6 +542,7 @@ impl RoomState {
         self.insert(key, user, Home::Local(session));
         self.tell(key, Some(key), joined, events);
         self.admitted_to_crowd(key, events);
+        self.catch_up(key, events);
     }
 
     fn insert(&mut self, key: MemberKey, user: User, home: Home) {
@@ -600,6 +607,7 @@ impl RoomState {
             resumed: true,
         });
         self.admitted_to_crowd(key, events);
+        self.catch_up(key, events);
         true
     }
     // ANCHOR_END: resume
@@ -780,6 +788,26 @@ impl RoomState {
             on,
         };
         self.tell(key, Some(key), spotlight, events);
+    }
+
+    /// A member just arrived (or came back): the spotlights already on
+    /// here are told to them alone, so their page shows the banner the
+    /// others see. In a crowd, only those of people they are shown.
+    fn catch_up(&self, key: MemberKey, events: &mut Vec<Event>) {
+        let shown = self.shown_to(key);
+        for (other, member) in &self.members {
+            let lit = member.session().is_some_and(|session| session.spotlight);
+            if *other == key || !lit || shown.as_ref().is_some_and(|shown| !shown.contains(other)) {
+                continue;
+            }
+            events.push(Event::CatchUp {
+                to: key,
+                message: ServerMessage::Spotlight {
+                    id: member.user.id.clone(),
+                    on: true,
+                },
+            });
+        }
     }
 
     fn follow(&mut self, key: MemberKey, id: Option<String>) {
@@ -1365,6 +1393,37 @@ mod tests {
         assert_eq!(
             room.act(&alice, Action::Spotlight(false)),
             [spotlight(false)]
+        );
+    }
+
+    #[test]
+    fn a_newcomer_is_told_of_the_spotlight_already_on_and_no_one_else_is() {
+        let mut room = Room::new();
+        let alice = room.join();
+        room.act(&alice, Action::Spotlight(true));
+        let events = room.apply(Input::Join { resume: None });
+        let bob = admitted(&events);
+        let caught_up: Vec<&Event> = events
+            .iter()
+            .filter(|event| matches!(event, Event::CatchUp { .. }))
+            .collect();
+        assert_eq!(
+            caught_up,
+            [&Event::CatchUp {
+                to: bob.connection.member,
+                message: ServerMessage::Spotlight {
+                    id: alice.id.clone(),
+                    on: true
+                }
+            }]
+        );
+        // Once it is off, a newcomer hears of nothing.
+        room.act(&alice, Action::Spotlight(false));
+        let events = room.apply(Input::Join { resume: None });
+        assert!(
+            !events
+                .iter()
+                .any(|event| matches!(event, Event::CatchUp { .. }))
         );
     }
 

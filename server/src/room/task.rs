@@ -317,6 +317,13 @@ impl<L: RoomLink> RoomTask<L> {
                     }
                 }
                 Event::CrowdCursors { frames, .. } => self.deliver_crowd_frames(&frames),
+                Event::CatchUp { to, message } => {
+                    if let Some(attachment) = self.attachments.get(&to)
+                        && attachment.mailbox.push_event(text_frame(&message)).is_err()
+                    {
+                        tracing::debug!(room = %self.name, member = to, "outbound queue full");
+                    }
+                }
                 Event::Claimed { .. } => {} // for the other servers only
             }
         }

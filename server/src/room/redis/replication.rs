@@ -110,7 +110,10 @@ impl Replicator {
             Event::Claimed { id } => {
                 writes.push(self.publish(Replicated::Claimed { id: id.clone() }))
             }
-            Event::Superseded { .. } | Event::Detached { .. } | Event::Ignored { .. } => {}
+            Event::Superseded { .. }
+            | Event::Detached { .. }
+            | Event::Ignored { .. }
+            | Event::CatchUp { .. } => {}
         }
         writes
     }

@@ -86,6 +86,7 @@ impl RoomState {
         );
         events.push(Event::Claimed { id });
         self.admitted_to_crowd(key, events);
+        self.catch_up(key, events);
     }
 
     pub(super) fn apply_remote(
