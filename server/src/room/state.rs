@@ -191,7 +191,7 @@ pub enum Event {
     /// This user, once another server's, is now held here: tell the others.
     Claimed { id: String },
     /// Tell this one member here what the others already know (the
-    /// spotlights on when they arrived); not for the group.
+    /// spotlights and lasers on when they arrived); not for the group.
     CatchUp {
         to: MemberKey,
         message: ServerMessage,
@@ -790,23 +790,38 @@ impl RoomState {
         self.tell(key, Some(key), spotlight, events);
     }
 
-    /// A member just arrived (or came back): the spotlights already on
-    /// here are told to them alone, so their page shows the banner the
-    /// others see. In a crowd, only those of people they are shown.
+    /// A member just arrived (or came back): the spotlights and lasers
+    /// already on here are told to them alone, so their page shows the
+    /// banner and the trails the others see. In a crowd, only those of
+    /// people they are shown.
     fn catch_up(&self, key: MemberKey, events: &mut Vec<Event>) {
         let shown = self.shown_to(key);
         for (other, member) in &self.members {
-            let lit = member.session().is_some_and(|session| session.spotlight);
-            if *other == key || !lit || shown.as_ref().is_some_and(|shown| !shown.contains(other)) {
+            let Some(session) = member.session() else {
+                continue;
+            };
+            if *other == key || shown.as_ref().is_some_and(|shown| !shown.contains(other)) {
                 continue;
             }
-            events.push(Event::CatchUp {
-                to: key,
-                message: ServerMessage::Spotlight {
-                    id: member.user.id.clone(),
-                    on: true,
-                },
-            });
+            let id = &member.user.id;
+            if session.spotlight {
+                events.push(Event::CatchUp {
+                    to: key,
+                    message: ServerMessage::Spotlight {
+                        id: id.clone(),
+                        on: true,
+                    },
+                });
+            }
+            if session.laser {
+                events.push(Event::CatchUp {
+                    to: key,
+                    message: ServerMessage::Laser {
+                        id: id.clone(),
+                        on: true,
+                    },
+                });
+            }
         }
     }
 
