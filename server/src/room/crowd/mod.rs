@@ -70,7 +70,7 @@ impl CrowdRules {
     pub fn new(threshold: usize, visible: usize) -> Self {
         Self {
             threshold,
-            release: threshold * 4 / 5,
+            release: threshold.saturating_mul(4) / 5,
             visible: visible.max(1),
         }
     }
@@ -227,6 +227,8 @@ mod tests {
         assert_eq!(rules.view_slots(), 49);
         // K = 0 would show nobody, not even the person one follows.
         assert_eq!(CrowdRules::new(50, 0).visible, 1);
+        // An absurd flag does not overflow.
+        assert_eq!(CrowdRules::new(usize::MAX, 50).release, usize::MAX / 5);
     }
 
     #[test]
