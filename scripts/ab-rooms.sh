@@ -71,14 +71,8 @@ add_server() { # tree, then extra server flags
     --max-connections 20000 --max-connections-per-ip 20000 "$@" >"$log" 2>&1 &
   server_pids+=($!)
   track $!
-  for _ in $(seq 100); do
-    url=$(grep -o 'listening on http://[0-9.:]*' "$log" | sed 's/listening on http/ws/') && [ -n "$url" ] && {
-      urls+=("$url")
-      return
-    }
-    sleep 0.1
-  done
-  die "the server of $tree did not start: $(cat "$log")"
+  url=$(listening_url "$log") || die "the server of $tree did not start: $(cat "$log")"
+  urls+=("$url")
 }
 
 stop_servers() {

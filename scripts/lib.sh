@@ -125,6 +125,21 @@ wait_for_port() { # port what [pid]
   die "$2 did not listen on port $1"
 }
 
+# The ws:// address a cursors-server started with `--addr HOST:0` logged
+# in LOG ("listening on http://HOST:PORT"), once it has: within 10 s, or
+# fails. The benchmarks start their servers this way.
+listening_url() { # log
+  local url
+  for _ in $(seq 100); do
+    url=$(grep -o 'listening on http://[0-9.:]*' "$1" | sed 's/listening on http/ws/') && [ -n "$url" ] && {
+      echo "$url"
+      return 0
+    }
+    sleep 0.1
+  done
+  return 1
+}
+
 # Starts a redis-server on 127.0.0.1 without persistence, in folder DIR
 # (its working folder; the log is DIR/redis.log), on PORT or else a free
 # port, tracked for stop_on_exit; returns once it answers PING. Sets
