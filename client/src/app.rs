@@ -208,13 +208,7 @@ fn Board() -> impl IntoView {
             return;
         }
         let Some(element) = board.get() else { return };
-        let rect = element.get_bounding_client_rect();
-        let rect = BoardRect {
-            left: rect.left(),
-            top: rect.top(),
-            width: rect.width(),
-            height: rect.height(),
-        };
+        let rect = BoardRect::from(&element.get_bounding_client_rect());
         if let Some(point) = to_board(
             f64::from(event.client_x()),
             f64::from(event.client_y()),

@@ -17,6 +17,17 @@ pub struct BoardRect {
     pub height: f64,
 }
 
+impl From<&web_sys::DomRect> for BoardRect {
+    fn from(rect: &web_sys::DomRect) -> Self {
+        Self {
+            left: rect.left(),
+            top: rect.top(),
+            width: rect.width(),
+            height: rect.height(),
+        }
+    }
+}
+
 // ANCHOR: to-board
 /// Maps a pointer position in viewport pixels to board coordinates.
 ///

@@ -734,13 +734,7 @@ pub fn tap_watch(
         let Some(element) = board.get_untracked() else {
             return;
         };
-        let rect = element.get_bounding_client_rect();
-        let rect = BoardRect {
-            left: rect.left(),
-            top: rect.top(),
-            width: rect.width(),
-            height: rect.height(),
-        };
+        let rect = BoardRect::from(&element.get_bounding_client_rect());
         if let Some(at) = to_board(x, y, rect) {
             actions.point(at);
         }
