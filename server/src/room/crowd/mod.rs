@@ -138,11 +138,16 @@ impl Crowd {
         self.in_cell[receiver.cell.index()].push(key);
     }
 
-    /// Forgets `key`, as a receiver and in every view.
-    pub fn forget(&mut self, key: Key) {
+    /// `key` is no receiver here any more (it is still in the room).
+    pub fn unplace(&mut self, key: Key) {
         if let Some(receiver) = self.receivers.remove(&key) {
             self.in_cell[receiver.cell.index()].retain(|other| *other != key);
         }
+    }
+
+    /// Forgets `key`, as a receiver and in every view.
+    pub fn forget(&mut self, key: Key) {
+        self.unplace(key);
         for view in &mut self.views {
             if let Ok(index) = view.binary_search_by_key(&key, |shown| shown.key) {
                 view.remove(index);

@@ -366,17 +366,23 @@ impl RoomState {
         });
     }
 
-    /// The `crowd` frame as the room is now.
-    fn count_message(&self) -> ServerMessage {
+    /// How many are in the room, and the heat: cursors per cell.
+    fn count(&self) -> (u64, Vec<u32>) {
         let mut heat = vec![0; CELLS];
         for member in self.members.values() {
             if let Some(point) = member.user.position {
                 heat[Cell::of(point).index()] += 1;
             }
         }
+        (self.members.len() as u64, heat)
+    }
+
+    /// The `crowd` frame as the room is now.
+    fn count_message(&self) -> ServerMessage {
+        let (total, heat) = self.count();
         ServerMessage::Crowd {
             active: true,
-            total: self.members.len() as u64,
+            total,
             heat,
         }
     }
@@ -384,38 +390,41 @@ impl RoomState {
     /// Sends everyone here the count and heat if `COUNT_EVERY` has passed
     /// since the last time and they changed (or at once if `force`).
     fn tell_count(&mut self, now: Instant, force: bool, events: &mut Vec<Event>) {
-        let Some(crowd) = &self.crowd else {
-            return;
+        let due = match &self.crowd {
+            None => return,
+            Some(crowd) => {
+                force
+                    || crowd
+                        .last_count
+                        .as_ref()
+                        .is_none_or(|(last, _, _)| now >= *last + COUNT_EVERY)
+            }
         };
-        if !force
-            && crowd
-                .last_count
-                .as_ref()
-                .is_some_and(|(last, _, _)| now < *last + COUNT_EVERY)
-        {
+        if !due {
             return;
         }
-        let message = self.count_message();
-        let ServerMessage::Crowd { total, heat, .. } = &message else {
+        let (total, heat) = self.count();
+        let Some(crowd) = &mut self.crowd else {
             return;
         };
         let unchanged = crowd
             .last_count
             .as_ref()
-            .is_some_and(|(_, last_total, last_heat)| last_total == total && last_heat == heat);
-        let to: Vec<MemberKey> = crowd.receivers.keys().copied().collect();
-        let record = (now, *total, heat.clone());
-        if let Some(crowd) = &mut self.crowd {
-            if unchanged && !force {
-                // Nothing new: look again in a second, quietly.
-                if let Some(last) = &mut crowd.last_count {
-                    last.0 = now;
-                }
-                return;
-            }
-            crowd.last_count = Some(record);
+            .is_some_and(|(_, last_total, last_heat)| *last_total == total && *last_heat == heat);
+        // Even when nothing is new, the next look is a second from now.
+        crowd.last_count = Some((now, total, heat.clone()));
+        if unchanged && !force {
+            return;
         }
-        events.push(Event::Narrowcast { to, message });
+        let to: Vec<MemberKey> = crowd.receivers.keys().copied().collect();
+        events.push(Event::Narrowcast {
+            to,
+            message: ServerMessage::Crowd {
+                active: true,
+                total,
+                heat,
+            },
+        });
     }
 
     // ANCHOR: crowd_flush
@@ -490,10 +499,8 @@ impl RoomState {
 
     /// `key` is no longer connected here (it resumed on another server).
     pub(super) fn leave_crowd_receivers(&mut self, key: MemberKey) {
-        if let Some(crowd) = &mut self.crowd
-            && let Some(receiver) = crowd.receivers.remove(&key)
-        {
-            crowd.in_cell[receiver.cell.index()].retain(|other| *other != key);
+        if let Some(crowd) = &mut self.crowd {
+            crowd.unplace(key);
         }
     }
 
