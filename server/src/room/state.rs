@@ -655,10 +655,6 @@ impl RoomState {
             return;
         };
         member.user.position = Some(point);
-        self.stir_crowd();
-        let Some(member) = self.members.get_mut(&key) else {
-            return;
-        };
         match self.rules.fanout {
             // Latest position wins: remember who moved, send at the flush.
             FanoutMode::Coalesced => {
@@ -673,6 +669,8 @@ impl RoomState {
                 moves: member.user.cursor().into_iter().collect(),
             }),
         }
+        // In a crowd, views are chosen again from the new positions.
+        self.stir_crowd();
     }
     // ANCHOR_END: move_to
 
