@@ -31,9 +31,13 @@
 //! mailbox that holds it.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use axum::extract::ws::{Message, Utf8Bytes};
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 /// What happened to a cursor batch handed to [`Mailbox::push_cursor_batch`].
@@ -86,7 +90,11 @@ struct Queue {
 #[derive(Debug)]
 pub struct Mailbox {
     queue: Mutex<Queue>,
-    ready: Notify,
+    /// Set by every push and taken by [`Mailbox::ready`]. A mailbox has one
+    /// reader, its connection, so a flag and that reader's waker do what a
+    /// `Notify` would, without a list of waiters to lock on every frame.
+    pushed: AtomicBool,
+    reader: AtomicWaker,
     /// Woken once, when the mailbox closes: a connection stuck writing
     /// waits on this beside its write (see [`Mailbox::closed`]).
     closing: Notify,
@@ -97,7 +105,8 @@ impl Mailbox {
     pub fn new(capacity: usize) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
-            ready: Notify::new(),
+            pushed: AtomicBool::new(false),
+            reader: AtomicWaker::new(),
             closing: Notify::new(),
             capacity: capacity.max(1),
         }
@@ -120,14 +129,14 @@ impl Mailbox {
             if queue.events >= limit {
                 queue.closed = Some(Closed::Overflowed);
                 drop(queue);
-                self.ready.notify_one();
+                self.wake_reader();
                 self.closing.notify_waiters();
                 return Err(Closed::Overflowed);
             }
             queue.events += 1;
             queue.frames.push_back(Outbound::Event(frame));
         }
-        self.ready.notify_one();
+        self.wake_reader();
         Ok(())
     }
     // ANCHOR_END: push
@@ -158,7 +167,7 @@ impl Mailbox {
                 BatchDelivery::ReplacedStale(stale)
             }
         };
-        self.ready.notify_one();
+        self.wake_reader();
         delivery
     }
     // ANCHOR_END: latest
@@ -193,7 +202,7 @@ impl Mailbox {
     /// elsewhere: it stops delivering and the connection closes.
     pub fn supersede(&self) {
         self.lock().closed.get_or_insert(Closed::Superseded);
-        self.ready.notify_one();
+        self.wake_reader();
         self.closing.notify_waiters();
     }
 
@@ -213,9 +222,27 @@ impl Mailbox {
     }
 
     /// Resolves when something was pushed since the last call (a push that
-    /// happens while nobody waits is remembered, so none is missed).
+    /// happens while nobody waits is remembered, so none is missed). For
+    /// the mailbox's one reader.
     pub async fn ready(&self) {
-        self.ready.notified().await;
+        poll_fn(|context| {
+            if self.pushed.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(());
+            }
+            self.reader.register(context.waker());
+            // A push between the check and the registration woke nobody.
+            if self.pushed.swap(false, Ordering::AcqRel) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    fn wake_reader(&self) {
+        self.pushed.store(true, Ordering::Release);
+        self.reader.wake();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -313,6 +340,27 @@ mod tests {
         mailbox.supersede();
         assert_eq!(mailbox.drain_into(&mut Vec::new()), Err(Closed::Superseded));
         assert_eq!(mailbox.push_event(frame("b")), Err(Closed::Superseded));
+    }
+
+    #[tokio::test]
+    async fn a_push_wakes_the_reader_once_whether_or_not_it_was_waiting() {
+        let mailbox = std::sync::Arc::new(Mailbox::new(2));
+        // Pushed while nobody waits: remembered.
+        mailbox.push_event(frame("a")).unwrap();
+        assert!(futures_util::poll!(std::pin::pin!(mailbox.ready())).is_ready());
+        // Taken: not ready again until the next push.
+        assert!(futures_util::poll!(std::pin::pin!(mailbox.ready())).is_pending());
+        // Pushed by another task while the reader waits: it wakes.
+        let pusher = std::sync::Arc::clone(&mailbox);
+        let waiting = tokio::spawn(async move {
+            tokio::time::timeout(std::time::Duration::from_secs(10), pusher.ready()).await
+        });
+        tokio::task::yield_now().await;
+        mailbox.push_cursor_batch(batch("batch"), 1, || unreachable!());
+        assert!(
+            waiting.await.unwrap().is_ok(),
+            "the waiting reader was not woken"
+        );
     }
 
     #[test]
