@@ -160,6 +160,16 @@ async fn run_connection(
     app.metrics.connection_closed();
 }
 
+/// How a connection's write of its waiting frames ended.
+enum WriteOutcome {
+    /// The socket took them, or failed (the peer is gone).
+    Done(Result<(), axum::Error>),
+    /// The client did not take them within the write timeout.
+    TimedOut,
+    /// The room closed the mailbox while the write was stuck.
+    MailboxClosed(Closed),
+}
+
 /// The social messages with a limit of their own.
 #[derive(Debug, Clone, Copy)]
 enum Limit {
@@ -425,14 +435,16 @@ impl<'a> Connection<'a> {
             };
             tokio::pin!(write);
             match futures_util::poll!(write.as_mut()) {
-                Poll::Ready(written) => Ok(Ok(written)),
+                Poll::Ready(result) => WriteOutcome::Done(result),
                 // Boxed: the rare stuck write should not make every
                 // connection's task bigger for good.
                 Poll::Pending => {
                     Box::pin(async {
                         tokio::select! {
-                            written = tokio::time::timeout(self.app.config.write_timeout(), write) => Ok(written),
-                            closed = self.membership.mailbox().closed() => Err(closed),
+                            written = tokio::time::timeout(self.app.config.write_timeout(), write) => {
+                                written.map_or(WriteOutcome::TimedOut, WriteOutcome::Done)
+                            }
+                            closed = self.membership.mailbox().closed() => WriteOutcome::MailboxClosed(closed),
                         }
                     })
                     .await
@@ -441,18 +453,14 @@ impl<'a> Connection<'a> {
         };
         // Frames a stuck write did not send are dropped with it.
         frames.clear();
-        let written = match outcome {
-            Ok(written) => written,
-            Err(closed) => return Err(self.mailbox_closed(closed, room, peer)),
-        };
-        match written {
-            Ok(Ok(())) => {
+        match outcome {
+            WriteOutcome::Done(Ok(())) => {
                 self.membership.mailbox().written();
                 self.app.metrics.frames_written(count, bytes);
                 Ok(())
             }
-            Ok(Err(_)) => Err(Ending::Vanished),
-            Err(_elapsed) => {
+            WriteOutcome::Done(Err(_)) => Err(Ending::Vanished),
+            WriteOutcome::TimedOut => {
                 self.app.metrics.slow_client_closed();
                 Err(Ending::Close(
                     close_code::POLICY,
@@ -460,6 +468,7 @@ impl<'a> Connection<'a> {
                     DisconnectKind::Expelled,
                 ))
             }
+            WriteOutcome::MailboxClosed(closed) => Err(self.mailbox_closed(closed, room, peer)),
         }
     }
     // ANCHOR_END: writer
