@@ -351,9 +351,9 @@ mod tests {
         // Taken: not ready again until the next push.
         assert!(futures_util::poll!(std::pin::pin!(mailbox.ready())).is_pending());
         // Pushed by another task while the reader waits: it wakes.
-        let pusher = std::sync::Arc::clone(&mailbox);
+        let reader = std::sync::Arc::clone(&mailbox);
         let waiting = tokio::spawn(async move {
-            tokio::time::timeout(std::time::Duration::from_secs(10), pusher.ready()).await
+            tokio::time::timeout(std::time::Duration::from_secs(10), reader.ready()).await
         });
         tokio::task::yield_now().await;
         mailbox.push_cursor_batch(batch("batch"), 1, || unreachable!());
