@@ -3,6 +3,7 @@
 //! a test harness (port 0) and a deployment without recompiling.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -180,6 +181,12 @@ pub struct Config {
     #[arg(long, env = "CURSORS_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Threads that run the connections and the rooms; by default one per
+    /// core. Fewer leave the other cores to something else: the crowd
+    /// benchmark runs a server on one thread beside its load generator.
+    #[arg(long, env = "CURSORS_WORKER_THREADS")]
+    pub worker_threads: Option<NonZeroUsize>,
+
     // ANCHOR: shutdown-grace
     /// Seconds given to open connections to close after SIGINT/SIGTERM.
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
@@ -227,5 +234,19 @@ impl Config {
     /// tests start from before changing the fields they care about.
     pub fn defaults() -> Self {
         Self::parse_from(["cursors-server"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_are_tokios_default_unless_given_and_never_zero() {
+        let given = Config::try_parse_from(["cursors-server", "--worker-threads", "1"])
+            .expect("one thread is fine");
+        assert_eq!(given.worker_threads, NonZeroUsize::new(1));
+        let zero = Config::try_parse_from(["cursors-server", "--worker-threads", "0"]);
+        assert!(zero.is_err(), "zero threads must be refused");
     }
 }

@@ -1,13 +1,16 @@
-//! Entry point: read the configuration, start logging, and run the server
-//! until SIGINT or SIGTERM. Everything else lives in the library.
+//! Entry point: read the configuration, start logging, start the runtime
+//! and run the server until SIGINT or SIGTERM. Everything else lives in the
+//! library.
+
+use std::num::NonZeroUsize;
 
 use anyhow::Context;
 use clap::Parser;
 use cursors_server::Config;
+use tokio::runtime::Runtime;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -17,7 +20,19 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing::info!(?config, "starting");
     let addr = config.addr;
-    cursors_server::run(config)
-        .await
+    runtime(config.worker_threads)
+        .context("cannot start the async runtime")?
+        .block_on(cursors_server::run(config))
         .with_context(|| format!("server on {addr} failed"))
+}
+
+/// Tokio's multi-threaded runtime, with `--worker-threads` threads if given
+/// (otherwise tokio's default: one per core).
+fn runtime(worker_threads: Option<NonZeroUsize>) -> std::io::Result<Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(threads) = worker_threads {
+        builder.worker_threads(threads.get());
+    }
+    builder.build()
 }
