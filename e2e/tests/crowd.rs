@@ -136,6 +136,22 @@ fn near(found: (f64, f64), expected: (f64, f64)) -> bool {
     (found.0 - expected.0).abs() < 0.03 && (found.1 - expected.1).abs() < 0.03
 }
 
+/// Waits until `page` draws `id`'s cursor near `point`; returns it as
+/// [`cursor_of`] does.
+async fn cursor_drawn_near(
+    page: &Page,
+    what: &str,
+    id: &str,
+    point: (f64, f64),
+) -> Result<(f64, f64, bool)> {
+    page.wait_for(what, async |page| {
+        Ok(cursor_of(page, id)
+            .await?
+            .filter(|&(x, y, _)| near((x, y), point)))
+    })
+    .await
+}
+
 /// Counts `page`'s cursors a few times over a second and a half; fails if
 /// any count is above `most`. Returns the largest count seen.
 async fn never_more_cursors_than(page: &Page, most: usize) -> Result<usize> {
@@ -260,13 +276,8 @@ async fn two_pages_in_a_crowd_show_the_total_at_most_k_cursors_and_whom_they_fol
         Ok(cursor_of(page, &guide.id).await?.is_none().then_some(()))
     })
     .await?;
-    let (x, y, followed) = ada
-        .wait_for("the guide far away on ada's page", async |page| {
-            Ok(cursor_of(page, &guide.id)
-                .await?
-                .filter(|&(x, y, _)| near((x, y), corner)))
-        })
-        .await?;
+    let (x, y, followed) =
+        cursor_drawn_near(&ada, "the guide far away on ada's page", &guide.id, corner).await?;
     assert!(followed, "still ringed at ({x}, {y})");
     never_more_cursors_than(&ada, VISIBLE).await?;
     // To look at what the two pages show: CROWD_SCREENSHOTS=DIR.
@@ -286,13 +297,13 @@ async fn two_pages_in_a_crowd_show_the_total_at_most_k_cursors_and_whom_they_fol
     assert_eq!(guide.id, id, "the resume keeps the id");
     let elsewhere = (0.92, 0.08);
     guide.move_to(elsewhere.0, elsewhere.1).await?;
-    let (.., followed) = ada
-        .wait_for("the guide back, far away, on ada's page", async |page| {
-            Ok(cursor_of(page, &guide.id)
-                .await?
-                .filter(|&(x, y, _)| near((x, y), elsewhere)))
-        })
-        .await?;
+    let (.., followed) = cursor_drawn_near(
+        &ada,
+        "the guide back, far away, on ada's page",
+        &guide.id,
+        elsewhere,
+    )
+    .await?;
     assert!(followed, "highlighted again after their reconnect");
     assert_eq!(follow_pressed(&ada, &guide.id).await?, Some(true));
     assert_eq!(
