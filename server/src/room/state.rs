@@ -802,24 +802,21 @@ impl RoomState {
                 continue;
             }
             let id = &member.user.id;
-            if session.spotlight {
-                events.push(Event::CatchUp {
-                    to: key,
-                    message: ServerMessage::Spotlight {
-                        id: id.clone(),
-                        on: true,
-                    },
-                });
-            }
-            if session.laser {
-                events.push(Event::CatchUp {
-                    to: key,
-                    message: ServerMessage::Laser {
-                        id: id.clone(),
-                        on: true,
-                    },
-                });
-            }
+            let on = [
+                session.spotlight.then(|| ServerMessage::Spotlight {
+                    id: id.clone(),
+                    on: true,
+                }),
+                session.laser.then(|| ServerMessage::Laser {
+                    id: id.clone(),
+                    on: true,
+                }),
+            ];
+            events.extend(
+                on.into_iter()
+                    .flatten()
+                    .map(|message| Event::CatchUp { to: key, message }),
+            );
         }
     }
 
