@@ -4,7 +4,7 @@
 //! be the same JSON value (key order aside). Then every bad input of the
 //! protocol's table must be refused by `ClientMessage::parse`.
 
-use cursors_protocol::{ClientMessage, ProtocolError, ServerMessage};
+use cursors_protocol::{ClientMessage, CursorPosition, ProtocolError, ServerMessage};
 use serde_json::Value;
 
 fn same_json(left: &str, right: &str) {
@@ -324,4 +324,71 @@ fn unknown_extra_fields_are_tolerated() {
         ClientMessage::parse(r#"{"type":"move","x":0.5,"y":0.5,"pressure":0.3}"#).unwrap(),
         ClientMessage::Move { x: 0.5, y: 0.5 }
     );
+}
+
+#[test]
+fn a_cursors_frame_reads_the_same_by_the_quick_path_and_the_general_one() {
+    // `ServerMessage::parse` reads `cursors` frames without serde's generic
+    // tree; whatever the spelling, it must agree with serde's derive, for
+    // what it accepts and for what it refuses.
+    let general = |text: &str| serde_json::from_str::<ServerMessage>(text).ok();
+    for text in [
+        r#"{"type":"cursors","moves":[]}"#,
+        r#"{"type":"cursors","moves":[{"id":"p1","x":0.5,"y":0.25},{"id":"p2","x":1,"y":0}]}"#,
+        // Keys in another order, and fields added by a later protocol.
+        r#"{"moves":[{"y":0.75,"x":0.125,"id":"p1","pressure":1}],"type":"cursors","seq":7}"#,
+        // Other types, and frames that are not `cursors` batches at all.
+        r#"{"type":"hidden","id":"p1"}"#,
+        r#"{"type":"pong","id":42}"#,
+        r#"{"type":"cursor","moves":[]}"#,
+        r#"{"type":"cursors"}"#,
+        r#"{"type":"cursors","moves":[{"id":"p1","x":"left","y":0}]}"#,
+        r#"{"type":"cursors","moves":[{"id":"p1","x":0.5}]}"#,
+        r#"{"moves":[]}"#,
+        r#"[1,2]"#,
+        "",
+    ] {
+        assert_eq!(ServerMessage::parse(text).ok(), general(text), "{text}");
+    }
+    // And what it reads is the batch, position by position.
+    assert_eq!(
+        ServerMessage::parse(r#"{"moves":[{"id":"p1","x":0.5,"y":0.25}],"type":"cursors"}"#)
+            .unwrap(),
+        ServerMessage::Cursors {
+            moves: vec![CursorPosition {
+                id: "p1".into(),
+                x: 0.5,
+                y: 0.25
+            }]
+        }
+    );
+}
+
+#[test]
+fn a_move_reads_the_same_by_the_quick_path_and_the_general_one() {
+    // `ClientMessage::parse` reads `move` without serde's generic tree; it
+    // must accept and refuse exactly what serde's derive (and the board's
+    // rule) would.
+    for text in [
+        r#"{"type":"move","x":0.4215,"y":0.1337}"#,
+        r#"{"y":1,"x":0,"type":"move"}"#,
+        r#"{"type":"move","x":0.5,"y":0.5,"pressure":0.3}"#,
+        r#"{"type":"move","x":0.5}"#,
+        r#"{"type":"move","x":"0.5","y":0.5}"#,
+        r#"{"type":"move","x":1.5,"y":0.5}"#,
+        r#"{"type":"moved","x":0.5,"y":0.5}"#,
+        r#"{"type":"point","x":0.5,"y":0.5}"#,
+        r#"{"x":0.5,"y":0.5}"#,
+        "",
+    ] {
+        let general = serde_json::from_str::<ClientMessage>(text)
+            .ok()
+            .filter(|message| match message {
+                ClientMessage::Move { x, y } | ClientMessage::Point { x, y } => {
+                    (0.0..=1.0).contains(x) && (0.0..=1.0).contains(y)
+                }
+                _ => true,
+            });
+        assert_eq!(ClientMessage::parse(text).ok(), general, "{text}");
+    }
 }
