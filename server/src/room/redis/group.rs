@@ -26,7 +26,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::records::{Envelope, SERVERS_KEY, Sender, UserRecord, Write, tag_key};
+use super::records::{Envelope, Received, SERVERS_KEY, UserRecord, Write, tag_key};
 use super::scripts::{FORGET_SCRIPT, HEARTBEAT_SCRIPT};
 use super::sync::Status;
 use crate::identity;
@@ -292,14 +292,15 @@ async fn dispatch(group: Arc<Group>, shutdown: CancellationToken) {
             continue;
         };
         // Half of what a server of two hears is its own, back from the
-        // channel: the sender is read first, and only the others' messages
-        // are parsed whole (the envelope's flattened body is the costly part).
-        if serde_json::from_str::<Sender>(&text)
-            .is_ok_and(|sender| sender.server == group.server_id)
+        // channel: its body is never read (see `Received`).
+        let received = serde_json::from_str::<Received>(&text);
+        if received
+            .as_ref()
+            .is_ok_and(|received| received.server == group.server_id)
         {
             continue;
         }
-        let envelope: Envelope = match serde_json::from_str(&text) {
+        let envelope = match received.and_then(Received::envelope) {
             Ok(envelope) => envelope,
             Err(error) => {
                 group.metrics.backplane_error();

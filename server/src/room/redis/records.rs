@@ -8,8 +8,11 @@
 //! tested by looking at what they would write, and the JSON is made by the
 //! writer task, off the room's loop.
 
+use std::borrow::Cow;
+
 use cursors_protocol::{PeerSnapshot, Point, RoomName, ServerMessage};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::room::state::User;
 
@@ -92,14 +95,6 @@ pub struct Envelope {
     pub body: Replicated,
 }
 
-/// Only who sent an envelope: read before the rest, so that a server
-/// skips its own messages without parsing their body.
-#[derive(Debug, Deserialize)]
-pub struct Sender<'a> {
-    #[serde(borrow)]
-    pub server: std::borrow::Cow<'a, str>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Replicated {
@@ -111,6 +106,56 @@ pub enum Replicated {
     Claimed { id: String },
 }
 // ANCHOR_END: envelope
+
+/// An envelope as read off the channel, in one pass over the text: who
+/// sent it, and its body left unparsed. Half of what a server of two hears
+/// is its own, back from the channel, and is dropped before its body is
+/// read; the others' bodies are then read without serde's generic tree,
+/// which its `flatten` and `tag` would build for every message (see
+/// `ServerMessage::parse`).
+#[derive(Debug, Deserialize)]
+pub struct Received<'a> {
+    #[serde(borrow)]
+    pub server: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    users: Option<&'a RawValue>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl Received<'_> {
+    /// The whole envelope, as serde would read it from the same text.
+    pub fn envelope(self) -> Result<Envelope, serde_json::Error> {
+        let missing = |field| serde::de::Error::missing_field(field);
+        let body = match &*self.kind {
+            "message" => Replicated::Message {
+                message: ServerMessage::parse(
+                    self.message.ok_or_else(|| missing("message"))?.get(),
+                )?,
+            },
+            "present" => Replicated::Present {
+                users: serde_json::from_str(self.users.ok_or_else(|| missing("users"))?.get())?,
+            },
+            "claimed" => Replicated::Claimed {
+                id: self.id.ok_or_else(|| missing("id"))?,
+            },
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["message", "present", "claimed"],
+                ));
+            }
+        };
+        Ok(Envelope {
+            server: self.server.into_owned(),
+            body,
+        })
+    }
+}
 
 /// One write to Redis, queued by a room for the writer task.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,27 +185,72 @@ pub enum Write {
 
 #[cfg(test)]
 mod tests {
+    use cursors_protocol::{CursorPosition, PeerInfo};
+
     use super::*;
 
     #[test]
     fn the_sender_of_an_envelope_is_read_without_its_body() {
-        let envelope = Envelope {
-            server: "srv-a".to_owned(),
-            body: Replicated::Claimed {
-                id: "ab1".to_owned(),
-            },
-        };
-        let text = serde_json::to_string(&envelope).expect("serialises");
-        let sender: Sender = serde_json::from_str(&text).expect("a sender");
-        assert_eq!(sender.server, "srv-a");
         // Whatever the body, even one this server could not read whole.
         let odd = r#"{"kind":"from_the_future","server":"srv-b","x":[1,{"y":2}]}"#;
-        assert_eq!(
-            serde_json::from_str::<Sender>(odd)
-                .expect("a sender")
-                .server,
-            "srv-b"
-        );
+        let received: Received = serde_json::from_str(odd).expect("a sender");
+        assert_eq!(received.server, "srv-b");
+        assert!(received.envelope().is_err());
+    }
+
+    #[test]
+    fn a_received_envelope_is_what_serde_reads_from_the_same_text() {
+        let peer = PeerInfo {
+            id: "ab1".to_owned(),
+            name: "Happy Hare".to_owned(),
+            color: "#0072b2".to_owned(),
+        };
+        let bodies = [
+            Replicated::Message {
+                message: ServerMessage::Cursors {
+                    moves: vec![CursorPosition {
+                        id: "ab1".to_owned(),
+                        x: 0.25,
+                        y: 1.0,
+                    }],
+                },
+            },
+            Replicated::Message {
+                message: ServerMessage::Joined { peer },
+            },
+            Replicated::Present {
+                users: vec![UserRecord::new(
+                    &user(Some(Point { x: 0.5, y: 0.5 }), true),
+                    "srv-a",
+                    "token-1",
+                )],
+            },
+            Replicated::Claimed {
+                id: "ab1".to_owned(),
+            },
+        ];
+        for body in bodies {
+            let envelope = Envelope {
+                server: "srv-a".to_owned(),
+                body,
+            };
+            let text = serde_json::to_string(&envelope).expect("serialises");
+            let received: Received = serde_json::from_str(&text).expect("reads");
+            assert_eq!(received.server, "srv-a");
+            assert_eq!(received.envelope().expect("whole"), envelope, "{text}");
+        }
+        // What serde refuses, this refuses too.
+        for text in [
+            r#"{"server":"s","kind":"message"}"#,
+            r#"{"server":"s","kind":"message","message":{"type":"nonsense"}}"#,
+            r#"{"server":"s","kind":"present","users":[{"id":"a"}]}"#,
+            r#"{"server":"s","kind":"claimed"}"#,
+            r#"{"server":"s","kind":"claimed","id":7}"#,
+        ] {
+            assert!(serde_json::from_str::<Envelope>(text).is_err(), "{text}");
+            let whole = serde_json::from_str::<Received>(text).and_then(Received::envelope);
+            assert!(whole.is_err(), "{text}");
+        }
     }
 
     fn user(position: Option<Point>, away: bool) -> User {
