@@ -942,7 +942,8 @@ impl RoomState {
         if self.is_crowd() {
             // A crowd spends the budget too, one write per member here
             // (frames carry views, not the room), but never waits more than
-            // 100 ms: every receiver is updated at least ten times a second.
+            // LONGEST_FLUSH: every receiver is updated at least ten times a
+            // second.
             let uncapped = flush_interval(
                 self.local_members,
                 occupied_rooms,

@@ -894,6 +894,52 @@ mod tests {
     }
 
     #[test]
+    fn a_crowd_short_of_budget_still_updates_everyone_ten_times_a_second_with_late_timers() {
+        // A budget of 10 frames a second would let a crowd of 12 flush once
+        // a second; the cap keeps it at ten flushes a second or more, even
+        // when every timer fires 2 ms late (a busy machine is often later).
+        let mut room = Room::new();
+        let mut rules = rules(FanoutMode::Coalesced, "");
+        rules.crowd = Some(CrowdRules::new(4, 3));
+        rules.frame_budget = 10;
+        room.state = RoomState::new(rules, StdRng::seed_from_u64(3));
+        let members = crowd_of(&mut room, 12);
+        let mover = &members[5];
+        let start = room.now;
+        let mut next_move = start + Duration::from_millis(1);
+        let mut step = 0;
+        let mut flushes = 0;
+        while room.now < start + Duration::from_secs(10) {
+            // The mover moves every 3 ms, and every timer fires 2 ms late:
+            // a flush comes a little after its deadline, as in a real room.
+            let late_timer = room
+                .state
+                .next_wakeup()
+                .map(|wakeup| wakeup + Duration::from_millis(2));
+            let events = match late_timer {
+                Some(timer) if timer < next_move => {
+                    room.tick_after(timer.saturating_duration_since(room.now))
+                }
+                _ => {
+                    room.now = next_move;
+                    next_move += Duration::from_millis(3);
+                    step += 1;
+                    let x = 0.6 + f64::from(step % 100) * 0.001;
+                    // As the room task does: every command is followed by a tick.
+                    let mut events = room.move_to(mover, x, 0.5);
+                    events.extend(room.tick_after(Duration::ZERO));
+                    events
+                }
+            };
+            flushes += events
+                .iter()
+                .filter(|event| matches!(event, Event::CrowdCursors { .. }))
+                .count();
+        }
+        assert!(flushes >= 100, "{flushes} flushes in ten seconds");
+    }
+
+    #[test]
     fn the_count_goes_out_at_most_once_a_second() {
         let mut room = Room::new();
         crowd_of(&mut room, 12);
