@@ -84,11 +84,11 @@ impl ClientMessage {
     /// serde checks the shape (type tag, fields, their types); this adds the
     /// rules serde cannot express: coordinates within the board and a
     /// well-formed display name (returned trimmed). A `move`, most of what
-    /// a client sends, is read the quick way (see `ServerMessage::parse`).
+    /// a client sends, is read the quick way first (see `quick.rs`).
     pub fn parse(text: &str) -> Result<Self, ProtocolError> {
-        let message = match serde_json::from_str::<MoveFrame>(text) {
-            Ok(MoveFrame { x, y, .. }) => ClientMessage::Move { x, y },
-            Err(_) => serde_json::from_str(text)
+        let message = match crate::quick::move_point(text) {
+            Some(Point { x, y }) => ClientMessage::Move { x, y },
+            None => serde_json::from_str(text)
                 .map_err(|error| ProtocolError::Malformed(error.to_string()))?,
         };
         match message {
@@ -128,20 +128,4 @@ impl ClientMessage {
         // keys, no custom serializers.
         serde_json::to_string(self).expect("client messages always serialise")
     }
-}
-
-/// A `move` read as a plain struct, without serde's generic tree: it only
-/// matches when `type` is `move`.
-#[derive(Deserialize)]
-struct MoveFrame {
-    #[serde(rename = "type")]
-    _type: MoveType,
-    x: f64,
-    y: f64,
-}
-
-#[derive(Deserialize)]
-enum MoveType {
-    #[serde(rename = "move")]
-    Move,
 }

@@ -13,6 +13,7 @@
 pub mod binary;
 mod client;
 mod names;
+mod quick;
 mod server;
 mod social;
 

@@ -102,39 +102,19 @@ impl ServerMessage {
     }
 
     // ANCHOR: parse
-    /// Parses a frame received from a server (used by clients and tools).
+    /// Parses a frame received from a server (used by clients and tools,
+    /// and by a server reading what others of its group publish).
     ///
     /// A `cursors` frame, the one that comes dozens of times a second with
-    /// hundreds of positions, is read straight into its positions. serde's
-    /// internally tagged enums cannot know the variant before the `type`
-    /// field, so they first copy the whole message into a generic tree
-    /// (every key and id a fresh `String`) and read the variant from that:
-    /// fine for a `welcome`, two to three times the work for a batch.
-    /// Anything else, or a `cursors` frame this quick path cannot read,
-    /// goes the general way, which also gives the error.
+    /// hundreds of positions, is read the quick way first (see `quick.rs`);
+    /// anything else goes through the enum, which also gives the error.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        if let Ok(CursorsFrame { moves, .. }) = serde_json::from_str::<CursorsFrame>(text) {
+        if let Some(moves) = crate::quick::cursors(text) {
             return Ok(ServerMessage::Cursors { moves });
         }
         serde_json::from_str(text)
     }
     // ANCHOR_END: parse
-}
-
-/// A `cursors` frame read as a plain struct: it only matches when `type`
-/// is `cursors` (and fails at once on any other type when `type` comes
-/// first, as this crate writes it).
-#[derive(Deserialize)]
-struct CursorsFrame {
-    #[serde(rename = "type")]
-    _type: CursorsType,
-    moves: Vec<CursorPosition>,
-}
-
-#[derive(Deserialize)]
-enum CursorsType {
-    #[serde(rename = "cursors")]
-    Cursors,
 }
 
 /// Identity of a user as announced in `joined`.
