@@ -292,7 +292,8 @@ async fn dispatch(group: Arc<Group>, shutdown: CancellationToken) {
             continue;
         };
         // Half of what a server of two hears is its own, back from the
-        // channel: its body is never read (see `Received`).
+        // channel: it is dropped before its body becomes values (see
+        // `Received`).
         let received = serde_json::from_str::<Received>(&text);
         if received
             .as_ref()

@@ -108,11 +108,12 @@ pub enum Replicated {
 // ANCHOR_END: envelope
 
 /// An envelope as read off the channel, in one pass over the text: who
-/// sent it, and its body left unparsed. Half of what a server of two hears
-/// is its own, back from the channel, and is dropped before its body is
-/// read; the others' bodies are then read without serde's generic tree,
-/// which its `flatten` and `tag` would build for every message (see
-/// `ServerMessage::parse`).
+/// sent it, and its body only checked to be JSON, not yet turned into
+/// values. Half of what a server of two hears is its own, back from the
+/// channel, and is dropped there; the others' bodies are then read without
+/// serde's generic tree, which `Envelope`'s `flatten` and `tag` would build
+/// for every message (see `ServerMessage::parse`). Fields it does not know
+/// are skipped unread, as a newer server's additions must be.
 #[derive(Debug, Deserialize)]
 pub struct Received<'a> {
     #[serde(borrow)]
@@ -123,8 +124,8 @@ pub struct Received<'a> {
     message: Option<&'a RawValue>,
     #[serde(borrow, default)]
     users: Option<&'a RawValue>,
-    #[serde(default)]
-    id: Option<String>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
 }
 
 impl Received<'_> {
@@ -141,7 +142,7 @@ impl Received<'_> {
                 users: serde_json::from_str(self.users.ok_or_else(|| missing("users"))?.get())?,
             },
             "claimed" => Replicated::Claimed {
-                id: self.id.ok_or_else(|| missing("id"))?,
+                id: serde_json::from_str(self.id.ok_or_else(|| missing("id"))?.get())?,
             },
             other => {
                 return Err(serde::de::Error::unknown_variant(
@@ -239,6 +240,13 @@ mod tests {
             assert_eq!(received.server, "srv-a");
             assert_eq!(received.envelope().expect("whole"), envelope, "{text}");
         }
+        // A field of another kind's body is ignored, as serde ignores it.
+        let text = r#"{"server":"s","kind":"message","message":{"type":"hidden","id":"a"},"id":7}"#;
+        let received: Received = serde_json::from_str(text).expect("reads");
+        assert_eq!(
+            Some(received.envelope().expect("whole")),
+            serde_json::from_str::<Envelope>(text).ok()
+        );
         // What serde refuses, this refuses too.
         for text in [
             r#"{"server":"s","kind":"message"}"#,
