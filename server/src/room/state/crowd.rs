@@ -911,7 +911,8 @@ mod tests {
         let mut flushes = 0;
         while room.now < start + Duration::from_secs(10) {
             // The mover moves every 3 ms, and every timer fires 2 ms late:
-            // a flush comes a little after its deadline, as in a real room.
+            // each flush comes 1 to 2 ms after its deadline, by whichever
+            // is first, as in a real room.
             let late_timer = room
                 .state
                 .next_wakeup()
