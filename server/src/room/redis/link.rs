@@ -85,18 +85,33 @@ impl RedisRoomLink {
 
     /// Registers the room's inbox and subscribes to its channel (fred
     /// subscribes again by itself after a reconnect). Whether it worked.
+    ///
+    /// An error *answer* is tried once more at once. Right after the
+    /// subscriber connects, fred re-subscribes what it tracks, and with
+    /// nothing tracked yet Redis answers that with "wrong number of
+    /// arguments", an answer our first `SSUBSCRIBE` can receive: the room
+    /// would then think itself alone and, among other things, give its
+    /// first user the colour of someone on another server. A timeout is
+    /// not tried again (Redis is slow or away; `next` retries soon).
     async fn subscribe(&mut self) -> bool {
         let _one_at_a_time = self.group.subscriptions.lock().await;
         self.group
             .listen(&self.keys.channel, self.inbox_sender.clone());
-        let subscribe = self.group.subscriber.ssubscribe(self.keys.channel.clone());
-        match tokio::time::timeout(ROUND_TRIP_LIMIT, subscribe).await {
-            Ok(Ok(())) => true,
-            _ => {
-                self.group.metrics.backplane_error();
-                false
+        for _attempt in 0..2 {
+            let subscribe = self.group.subscriber.ssubscribe(self.keys.channel.clone());
+            let outcome = tokio::time::timeout(ROUND_TRIP_LIMIT, subscribe).await;
+            if let Ok(Ok(())) = outcome {
+                return true;
+            }
+            self.group.metrics.backplane_error();
+            match outcome {
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, channel = %self.keys.channel, "subscribe answered with an error");
+                }
+                _ => break,
             }
         }
+        false
     }
 
     /// Every record in the room's `users` hash (unreadable ones skipped);
