@@ -553,8 +553,14 @@ mod tests {
 
     impl Room {
         fn new() -> Self {
+            Self::with_frame_budget(rules(FanoutMode::Coalesced, "").frame_budget)
+        }
+
+        /// The same room, spending `frame_budget` frames a second.
+        fn with_frame_budget(frame_budget: u32) -> Self {
             let mut rules = rules(FanoutMode::Coalesced, "");
             rules.crowd = Some(CrowdRules::new(4, 3));
+            rules.frame_budget = frame_budget;
             Self {
                 state: RoomState::new(rules, StdRng::seed_from_u64(3)),
                 now: Instant::now(),
@@ -898,11 +904,7 @@ mod tests {
         // A budget of 10 frames a second would let a crowd of 12 flush once
         // a second; the cap keeps it at ten flushes a second or more, even
         // when every timer fires 2 ms late (a busy machine is often later).
-        let mut room = Room::new();
-        let mut rules = rules(FanoutMode::Coalesced, "");
-        rules.crowd = Some(CrowdRules::new(4, 3));
-        rules.frame_budget = 10;
-        room.state = RoomState::new(rules, StdRng::seed_from_u64(3));
+        let mut room = Room::with_frame_budget(10);
         let members = crowd_of(&mut room, 12);
         let mover = &members[5];
         let start = room.now;
