@@ -8,7 +8,7 @@
 //! - `mailbox`: each connection's bounded outbound queue;
 //! - `admission`: checks before the upgrade (room, origin, connection caps);
 //! - `rate_limit`: each connection's message rate limit;
-//! - `ws`: the upgrade and the per-connection task;
+//! - `ws`: the handshake, the per-connection task and how it writes frames;
 //! - `listener`: the accept loop (header-read timeout, graceful shutdown);
 //! - [`identity`]: ids, friendly names and colours;
 //! - [`metrics`]: counters, gauges and histograms exported at `/metrics`.

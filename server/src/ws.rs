@@ -8,6 +8,12 @@
 //! are control frames the loop writes itself. Either way this task is the
 //! socket's only writer.
 //!
+//! The handshake ([`handshake`]) and the writing of data frames
+//! ([`frames`]) are ours, so that a frame's shared payload goes to the
+//! socket without being copied; tungstenite reads the client's frames
+//! (unmasking, reassembly, UTF-8 and size checks) and writes the control
+//! frames, answering pings and close frames by itself.
+//!
 //! The loop ends with an [`Ending`] that says whether and how to close;
 //! dropping the [`Membership`] then tells the room, which announces `left`.
 
@@ -15,7 +21,7 @@ use std::net::SocketAddr;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{Message, Utf8Bytes, close_code};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -24,10 +30,14 @@ use cursors_protocol::{
     ClientMessage, ErrorCode, POINTS_PER_SECOND, Point, REACTIONS_PER_SECOND, RoomName,
     ServerMessage,
 };
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::AppState;
 use crate::admission::ConnectionPermit;
@@ -37,6 +47,15 @@ use crate::rate_limit::{RateLimiter, Verdict};
 use crate::room::timer::sleep_until_some;
 use crate::room::{DisconnectKind, Encoding, Membership};
 
+mod frames;
+mod handshake;
+
+use handshake::Handshake;
+
+/// An upgraded connection: tungstenite reads it, and writes the control
+/// frames; [`frames`] writes the data frames to the raw socket inside.
+type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
 /// Bytes the socket reads at a time. tungstenite's default (128 KiB) is
 /// allocated per connection up front; our frames are tiny. Small, too,
 /// because tungstenite zero-fills this many bytes before every read
@@ -44,11 +63,9 @@ use crate::room::{DisconnectKind, Encoding, Membership};
 /// loop makes one such attempt each time it writes a frame: at 4 KiB that
 /// memset was 3% of a crowd server's CPU. A move is about 40 bytes.
 const READ_BUFFER_BYTES: usize = 512;
-/// Writes are collected up to this size before going to the socket.
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// Hard cap on what tungstenite may buffer for a socket that is not
-/// draining; our mailbox already bounds what we hand it.
-const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+/// draining: it only writes control frames, of at most 125 bytes each.
+const MAX_WRITE_BUFFER_BYTES: usize = 64 * 1024;
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -67,7 +84,7 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<ConnectQuery>,
-    upgrade: WebSocketUpgrade,
+    handshake: Handshake,
 ) -> Response {
     let (room, permit) = match app
         .admission
@@ -81,25 +98,37 @@ pub async fn upgrade(
         }
     };
     let max_message_bytes = app.config.max_message_bytes;
-    upgrade
-        // Offered by clients that want binary `cursors` frames.
-        .protocols([BINARY_SUBPROTOCOL])
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
+        // Control frames are written at once, not collected.
+        .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(max_message_bytes)
-        .max_frame_size(max_message_bytes)
-        .on_upgrade(move |socket| {
-            let connections = app.connections.clone();
-            connections.track_future(run_connection(
-                app,
-                socket,
-                room,
-                query.resume,
-                peer,
-                permit,
-            ))
-        })
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes));
+    // Offered by clients that want binary `cursors` frames.
+    let encoding = if handshake.offers(BINARY_SUBPROTOCOL) {
+        Encoding::Binary
+    } else {
+        Encoding::Json
+    };
+    let (response, on_upgrade) =
+        handshake.accept((encoding == Encoding::Binary).then_some(BINARY_SUBPROTOCOL));
+    let connections = app.connections.clone();
+    // The socket exists once hyper has sent the answer below.
+    tokio::spawn(connections.track_future(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::info!(%peer, %error, "upgrade failed");
+                return;
+            }
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        run_connection(app, socket, encoding, room, query.resume, peer, permit).await;
+    }));
+    response
 }
 
 /// How a connection's loop ended.
@@ -128,28 +157,19 @@ impl Ending {
 /// the connection caps until the function returns.
 async fn run_connection(
     app: AppState,
-    socket: WebSocket,
+    socket: Socket,
+    encoding: Encoding,
     room: RoomName,
     resume: Option<String>,
     peer: SocketAddr,
     _permit: ConnectionPermit,
 ) {
     app.metrics.connection_opened();
-    let encoding = if socket.protocol().is_some() {
-        Encoding::Binary
-    } else {
-        Encoding::Json
-    };
     let mut membership = match app.hub.join(&room, encoding, resume.as_deref()).await {
         Ok(membership) => membership,
         Err(error) => {
             tracing::warn!(%peer, %room, %error, "could not join room");
-            close(
-                socket.split().0,
-                close_code::ERROR,
-                "could not join the room",
-            )
-            .await;
+            close(socket, close_code::ERROR, "could not join the room").await;
             app.metrics.connection_closed();
             return;
         }
@@ -167,7 +187,7 @@ async fn run_connection(
 /// How a connection's write of its waiting frames ended.
 enum WriteOutcome {
     /// The socket took them, or failed (the peer is gone).
-    Done(Result<(), axum::Error>),
+    Done(std::io::Result<()>),
     /// The client did not take them within the write timeout.
     TimedOut,
     /// The room closed the mailbox while the write was stuck.
@@ -221,9 +241,8 @@ impl<'a> Connection<'a> {
         }
     }
 
-    async fn run(mut self, socket: WebSocket, room: &RoomName, peer: SocketAddr) -> Ending {
+    async fn run(mut self, mut socket: Socket, room: &RoomName, peer: SocketAddr) -> Ending {
         let config = &self.app.config;
-        let (mut sink, mut stream) = socket.split();
         let mailbox = self.membership.mailbox().clone();
         let mut outgoing = Vec::new();
         let mut heartbeat = tokio::time::interval_at(
@@ -240,22 +259,30 @@ impl<'a> Connection<'a> {
                     if let Err(closed) = mailbox.drain_into(&mut outgoing) {
                         break self.mailbox_closed(closed, room, peer);
                     }
-                    if let Err(ending) = self.write(&mut sink, &mut outgoing, room, peer).await {
+                    if let Err(ending) = self.write(&mut socket, &mut outgoing, room, peer).await {
                         break ending;
                     }
                 }
-                incoming = stream.next() => {
+                incoming = socket.next() => {
                     let message = match incoming {
                         None => break Ending::Vanished,
                         Some(Err(error)) => break self.read_failed(error, peer),
                         Some(Ok(message)) => message,
                     };
+                    if message.is_ping() {
+                        // tungstenite queued a pong, which it writes on its
+                        // next read or flush; our own writes must not start
+                        // until all of it is out.
+                        if let Err(ending) = self.flush_control(&mut socket).await {
+                            break ending;
+                        }
+                    }
                     if let Some(ending) = self.receive(message).await {
                         break ending;
                     }
                 }
                 _ = heartbeat.tick() => {
-                    if let Err(ending) = self.ping(&mut sink).await {
+                    if let Err(ending) = self.ping(&mut socket).await {
                         break ending;
                     }
                 }
@@ -269,9 +296,9 @@ impl<'a> Connection<'a> {
             }
         };
         match ending {
-            Ending::Close(code, reason, _) => close(sink, code, reason).await,
+            Ending::Close(code, reason, _) => close(socket, code, reason).await,
             Ending::ClientClosed | Ending::Vanished => {
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.flush()).await;
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.flush()).await;
             }
         }
         ending
@@ -279,7 +306,8 @@ impl<'a> Connection<'a> {
 
     /// Handles one frame from the client; returns an ending if the
     /// connection must end.
-    async fn receive(&mut self, message: Message) -> Option<Ending> {
+    async fn receive(&mut self, message: tungstenite::Message) -> Option<Ending> {
+        use tungstenite::Message;
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             match self.rate_limiter.check(std::time::Instant::now()) {
                 Verdict::Allow => {}
@@ -307,8 +335,9 @@ impl<'a> Connection<'a> {
                 self.pong_due = None;
                 return None;
             }
-            // tungstenite answers pings and close frames by itself.
-            Message::Ping(_) => return None,
+            // tungstenite answers pings and close frames by itself, and
+            // hands whole messages only, never a raw frame.
+            Message::Ping(_) | Message::Frame(_) => return None,
             Message::Close(_) => return Some(Ending::ClientClosed),
         };
         self.app.metrics.message_in();
@@ -403,8 +432,9 @@ impl<'a> Connection<'a> {
     }
 
     // ANCHOR: writer
-    /// Writes every waiting frame with one flush; in the immediate fan-out,
-    /// each frame with its own, as the handbook's per-message relay does
+    /// Writes every waiting frame at once, straight from the shared
+    /// payloads ([`frames::write`]); in the immediate fan-out, each frame
+    /// with a write of its own, as the handbook's per-message relay does
     /// (one `send` per move per client), so that the benchmark compares
     /// that design and not a batched variant of it. A client that does not take
     /// them within the write timeout is stuck and gets closed. While the
@@ -413,7 +443,7 @@ impl<'a> Connection<'a> {
     /// at once.
     async fn write(
         &self,
-        sink: &mut SplitSink<WebSocket, Message>,
+        socket: &mut Socket,
         frames: &mut Vec<Message>,
         room: &RoomName,
         peer: SocketAddr,
@@ -427,16 +457,7 @@ impl<'a> Connection<'a> {
         // up to 100,000 frames a second: one timer set and cancelled per
         // frame was measurable.
         let outcome = {
-            let write = async {
-                for frame in frames.drain(..) {
-                    if per_message {
-                        sink.send(frame).await?;
-                    } else {
-                        sink.feed(frame).await?;
-                    }
-                }
-                sink.flush().await
-            };
+            let write = frames::write(socket.get_mut(), frames, per_message);
             tokio::pin!(write);
             match futures_util::poll!(write.as_mut()) {
                 Poll::Ready(result) => WriteOutcome::Done(result),
@@ -497,16 +518,25 @@ impl<'a> Connection<'a> {
         }
     }
 
-    async fn ping(&mut self, sink: &mut SplitSink<WebSocket, Message>) -> Result<(), Ending> {
+    async fn ping(&mut self, socket: &mut Socket) -> Result<(), Ending> {
         if self.pong_due.is_none() {
             self.pong_due = Some(Instant::now() + self.app.config.pong_timeout());
         }
-        match tokio::time::timeout(
-            self.app.config.write_timeout(),
-            sink.send(Message::Ping(Default::default())),
-        )
-        .await
-        {
+        self.control(socket.send(tungstenite::Message::Ping(Default::default())))
+            .await
+    }
+
+    /// Finishes writing the control frames tungstenite holds.
+    async fn flush_control(&self, socket: &mut Socket) -> Result<(), Ending> {
+        self.control(socket.flush()).await
+    }
+
+    /// Waits for a control frame's write, as long as any write may take.
+    async fn control(
+        &self,
+        write: impl Future<Output = Result<(), tungstenite::Error>>,
+    ) -> Result<(), Ending> {
+        match tokio::time::timeout(self.app.config.write_timeout(), write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Ending::Vanished),
             Err(_elapsed) => Err(Ending::Close(
@@ -518,11 +548,7 @@ impl<'a> Connection<'a> {
     }
 
     /// Turns a read error into the close the protocol asks for.
-    fn read_failed(&self, error: axum::Error, peer: SocketAddr) -> Ending {
-        let error = error.into_inner();
-        let Some(error) = error.downcast_ref::<tungstenite::Error>() else {
-            return Ending::Vanished;
-        };
+    fn read_failed(&self, error: tungstenite::Error, peer: SocketAddr) -> Ending {
         match error {
             tungstenite::Error::Capacity(_) => {
                 self.app.metrics.oversized_closed();
@@ -558,12 +584,16 @@ impl<'a> Connection<'a> {
 }
 
 /// Sends a close frame (best effort, bounded in time) and drops the socket.
-async fn close(mut sink: SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
+async fn close(mut socket: Socket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
+        code: CloseCode::from(code),
+        reason: tungstenite::Utf8Bytes::from_static(reason),
     };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(
+        CLOSE_TIMEOUT,
+        socket.send(tungstenite::Message::Close(Some(frame))),
+    )
+    .await;
 }
 
 fn payload_bytes(frame: &Message) -> u64 {

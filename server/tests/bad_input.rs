@@ -87,6 +87,19 @@ async fn an_oversized_frame_closes_with_1009_and_others_carry_on() {
 // ANCHOR_END: oversized-test
 
 #[tokio::test]
+async fn a_request_that_is_not_a_websocket_upgrade_is_told_why() {
+    let server = TestServer::start().await;
+    // A browser opening the endpoint's address as a page.
+    let (status, body) = server.get("/ws?room=plain").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Connection header"), "{body}");
+    // The server goes on serving upgrades.
+    let client = server.join("plain").await;
+    assert!(!client.id.is_empty());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_room_names_are_refused_before_the_upgrade() {
     let server = TestServer::start().await;
     for query in [

@@ -493,3 +493,48 @@ async fn metrics_keep_every_series_served_before_in_the_classic_format() {
     );
     server.stop().await.unwrap();
 }
+
+/// The server writes its data frames itself and tungstenite answers the
+/// client's pings on the same socket: each pong must arrive whole, between
+/// frames, while positions keep coming.
+#[tokio::test]
+async fn a_clients_pings_are_answered_between_the_frames_it_is_sent() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await;
+    let (mut ada, _) = tokio_tungstenite::connect_async(server.ws_url("?room=pings"))
+        .await
+        .expect("upgrade");
+    let mut bo = server.join("pings").await;
+    const ROUNDS: u8 = 50;
+    for round in 0..ROUNDS {
+        ada.send(Message::Ping(vec![round; 100].into()))
+            .await
+            .expect("ping sent");
+        bo.move_to(f64::from(round) / 100.0, 0.5).await;
+    }
+    let last = (f64::from(ROUNDS - 1) / 100.0, 0.5);
+    let mut pongs = Vec::new();
+    let mut saw_last_position = false;
+    while pongs.len() < usize::from(ROUNDS) || !saw_last_position {
+        let frame = tokio::time::timeout(support::PATIENCE, ada.next())
+            .await
+            .expect("a frame within the patience bound")
+            .expect("socket still open")
+            .expect("a valid frame");
+        match frame {
+            Message::Text(text) => {
+                let message = ServerMessage::parse(text.as_str())
+                    .unwrap_or_else(|error| panic!("a frame came apart {text}: {error}"));
+                saw_last_position |= positions_of(&message, &bo.id).contains(&last);
+            }
+            Message::Pong(payload) => pongs.push(payload.to_vec()),
+            Message::Ping(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    let expected: Vec<Vec<u8>> = (0..ROUNDS).map(|round| vec![round; 100]).collect();
+    assert_eq!(pongs, expected);
+    server.stop().await.unwrap();
+}
