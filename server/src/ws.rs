@@ -136,6 +136,10 @@ pub async fn upgrade(
 enum Ending {
     /// Send this close frame, then drop the socket.
     Close(u16, &'static str, DisconnectKind),
+    /// Drop the socket without a close frame: a write stopped in the middle
+    /// of a data frame, and whatever followed it would be read as the rest
+    /// of that frame's payload. (The client is not reading anyway.)
+    Abandoned(&'static str, DisconnectKind),
     /// The client sent a close frame (tungstenite answers it).
     ClientClosed,
     /// The connection vanished without a close frame.
@@ -146,7 +150,7 @@ impl Ending {
     /// What the room makes of it: how long the user may come back.
     fn kind(&self) -> DisconnectKind {
         match self {
-            Ending::Close(_, _, kind) => *kind,
+            Ending::Close(_, _, kind) | Ending::Abandoned(_, kind) => *kind,
             Ending::ClientClosed => DisconnectKind::Clean,
             Ending::Vanished => DisconnectKind::Dropped,
         }
@@ -297,6 +301,9 @@ impl<'a> Connection<'a> {
         };
         match ending {
             Ending::Close(code, reason, _) => close(socket, code, reason).await,
+            Ending::Abandoned(reason, _) => {
+                tracing::info!(%peer, %room, reason, "dropped without a close frame");
+            }
             Ending::ClientClosed | Ending::Vanished => {
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.flush()).await;
             }
@@ -440,7 +447,8 @@ impl<'a> Connection<'a> {
     /// them within the write timeout is stuck and gets closed. While the
     /// write is stuck, the room may close the mailbox (the events behind it
     /// overflowed, or the user resumed elsewhere): that ends the connection
-    /// at once.
+    /// at once. A stuck write may have stopped inside a frame, so that
+    /// connection is dropped without a close frame.
     async fn write(
         &self,
         socket: &mut Socket,
@@ -487,13 +495,15 @@ impl<'a> Connection<'a> {
             WriteOutcome::Done(Err(_)) => Err(Ending::Vanished),
             WriteOutcome::TimedOut => {
                 self.app.metrics.slow_client_closed();
-                Err(Ending::Close(
-                    close_code::POLICY,
+                Err(Ending::Abandoned(
                     "too slow: write timed out",
                     DisconnectKind::Expelled,
                 ))
             }
-            WriteOutcome::MailboxClosed(closed) => Err(self.mailbox_closed(closed, room, peer)),
+            WriteOutcome::MailboxClosed(closed) => match self.mailbox_closed(closed, room, peer) {
+                Ending::Close(_, reason, kind) => Err(Ending::Abandoned(reason, kind)),
+                other => Err(other),
+            },
         }
     }
     // ANCHOR_END: writer
