@@ -2,8 +2,9 @@
 # Two builds of the server, side by side, under the same load: one big room
 # at a time, the builds alternated run by run (old, new, old, new...) so that
 # whatever else the machine does falls on both alike. Prints one Markdown
-# table: p50 / p99 latency, the server's CPU per delivered position and the
-# load average when each run started. A benchmark, not a test: it asserts
+# table: p50 / p99 latency, the server's CPU per delivered position, its
+# memory (RSS with everyone connected, and at its peak) and the load average
+# when each run started. A benchmark, not a test: it asserts
 # nothing. Loopback only; every run is bounded in time.
 #
 #   scripts/ab-rooms.sh OLD_TREE NEW_TREE
@@ -84,7 +85,7 @@ stop_servers() {
 REDIS_PORT=""
 has_redis() { "$1/target/release/cursors-server" --help | grep -q -- --redis-url; }
 
-# One run: prints "p50 | p99 | ns per delivered | valid" from the generator's row.
+# One run: prints "p50 | p99 | ns per delivered | RSS | valid" from the generator's row.
 measure() { # users
   local url_list pid_list row
   url_list=$(IFS=,; echo "${urls[*]}")
@@ -93,13 +94,14 @@ measure() { # users
   row=$(timeout $((DURATION + WARMUP + 60)) "${priority[@]}" taskset -c 0 "$LOADGEN" \
     --url "$url_list" --server-pid "$pid_list" --users "$1" --rooms 1 --rate 60 \
     --observers-per-room "$OBSERVERS" --duration "$DURATION" --warmup "$WARMUP" | tail -n 1) \
-    || { echo "- | - | - | generator failed"; return; }
+    || { echo "- | - | - | - | generator failed"; return; }
   # Columns of the generator's table (docs/BENCHMARKS.md): p50 12, p99 13,
-  # µs per delivered 18, valid 25 (awk counts the empty field before the first |).
+  # µs per delivered 18, RSS 19, valid 25 (awk counts the empty field before
+  # the first |).
   echo "$row" | awk -F'|' '{
     ns = ($19 ~ /[0-9]/) ? sprintf("%.1f", $19 * 1000) : "-";
-    gsub(/ /, "", $13); gsub(/ /, "", $14); gsub(/^ +| +$/, "", $26);
-    printf "%s | %s | %s | %s\n", $13, $14, ns, $26 }'
+    gsub(/ /, "", $13); gsub(/ /, "", $14); gsub(/ /, "", $20); gsub(/^ +| +$/, "", $26);
+    printf "%s | %s | %s | %s | %s\n", $13, $14, ns, $20, $26 }'
 }
 
 row() { # pass label tree servers users
@@ -125,8 +127,8 @@ row() { # pass label tree servers users
 }
 
 say "old: $OLD_TREE ($(git -C "$OLD_TREE" rev-parse --short HEAD 2>/dev/null || echo "?")), new: $NEW_TREE ($(git -C "$NEW_TREE" rev-parse --short HEAD 2>/dev/null || echo "?"))"
-echo "| pass | build | users | servers | p50 ms | p99 ms | server CPU ns per delivered | valid | load (1 min) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| pass | build | users | servers | p50 ms | p99 ms | server CPU ns per delivered | server RSS MiB (connected→peak) | valid | load (1 min) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for pass in $(seq "$PASSES"); do
   for users in $SIZES; do
     row "$pass" old "$OLD_TREE" 1 "$users"
