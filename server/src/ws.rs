@@ -12,7 +12,11 @@
 //! ([`frames`]) are ours, so that a frame's shared payload goes to the
 //! socket without being copied; tungstenite reads the client's frames
 //! (unmasking, reassembly, UTF-8 and size checks) and writes the control
-//! frames, answering pings and close frames by itself.
+//! frames, answering pings and close frames by itself. The two never write
+//! at once, and neither starts inside the other's frame: a ping is written
+//! to the end before the loop goes on; after a client's ping, the loop
+//! flushes tungstenite's pong before it writes again; and a close frame
+//! follows a given-up data write only if that write stopped between frames.
 //!
 //! The loop ends with an [`Ending`] that says whether and how to close;
 //! dropping the [`Membership`] then tells the room, which announces `left`.
@@ -50,6 +54,7 @@ use crate::room::{DisconnectKind, Encoding, Membership};
 mod frames;
 mod handshake;
 
+use frames::StreamPosition;
 use handshake::Handshake;
 
 /// An upgraded connection: tungstenite reads it, and writes the control
@@ -136,9 +141,9 @@ pub async fn upgrade(
 enum Ending {
     /// Send this close frame, then drop the socket.
     Close(u16, &'static str, DisconnectKind),
-    /// Drop the socket without a close frame: a write stopped in the middle
-    /// of a data frame, and whatever followed it would be read as the rest
-    /// of that frame's payload. (The client is not reading anyway.)
+    /// Drop the socket without a close frame: a write was given up in the
+    /// middle of a data frame, and whatever followed would be read as the
+    /// rest of that frame's payload. (The client is not reading anyway.)
     Abandoned(&'static str, DisconnectKind),
     /// The client sent a close frame (tungstenite answers it).
     ClientClosed,
@@ -147,6 +152,17 @@ enum Ending {
 }
 
 impl Ending {
+    /// This ending once a data write was given up with the stream at
+    /// `position`: no close frame can follow one stopped inside a frame.
+    fn after_given_up_write(self, position: StreamPosition) -> Ending {
+        match (self, position) {
+            (Ending::Close(_, reason, kind), StreamPosition::InsideFrame) => {
+                Ending::Abandoned(reason, kind)
+            }
+            (ending, _) => ending,
+        }
+    }
+
     /// What the room makes of it: how long the user may come back.
     fn kind(&self) -> DisconnectKind {
         match self {
@@ -447,8 +463,7 @@ impl<'a> Connection<'a> {
     /// them within the write timeout is stuck and gets closed. While the
     /// write is stuck, the room may close the mailbox (the events behind it
     /// overflowed, or the user resumed elsewhere): that ends the connection
-    /// at once. A stuck write may have stopped inside a frame, so that
-    /// connection is dropped without a close frame.
+    /// at once; if the write stopped inside a frame, without a close frame.
     async fn write(
         &self,
         socket: &mut Socket,
@@ -464,8 +479,9 @@ impl<'a> Connection<'a> {
         // the mailbox, so they are set up only then. A crowd server writes
         // up to 100,000 frames a second: one timer set and cancelled per
         // frame was measurable.
+        let mut position = StreamPosition::BetweenFrames;
         let outcome = {
-            let write = frames::write(socket.get_mut(), frames, per_message);
+            let write = frames::write(socket.get_mut(), frames, per_message, &mut position);
             tokio::pin!(write);
             match futures_util::poll!(write.as_mut()) {
                 Poll::Ready(result) => WriteOutcome::Done(result),
@@ -492,18 +508,21 @@ impl<'a> Connection<'a> {
                 self.app.metrics.frames_written(count, bytes);
                 Ok(())
             }
+            // The socket failed: the flush at the end writes nothing more,
+            // since tungstenite holds no control frame between our writes.
             WriteOutcome::Done(Err(_)) => Err(Ending::Vanished),
             WriteOutcome::TimedOut => {
                 self.app.metrics.slow_client_closed();
-                Err(Ending::Abandoned(
+                let ending = Ending::Close(
+                    close_code::POLICY,
                     "too slow: write timed out",
                     DisconnectKind::Expelled,
-                ))
+                );
+                Err(ending.after_given_up_write(position))
             }
-            WriteOutcome::MailboxClosed(closed) => match self.mailbox_closed(closed, room, peer) {
-                Ending::Close(_, reason, kind) => Err(Ending::Abandoned(reason, kind)),
-                other => Err(other),
-            },
+            WriteOutcome::MailboxClosed(closed) => Err(self
+                .mailbox_closed(closed, room, peer)
+                .after_given_up_write(position)),
         }
     }
     // ANCHOR_END: writer

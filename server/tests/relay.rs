@@ -495,46 +495,96 @@ async fn metrics_keep_every_series_served_before_in_the_classic_format() {
 }
 
 /// The server writes its data frames itself and tungstenite answers the
-/// client's pings on the same socket: each pong must arrive whole, between
-/// frames, while positions keep coming.
+/// client's pings on the same socket. A pong that tungstenite could write
+/// only in part (the socket full) must be finished before the next data
+/// frame starts, or the client reads the frame's bytes as the rest of the
+/// pong. So the client here keeps its socket nearly full, reading slowly
+/// through a tiny window while pinging and while others move, and every
+/// frame it reads must be whole and every pong must come back.
 #[tokio::test]
 async fn a_clients_pings_are_answered_between_the_frames_it_is_sent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
 
-    let server = TestServer::start().await;
-    let (mut ada, _) = tokio_tungstenite::connect_async(server.ws_url("?room=pings"))
-        .await
-        .expect("upgrade");
-    let mut bo = server.join("pings").await;
-    const ROUNDS: u8 = 50;
-    for round in 0..ROUNDS {
-        ada.send(Message::Ping(vec![round; 100].into()))
-            .await
-            .expect("ping sent");
-        bo.move_to(f64::from(round) / 100.0, 0.5).await;
+    let server = TestServer::start_with(|config| {
+        config.socket_send_buffer_bytes = 4 * 1024;
+        // Slow, not stuck: no write may be given up.
+        config.write_timeout_secs = 60;
+        config.rate_limit = 1000;
+        config.rate_burst = 1000;
+    })
+    .await;
+    let tiny_window = tokio::net::TcpSocket::new_v4().expect("socket");
+    tiny_window.set_recv_buffer_size(2048).expect("window");
+    let stream = tiny_window.connect(server.addr).await.expect("connect");
+    let (ada, _) = tokio_tungstenite::client_async(
+        server.ws_url("?room=pings"),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .expect("upgrade");
+    let (mut pinger, mut reader) = ada.split();
+    let mut movers = Vec::new();
+    for _ in 0..10 {
+        movers.push(server.join("pings").await);
     }
-    let last = (f64::from(ROUNDS - 1) / 100.0, 0.5);
+    let done = Arc::new(AtomicBool::new(false));
+    let moving = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let mut round = 0u32;
+            while !done.load(Ordering::Relaxed) {
+                round += 1;
+                for (index, mover) in movers.iter_mut().enumerate() {
+                    mover
+                        .move_to(f64::from(round % 1000) / 1000.0, index as f64 / 10.0)
+                        .await;
+                    mover.drain_available().await;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+    });
+    const PINGS: u8 = 200;
+    let pinging = tokio::spawn(async move {
+        for round in 0..PINGS {
+            pinger
+                .send(Message::Ping(vec![round; 125].into()))
+                .await
+                .expect("ping sent");
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        pinger
+    });
     let mut pongs = Vec::new();
-    let mut saw_last_position = false;
-    while pongs.len() < usize::from(ROUNDS) || !saw_last_position {
-        let frame = tokio::time::timeout(support::PATIENCE, ada.next())
+    let mut frames = 0u32;
+    while pongs.len() < usize::from(PINGS) {
+        let frame = tokio::time::timeout(PATIENCE, reader.next())
             .await
             .expect("a frame within the patience bound")
             .expect("socket still open")
-            .expect("a valid frame");
+            .unwrap_or_else(|error| panic!("after {frames} frames, a broken one: {error}"));
         match frame {
             Message::Text(text) => {
-                let message = ServerMessage::parse(text.as_str())
+                ServerMessage::parse(text.as_str())
                     .unwrap_or_else(|error| panic!("a frame came apart {text}: {error}"));
-                saw_last_position |= positions_of(&message, &bo.id).contains(&last);
+                frames += 1;
             }
             Message::Pong(payload) => pongs.push(payload.to_vec()),
             Message::Ping(_) => {}
             other => panic!("unexpected frame {other:?}"),
         }
+        // Reading slowly keeps the server's side of the socket full.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
-    let expected: Vec<Vec<u8>> = (0..ROUNDS).map(|round| vec![round; 100]).collect();
+    done.store(true, Ordering::Relaxed);
+    moving.await.expect("movers ran");
+    let _pinger = pinging.await.expect("pings sent");
+    let expected: Vec<Vec<u8>> = (0..PINGS).map(|round| vec![round; 125]).collect();
     assert_eq!(pongs, expected);
+    assert!(frames > 0);
     server.stop().await.unwrap();
 }

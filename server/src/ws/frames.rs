@@ -7,8 +7,9 @@
 //! `cursors` frame is tens of kilobytes, sent to hundreds of receivers, and
 //! that copy was a sixth of the server's CPU. So the connection task
 //! writes its data frames itself: headers and payloads go to the socket
-//! in one vectored write, straight from where they are. tungstenite still
-//! reads the socket and writes the control frames (pings, pongs, close).
+//! in vectored writes (up to eight frames each), straight from where they
+//! are. tungstenite still reads the socket and writes the control frames
+//! (pings, pongs, close); `ws.rs` keeps the two writers apart.
 
 use std::io::{self, IoSlice};
 
@@ -23,6 +24,17 @@ const FRAMES_PER_WRITE: usize = 8;
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
+
+/// Where the socket's byte stream stands after a write: between two
+/// frames, or inside one. The caller keeps it, outside the write's future,
+/// so that it is still known when a stuck write is given up half-way: a
+/// close frame may follow only at a frame boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamPosition {
+    #[default]
+    BetweenFrames,
+    InsideFrame,
+}
 
 /// The header of a final, unmasked frame with `opcode` and a payload of
 /// `length` bytes, and how many of the array's bytes it uses.
@@ -62,10 +74,12 @@ fn data(frame: &Message) -> Option<(u8, &[u8])> {
 /// Writes the data frames of `frames`, in order: together, a few to each
 /// vectored write, or with `one_write_per_frame` each by itself (the
 /// handbook's one `send` per message, which the benchmark compares).
+/// `position` says after every write whether it ended on a frame boundary.
 pub async fn write<W>(
     socket: &mut W,
     frames: &[Message],
     one_write_per_frame: bool,
+    position: &mut StreamPosition,
 ) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
@@ -83,17 +97,29 @@ where
             count += 1;
         }
         let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+        // Where each frame ends, counted from the batch's first byte.
+        let mut frame_ends = [0; FRAMES_PER_WRITE];
+        let mut batch_bytes = 0;
         let payloads = batch.iter().filter_map(data).map(|(_, payload)| payload);
         for (index, ((bytes, used), payload)) in headers[..count].iter().zip(payloads).enumerate() {
             slices[2 * index] = IoSlice::new(&bytes[..*used]);
             slices[2 * index + 1] = IoSlice::new(payload);
+            batch_bytes += used + payload.len();
+            frame_ends[index] = batch_bytes;
         }
         let mut remaining = &mut slices[..2 * count];
+        let mut sent = 0;
         while !remaining.is_empty() {
             let written = socket.write_vectored(remaining).await?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
+            sent += written;
+            *position = if frame_ends[..count].contains(&sent) {
+                StreamPosition::BetweenFrames
+            } else {
+                StreamPosition::InsideFrame
+            };
             IoSlice::advance_slices(&mut remaining, written);
         }
     }
@@ -147,9 +173,11 @@ mod tests {
         let (mut socket, mut peer) = tokio::io::duplex(step);
         let frames = frames.to_vec();
         let writer = tokio::spawn(async move {
-            write(&mut socket, &frames, one_each)
+            let mut position = StreamPosition::InsideFrame;
+            write(&mut socket, &frames, one_each, &mut position)
                 .await
                 .expect("written");
+            assert_eq!(position, StreamPosition::BetweenFrames);
         });
         let mut received = Vec::new();
         let reader = peer.read_to_end(&mut received);
@@ -190,11 +218,60 @@ mod tests {
 
     #[tokio::test]
     async fn control_frames_are_not_written_this_way() {
+        // Between data frames too, so headers and payloads must stay paired.
         let frames = [
+            Message::Text(Utf8Bytes::from("a")),
             Message::Ping(Default::default()),
-            Message::Text(Utf8Bytes::from("kept")),
+            Message::Binary(vec![7; 300].into()),
+            Message::Close(None),
+            Message::Text(Utf8Bytes::from("")),
         ];
         let bytes = written_through(64, &frames, false).await;
-        assert_eq!(parse_all(&bytes), [(TEXT, b"kept".to_vec())]);
+        assert_eq!(
+            parse_all(&bytes),
+            [
+                (TEXT, b"a".to_vec()),
+                (BINARY, vec![7; 300]),
+                (TEXT, Vec::new())
+            ]
+        );
+    }
+
+    /// Writes `frames` to a peer that takes `capacity` bytes and then
+    /// nothing, gives up after a moment, and says where the stream stopped.
+    async fn position_when_stuck(
+        capacity: usize,
+        frames: &[Message],
+        one_each: bool,
+    ) -> StreamPosition {
+        let (mut socket, _peer) = tokio::io::duplex(capacity);
+        let mut position = StreamPosition::BetweenFrames;
+        let stuck = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            write(&mut socket, frames, one_each, &mut position),
+        )
+        .await;
+        assert!(stuck.is_err(), "the write cannot finish");
+        position
+    }
+
+    #[tokio::test]
+    async fn a_write_given_up_half_way_says_whether_it_stopped_inside_a_frame() {
+        // 2 + 4 bytes, then 2 + 100.
+        let frames = [
+            Message::Text(Utf8Bytes::from("1234")),
+            Message::Text(Utf8Bytes::from("x".repeat(100))),
+        ];
+        for one_each in [false, true] {
+            assert_eq!(
+                position_when_stuck(10, &frames, one_each).await,
+                StreamPosition::InsideFrame
+            );
+            // A peer that takes exactly the first frame.
+            assert_eq!(
+                position_when_stuck(6, &frames, one_each).await,
+                StreamPosition::BetweenFrames
+            );
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The WebSocket opening handshake (RFC 6455, section 4.2), done here
 //! rather than by axum's `WebSocketUpgrade`, so that the connection task
-//! gets the raw socket: it writes its frames itself ([`super::frames`]) and
-//! leaves tungstenite only the reading. The checks and their answers are
-//! axum's: a request that is not a WebSocket upgrade gets a status and a
-//! plain-text reason, before anything else is looked at.
+//! gets the raw socket: it writes its data frames itself
+//! ([`super::frames`]) and leaves tungstenite the reading and the control
+//! frames. The checks and their answers follow axum's: a request that is
+//! not a WebSocket upgrade gets a status and a plain-text reason, before
+//! anything else is looked at.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -23,8 +24,10 @@ pub struct Handshake {
 /// Why a request cannot be upgraded; the text is the reason sent back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NotAnUpgrade {
-    #[error("a WebSocket upgrade must be a GET request over HTTP/1.1")]
+    #[error("a WebSocket upgrade must be a GET request")]
     NotGet,
+    #[error("a WebSocket upgrade needs HTTP/1.1")]
+    NotHttp11,
     #[error("the Connection header must include `upgrade`")]
     ConnectionHeader,
     #[error("the Upgrade header must be `websocket`")]
@@ -44,7 +47,23 @@ impl IntoResponse for NotAnUpgrade {
             NotAnUpgrade::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
             _ => StatusCode::BAD_REQUEST,
         };
-        (status, self.to_string()).into_response()
+        let mut response = (status, self.to_string()).into_response();
+        let headers = response.headers_mut();
+        match self {
+            // RFC 9110, section 15.5.6: a 405 says which methods would do.
+            NotAnUpgrade::NotGet => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
+            }
+            // RFC 6455, section 4.4: say which version the server speaks.
+            NotAnUpgrade::Version => {
+                headers.insert(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                );
+            }
+            _ => {}
+        }
+        response
     }
 }
 
@@ -55,13 +74,16 @@ pub fn check(
     version: Version,
     headers: &HeaderMap,
 ) -> Result<HeaderValue, NotAnUpgrade> {
-    if method != Method::GET || version != Version::HTTP_11 {
+    if method != Method::GET {
         return Err(NotAnUpgrade::NotGet);
+    }
+    if version != Version::HTTP_11 {
+        return Err(NotAnUpgrade::NotHttp11);
     }
     if !header_lists(headers, header::CONNECTION, "upgrade") {
         return Err(NotAnUpgrade::ConnectionHeader);
     }
-    if !header_is(headers, header::UPGRADE, "websocket") {
+    if !header_lists(headers, header::UPGRADE, "websocket") {
         return Err(NotAnUpgrade::UpgradeHeader);
     }
     if !header_is(headers, header::SEC_WEBSOCKET_VERSION, "13") {
@@ -70,8 +92,9 @@ pub fn check(
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
         .ok_or(NotAnUpgrade::KeyMissing)?;
-    // The accept value is base64, so always a valid header value.
-    HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| NotAnUpgrade::KeyMissing)
+    let accept = derive_accept_key(key.as_bytes());
+    // Base64 of a hash, whatever the key: always a valid header value.
+    Ok(HeaderValue::from_str(&accept).expect("base64 is a valid header value"))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Handshake {
@@ -170,6 +193,10 @@ mod tests {
             accept,
             Ok(HeaderValue::from_static("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
         );
+        // Upgrade, like Connection, may list several protocols.
+        let mut listed = upgrade_headers();
+        listed.insert(header::UPGRADE, "h2c, websocket".parse().unwrap());
+        assert!(check(&Method::GET, Version::HTTP_11, &listed).is_ok());
     }
 
     #[test]
@@ -180,8 +207,8 @@ mod tests {
             Err(NotAnUpgrade::NotGet)
         );
         assert_eq!(
-            check(&Method::GET, Version::HTTP_2, &headers),
-            Err(NotAnUpgrade::NotGet)
+            check(&Method::GET, Version::HTTP_10, &headers),
+            Err(NotAnUpgrade::NotHttp11)
         );
         let without = |name: HeaderName| {
             let mut headers = upgrade_headers();
@@ -207,13 +234,11 @@ mod tests {
             check(&Method::GET, Version::HTTP_11, &old_version),
             Err(NotAnUpgrade::Version)
         );
-        assert_eq!(
-            NotAnUpgrade::NotGet.into_response().status(),
-            StatusCode::METHOD_NOT_ALLOWED
-        );
-        assert_eq!(
-            NotAnUpgrade::Version.into_response().status(),
-            StatusCode::BAD_REQUEST
-        );
+        let not_get = NotAnUpgrade::NotGet.into_response();
+        assert_eq!(not_get.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(not_get.headers()[header::ALLOW], "GET");
+        let version = NotAnUpgrade::Version.into_response();
+        assert_eq!(version.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(version.headers()[header::SEC_WEBSOCKET_VERSION], "13");
     }
 }
