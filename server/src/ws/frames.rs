@@ -89,19 +89,21 @@ where
     } else {
         FRAMES_PER_WRITE
     };
-    let mut headers = [([0; LONGEST_HEADER], 0); FRAMES_PER_WRITE];
     for batch in frames.chunks(per_write) {
+        // Each data frame's header (its bytes and how many are used) and
+        // payload; a batch holds at most FRAMES_PER_WRITE frames.
+        let mut parts = [([0; LONGEST_HEADER], 0, &[][..]); FRAMES_PER_WRITE];
         let mut count = 0;
-        for (frame, header_of) in batch.iter().filter_map(data).zip(headers.iter_mut()) {
-            *header_of = header(frame.0, frame.1.len());
+        for (opcode, payload) in batch.iter().filter_map(data) {
+            let (bytes, used) = header(opcode, payload.len());
+            parts[count] = (bytes, used, payload);
             count += 1;
         }
         let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
         // Where each frame ends, counted from the batch's first byte.
         let mut frame_ends = [0; FRAMES_PER_WRITE];
         let mut batch_bytes = 0;
-        let payloads = batch.iter().filter_map(data).map(|(_, payload)| payload);
-        for (index, ((bytes, used), payload)) in headers[..count].iter().zip(payloads).enumerate() {
+        for (index, (bytes, used, payload)) in parts[..count].iter().enumerate() {
             slices[2 * index] = IoSlice::new(&bytes[..*used]);
             slices[2 * index + 1] = IoSlice::new(payload);
             batch_bytes += used + payload.len();
