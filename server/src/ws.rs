@@ -472,7 +472,11 @@ impl<'a> Connection<'a> {
         peer: SocketAddr,
     ) -> Result<(), Ending> {
         let count = frames.len() as u64;
-        let bytes: u64 = frames.iter().map(payload_bytes).sum();
+        let bytes: u64 = frames
+            .iter()
+            .filter_map(frames::data)
+            .map(|(_, payload)| payload.len() as u64)
+            .sum();
         let per_message = self.app.config.fanout == FanoutMode::Immediate;
         // Almost every write fits in the socket's buffer and is done at the
         // first try; only one that is not needs the timer and the watch on
@@ -623,12 +627,4 @@ async fn close(mut socket: Socket, code: u16, reason: &'static str) {
         socket.send(tungstenite::Message::Close(Some(frame))),
     )
     .await;
-}
-
-fn payload_bytes(frame: &Message) -> u64 {
-    match frame {
-        Message::Text(text) => text.len() as u64,
-        Message::Binary(bytes) => bytes.len() as u64,
-        _ => 0,
-    }
 }

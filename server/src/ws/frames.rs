@@ -62,7 +62,7 @@ pub fn header(opcode: u8, length: usize) -> ([u8; LONGEST_HEADER], usize) {
 
 /// A data frame's opcode and payload; `None` for a control frame, which
 /// the room never queues.
-fn data(frame: &Message) -> Option<(u8, &[u8])> {
+pub fn data(frame: &Message) -> Option<(u8, &[u8])> {
     match frame {
         Message::Text(text) => Some((TEXT, text.as_bytes())),
         Message::Binary(bytes) => Some((BINARY, bytes)),
