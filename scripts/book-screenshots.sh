@@ -2,12 +2,19 @@
 # Retakes the screenshot of every Part 1 step in the tutorial
 # (docs/tutorial/src/assets/step-*.png): builds each step's server and page,
 # then does what each chapter tells the reader to do, in headless Chromium,
-# checking that the page shows what the chapter says. The steps' servers
-# listen on 127.0.0.1:3000, as in the book, so that port must be free.
+# checking that the page shows what the chapter says. The book's steps
+# listen on 127.0.0.1:3000 unless `PORT` names another port; here they get
+# a free one (pages and servers alike), so a program that holds 3000 does
+# not stop the run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$ROOT/scripts/setup.sh" --browser
 export CARGO_TARGET_DIR="$ROOT/target"
+# The steps' pages read `PORT` when they are built, their servers when they
+# start: both from this one export.
+PORT="$(free_port)"
+export PORT
+say "the steps' servers will listen on 127.0.0.1:$PORT"
 servers="$ROOT/target/book-steps"
 mkdir -p "$servers"
 for step in "$ROOT"/docs/tutorial/steps/*/; do

@@ -9,8 +9,9 @@
 //!
 //!     step-screenshots --servers DIR --out docs/tutorial/src/assets
 //!
-//! The steps' servers listen on 127.0.0.1:3000, as the book has them, so
-//! that port must be free.
+//! The steps' servers listen on 127.0.0.1, on the port `PORT` names (the
+//! book's own way to move them off 3000), which the script picks free and
+//! also builds the steps' pages with.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
@@ -25,11 +26,23 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use serde_json::json;
 use tower_http::services::ServeDir;
 
-/// Where every step's server listens (the book's address).
-const STEP_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000);
+/// Where every step's server listens: 127.0.0.1 and `PORT`, as the book's
+/// servers read it (3000 when it is not set).
+fn step_server() -> Result<SocketAddr> {
+    let port = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .with_context(|| format!("PORT={port:?} is not a port number"))?,
+        Err(_) => 3000,
+    };
+    Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+}
 
 /// A step's server binary, running in the step's folder; killed on drop.
-struct StepServer(Child);
+struct StepServer {
+    process: Child,
+    address: SocketAddr,
+}
 
 impl StepServer {
     fn start(servers: &Path, step: &str) -> Result<Self> {
@@ -41,24 +54,27 @@ impl StepServer {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
-        let server = Self(child);
-        wait_until_accepts(STEP_SERVER, &format!("the {step} server"))?;
+        let server = Self {
+            process: child,
+            address: step_server()?,
+        };
+        wait_until_accepts(server.address, &format!("the {step} server"))?;
         Ok(server)
     }
 }
 
 impl Drop for StepServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
         // The next step's server needs the port.
-        let _ = wait_until_refused(STEP_SERVER);
+        let _ = wait_until_refused(self.address);
     }
 }
 
 /// Serves a step's built page (`client/dist`) the way `trunk serve` would,
 /// on a free port of 127.0.0.1; the page then connects to the step's
-/// server on :3000 by itself.
+/// server by itself (its port was built in from `PORT`).
 async fn serve_page(step: &str) -> Result<String> {
     let dist = tutorial_root().join("steps").join(step).join("client/dist");
     if !dist.join("index.html").is_file() {
@@ -160,8 +176,8 @@ async fn connected(driver: &ChromeDriver, url: &str) -> Result<Page> {
 }
 
 async fn step_1(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()> {
-    let _server = StepServer::start(servers, "01-echo")?;
-    let page = open(driver, &format!("http://{STEP_SERVER}/")).await?;
+    let server = StepServer::start(servers, "01-echo")?;
+    let page = open(driver, &format!("http://{}/", server.address)).await?;
     run_in_console(&page, &snippet("01-echo", "connect")?).await?;
     wait_for_open_socket(&page).await?;
     run_in_console(&page, &snippet("01-echo", "send")?).await?;
@@ -179,8 +195,8 @@ async fn wait_for_open_socket(page: &Page) -> Result<()> {
 }
 
 async fn step_2(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()> {
-    let _server = StepServer::start(servers, "02-relay")?;
-    let url = format!("http://{STEP_SERVER}/");
+    let server = StepServer::start(servers, "02-relay")?;
+    let url = format!("http://{}/", server.address);
     let (sender, receiver) = (open(driver, &url).await?, open(driver, &url).await?);
     for page in [&sender, &receiver] {
         run_in_console(page, &snippet("02-relay", "connect")?).await?;
@@ -244,9 +260,9 @@ async fn step_5(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()>
 }
 
 async fn step_6(driver: &ChromeDriver, servers: &Path, out: &Path) -> Result<()> {
-    let _server = StepServer::start(servers, "06-one-server")?;
+    let server = StepServer::start(servers, "06-one-server")?;
     // The page now comes from the step's server itself.
-    let url = format!("http://{STEP_SERVER}/");
+    let url = format!("http://{}/", server.address);
     let (ada, bo) = (
         connected(driver, &url).await?,
         connected(driver, &url).await?,
@@ -275,8 +291,9 @@ async fn main() -> Result<()> {
     let servers = argument("--servers")?.canonicalize()?;
     let out = argument("--out")?;
     std::fs::create_dir_all(&out)?;
-    if StdTcpListener::bind(STEP_SERVER).is_err() {
-        bail!("{STEP_SERVER} is in use, and the steps' servers listen there: stop what holds it");
+    let address = step_server()?;
+    if StdTcpListener::bind(address).is_err() {
+        bail!("{address} is in use, and the steps' servers listen there: set PORT to a free port");
     }
     let driver = ChromeDriver::start()?;
     step_1(&driver, &servers, &out).await.context("step 1")?;
