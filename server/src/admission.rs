@@ -1,5 +1,6 @@
 //! Who may open a WebSocket, decided before the upgrade: a valid room name,
-//! an allowed `Origin`, and room under the connection caps.
+//! an allowed `Origin`, a valid token for the room when the server asks for
+//! them (`--token-key`, see `token.rs`), and room under the connection caps.
 //!
 //! The caps are held for the socket's whole life: the [`ConnectionPermit`]
 //! moves into the connection task and is released when that task ends. A
@@ -15,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use cursors_protocol::{RoomError, RoomName};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::token::{Claims, TokenError, TokenKey};
+
 /// Why a request was refused before the upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -26,6 +29,8 @@ pub enum Refusal {
     ServerFull,
     #[error("too many connections from your address")]
     TooManyFromAddress,
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 /// What kind of refusal it was: [`Refusal`] without its details, the label
@@ -36,14 +41,29 @@ pub enum RefusalReason {
     ForbiddenOrigin,
     ServerFull,
     TooManyFromAddress,
+    TokenMissing,
+    TokenTooLarge,
+    TokenMalformed,
+    TokenBadSignature,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenWrongRoom,
 }
 
 impl RefusalReason {
-    pub const ALL: [RefusalReason; 4] = [
+    /// Every reason, in declaration order (`reason as usize` indexes it).
+    pub const ALL: [RefusalReason; 11] = [
         RefusalReason::BadRoom,
         RefusalReason::ForbiddenOrigin,
         RefusalReason::ServerFull,
         RefusalReason::TooManyFromAddress,
+        RefusalReason::TokenMissing,
+        RefusalReason::TokenTooLarge,
+        RefusalReason::TokenMalformed,
+        RefusalReason::TokenBadSignature,
+        RefusalReason::TokenExpired,
+        RefusalReason::TokenNotYetValid,
+        RefusalReason::TokenWrongRoom,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +72,13 @@ impl RefusalReason {
             RefusalReason::ForbiddenOrigin => "forbidden_origin",
             RefusalReason::ServerFull => "server_full",
             RefusalReason::TooManyFromAddress => "too_many_from_address",
+            RefusalReason::TokenMissing => "token_missing",
+            RefusalReason::TokenTooLarge => "token_too_large",
+            RefusalReason::TokenMalformed => "token_malformed",
+            RefusalReason::TokenBadSignature => "token_bad_signature",
+            RefusalReason::TokenExpired => "token_expired",
+            RefusalReason::TokenNotYetValid => "token_not_yet_valid",
+            RefusalReason::TokenWrongRoom => "token_wrong_room",
         }
     }
 }
@@ -63,6 +90,15 @@ impl Refusal {
             Refusal::ForbiddenOrigin(_) => RefusalReason::ForbiddenOrigin,
             Refusal::ServerFull => RefusalReason::ServerFull,
             Refusal::TooManyFromAddress => RefusalReason::TooManyFromAddress,
+            Refusal::Token(error) => match error {
+                TokenError::Missing => RefusalReason::TokenMissing,
+                TokenError::TooLarge => RefusalReason::TokenTooLarge,
+                TokenError::Malformed(_) => RefusalReason::TokenMalformed,
+                TokenError::BadSignature => RefusalReason::TokenBadSignature,
+                TokenError::Expired => RefusalReason::TokenExpired,
+                TokenError::NotYetValid => RefusalReason::TokenNotYetValid,
+                TokenError::WrongRoom { .. } => RefusalReason::TokenWrongRoom,
+            },
         }
     }
 
@@ -71,6 +107,10 @@ impl Refusal {
             Refusal::BadRoom(_) => StatusCode::BAD_REQUEST,
             Refusal::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Refusal::ServerFull | Refusal::TooManyFromAddress => StatusCode::SERVICE_UNAVAILABLE,
+            // A good token for another room: who you are is known, and
+            // you may not. Any other token problem: who you are is not.
+            Refusal::Token(TokenError::WrongRoom { .. }) => StatusCode::FORBIDDEN,
+            Refusal::Token(_) => StatusCode::UNAUTHORIZED,
         }
     }
 }
@@ -214,20 +254,45 @@ impl Drop for ConnectionPermit {
 #[derive(Debug)]
 pub struct Admission {
     pub origins: OriginPolicy,
+    /// Set by `--token-key`: every socket needs a token for its room.
+    pub tokens: Option<TokenKey>,
     pub limits: Arc<ConnectionLimits>,
 }
 
+/// A request let through: its room, its place under the caps, and the
+/// claims of its token (when tokens are required).
+#[derive(Debug)]
+pub struct Admitted {
+    pub room: RoomName,
+    pub permit: ConnectionPermit,
+    pub claims: Option<Claims>,
+}
+
+/// What a request brings to be admitted.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub address: IpAddr,
+    pub headers: &'a HeaderMap,
+    pub room: Option<&'a str>,
+    pub token: Option<&'a str>,
+    /// Unix seconds, for the token's times.
+    pub now: u64,
+}
+
 impl Admission {
-    pub fn admit(
-        &self,
-        address: IpAddr,
-        headers: &HeaderMap,
-        room: Option<&str>,
-    ) -> Result<(RoomName, ConnectionPermit), Refusal> {
-        let room = RoomName::parse(room)?;
-        self.origins.check(headers)?;
-        let permit = self.limits.try_acquire(address)?;
-        Ok((room, permit))
+    pub fn admit(&self, request: Request<'_>) -> Result<Admitted, Refusal> {
+        let room = RoomName::parse(request.room)?;
+        self.origins.check(request.headers)?;
+        let claims = match &self.tokens {
+            None => None,
+            Some(key) => Some(key.verify(request.token, room.as_str(), request.now)?),
+        };
+        let permit = self.limits.try_acquire(request.address)?;
+        Ok(Admitted {
+            room,
+            permit,
+            claims,
+        })
     }
 }
 // ANCHOR_END: admit

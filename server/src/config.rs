@@ -181,6 +181,13 @@ pub struct Config {
     #[arg(long, env = "CURSORS_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// A key file that makes every room invite-only: each socket needs a
+    /// signed token (`token=` in its URL) for its room. An HMAC secret
+    /// (HS256, at least 32 bytes) or an Ed25519 public key in PEM (EdDSA);
+    /// see `cursors-server token --help` to sign one.
+    #[arg(long, env = "CURSORS_TOKEN_KEY")]
+    pub token_key: Option<PathBuf>,
+
     /// Threads that run the connections and the rooms; by default one per
     /// core. Fewer leave the other cores to something else: the crowd
     /// benchmark runs a server on one thread beside its load generator.
@@ -192,6 +199,38 @@ pub struct Config {
     #[arg(long, env = "CURSORS_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
     // ANCHOR_END: shutdown-grace
+    /// Instead of serving: another task, then exit.
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// What `cursors-server` can do besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Prints a token signed with the key, for demos and tests
+    /// (`cursors-server token --key secret --room lobby --ttl 1h`).
+    Token(TokenRequest),
+}
+
+/// The claims of a token to sign (see `token.rs`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenRequest {
+    /// The room it opens: exact, or a prefix ending in `*`.
+    #[arg(long)]
+    pub room: String,
+    /// A display name the server shows as verified.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Whom it is for (your own user id).
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// How long it lasts: 90s, 15m, 1h, 2d.
+    #[arg(long, default_value = "1h", value_parser = crate::token::parse_lifetime)]
+    pub ttl: Duration,
+    /// The signing key: the HMAC secret the server has, or the private
+    /// half of its Ed25519 key (PEM).
+    #[arg(long, env = "CURSORS_TOKEN_KEY")]
+    pub key: PathBuf,
 }
 
 impl Config {

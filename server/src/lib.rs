@@ -11,6 +11,8 @@
 //! - `ws`: the handshake, the per-connection task and how it writes frames;
 //! - `listener`: the accept loop (header-read timeout, graceful shutdown);
 //! - [`identity`]: ids, friendly names and colours;
+//! - [`token`]: signed room tokens (`--token-key`), checked before the
+//!   upgrade, and signed by `cursors-server token`;
 //! - [`metrics`]: counters, gauges and histograms exported at `/metrics`.
 //!
 //! [`serve`] runs the whole server on a listener the caller bound, which is
@@ -24,6 +26,7 @@ mod mailbox;
 pub mod metrics;
 mod rate_limit;
 pub mod room;
+pub mod token;
 mod ws;
 
 use std::sync::Arc;
@@ -42,6 +45,7 @@ use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
 use metrics::{Metrics, Occupancy};
 use room::{Alone, Backplane, RedisBackplane, RoomHub, RoomRules, RoomSettings};
+use token::TokenKey;
 
 // ANCHOR: room-command-queue
 /// Commands that may wait for one room task before connections wait too.
@@ -69,6 +73,7 @@ impl AppState {
         shutdown: CancellationToken,
         backplane: impl Backplane,
         metrics: Arc<Metrics>,
+        tokens: Option<TokenKey>,
     ) -> Self {
         let settings = RoomSettings {
             rules: RoomRules {
@@ -85,6 +90,7 @@ impl AppState {
         };
         let admission = Admission {
             origins: OriginPolicy::new(&config.allowed_origins),
+            tokens,
             limits: ConnectionLimits::new(config.max_connections, config.max_connections_per_ip),
         };
         Self {
@@ -147,6 +153,20 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     serve(listener, config, shutdown).await
 }
 
+/// The key of `--token-key`, which must be able to verify.
+fn load_token_key(path: &std::path::Path) -> std::io::Result<TokenKey> {
+    let key = TokenKey::from_file(path).map_err(std::io::Error::other)?;
+    if !key.verifies() {
+        return Err(std::io::Error::other(format!(
+            "--token-key {} is an Ed25519 private key: give the server the public key \
+             (openssl pkey -in KEY -pubout), and keep the private one for signing",
+            path.display()
+        )));
+    }
+    tracing::info!(algorithm = ?key.algorithm(), "sockets need a signed token for their room");
+    Ok(key)
+}
+
 // ANCHOR: signal
 /// Cancels `shutdown` on the first SIGINT (Ctrl-C) or SIGTERM.
 async fn cancel_on_signal(shutdown: CancellationToken) {
@@ -187,8 +207,12 @@ pub async fn serve(
     let header_read_timeout = config.header_read_timeout();
     let send_buffer_bytes = config.socket_send_buffer_bytes;
     let metrics = Arc::new(Metrics::default());
+    let tokens = match &config.token_key {
+        None => None,
+        Some(path) => Some(load_token_key(path)?),
+    };
     let state = match config.redis_url.clone() {
-        None => AppState::new(config, shutdown.clone(), Alone, metrics),
+        None => AppState::new(config, shutdown.clone(), Alone, metrics, tokens),
         Some(url) => {
             if config.fanout == FanoutMode::Immediate {
                 return Err(std::io::Error::other(
@@ -199,7 +223,7 @@ pub async fn serve(
             let redis = RedisBackplane::start(&url, metrics.clone(), shutdown.clone())
                 .await
                 .map_err(std::io::Error::other)?;
-            AppState::new(config, shutdown.clone(), redis, metrics)
+            AppState::new(config, shutdown.clone(), redis, metrics, tokens)
         }
     };
     let websockets = state.connections.clone();

@@ -7,6 +7,7 @@ use std::num::NonZeroUsize;
 use anyhow::Context;
 use clap::Parser;
 use cursors_server::Config;
+use cursors_server::config::ServerCommand;
 use tokio::runtime::Runtime;
 use tracing_subscriber::EnvFilter;
 
@@ -18,6 +19,14 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
+    if let Some(ServerCommand::Token(request)) = &config.command {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("the clock is before 1970")?
+            .as_secs();
+        println!("{}", cursors_server::token::issue(request, now)?);
+        return Ok(());
+    }
     tracing::info!(?config, "starting");
     let addr = config.addr;
     runtime(config.worker_threads)

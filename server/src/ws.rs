@@ -44,7 +44,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::AppState;
-use crate::admission::ConnectionPermit;
+use crate::admission::{Admitted, ConnectionPermit, Request};
 use crate::config::FanoutMode;
 use crate::mailbox::Closed;
 use crate::rate_limit::{RateLimiter, Verdict};
@@ -79,7 +79,13 @@ pub struct ConnectQuery {
     room: Option<String>,
     /// The token of an earlier `welcome`, to come back as the same user.
     resume: Option<String>,
+    /// The signed room token, when the server requires one (`--token-key`).
+    token: Option<String>,
 }
+
+/// Close code of a socket whose room token ran out (PROTOCOL.md): 4000 and
+/// up are the application's own; 4401 echoes HTTP's 401.
+pub const TOKEN_EXPIRED: u16 = 4401;
 
 /// `GET /ws?room=NAME`: checks the request (room, origin, caps), then
 /// upgrades. Refusals are answered before the upgrade with a status and a
@@ -91,10 +97,18 @@ pub async fn upgrade(
     Query(query): Query<ConnectQuery>,
     handshake: Handshake,
 ) -> Response {
-    let (room, permit) = match app
-        .admission
-        .admit(peer.ip(), &headers, query.room.as_deref())
-    {
+    let request = Request {
+        address: peer.ip(),
+        headers: &headers,
+        room: query.room.as_deref(),
+        token: query.token.as_deref(),
+        now: unix_now(),
+    };
+    let Admitted {
+        room,
+        permit,
+        claims,
+    } = match app.admission.admit(request) {
         Ok(admitted) => admitted,
         Err(refusal) => {
             app.metrics.refused(refusal.reason());
@@ -131,7 +145,18 @@ pub async fn upgrade(
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        run_connection(app, socket, encoding, room, query.resume, peer, permit).await;
+        let ends = claims.map(|claims| instant_of(claims.exp));
+        run_connection(
+            app,
+            socket,
+            encoding,
+            room,
+            query.resume,
+            ends,
+            peer,
+            permit,
+        )
+        .await;
     }));
     response
 }
@@ -173,14 +198,29 @@ impl Ending {
     }
 }
 
+/// Seconds since the Unix epoch, as tokens count time.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// The instant a token's `exp` (Unix seconds) falls on.
+fn instant_of(exp: u64) -> Instant {
+    Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now()))
+}
+
 /// The life of one WebSocket. `_permit` holds this connection's place under
-/// the connection caps until the function returns.
+/// the connection caps until the function returns; `ends` is when its room
+/// token runs out, if it has one.
+#[allow(clippy::too_many_arguments)]
 async fn run_connection(
     app: AppState,
     socket: Socket,
     encoding: Encoding,
     room: RoomName,
     resume: Option<String>,
+    ends: Option<Instant>,
     peer: SocketAddr,
     _permit: ConnectionPermit,
 ) {
@@ -195,7 +235,7 @@ async fn run_connection(
         }
     };
     tracing::info!(%peer, %room, id = membership.id(), "connected");
-    let ending = Connection::new(&app, &membership)
+    let ending = Connection::new(&app, &membership, ends)
         .run(socket, &room, peer)
         .await;
     tracing::info!(%peer, %room, id = membership.id(), ?ending, "disconnected");
@@ -226,6 +266,8 @@ struct Connection<'a> {
     membership: &'a Membership,
     /// When the last unanswered ping must have been answered by.
     pong_due: Option<Instant>,
+    /// When the room token runs out: the socket does not outlive it.
+    token_ends: Option<Instant>,
     rate_limiter: RateLimiter,
     /// Cursor chat has its own, lower limit; never closes on its own.
     say_limiter: RateLimiter,
@@ -236,7 +278,7 @@ struct Connection<'a> {
 }
 
 impl<'a> Connection<'a> {
-    fn new(app: &'a AppState, membership: &'a Membership) -> Self {
+    fn new(app: &'a AppState, membership: &'a Membership, token_ends: Option<Instant>) -> Self {
         let config = &app.config;
         let now = std::time::Instant::now();
         let rate_limiter = RateLimiter::new(
@@ -254,6 +296,7 @@ impl<'a> Connection<'a> {
             app,
             membership,
             pong_due: None,
+            token_ends,
             rate_limiter,
             say_limiter,
             react_limiter,
@@ -305,6 +348,10 @@ impl<'a> Connection<'a> {
                     if let Err(ending) = self.ping(&mut socket).await {
                         break ending;
                     }
+                }
+                () = sleep_until_some(self.token_ends) => {
+                    tracing::info!(%peer, %room, "closing: the room token expired");
+                    break Ending::Close(TOKEN_EXPIRED, "token expired", DisconnectKind::Clean);
                 }
                 // No timer at all while no ping is unanswered (this loop
                 // turns with every frame in and out).

@@ -1,0 +1,158 @@
+//! Rooms only the invited can enter (issue 28): with `--token-key`, a real
+//! server refuses every socket without a good token for its room, before
+//! the upgrade, each refusal with its own status, reason and metric; lets
+//! a good one in; and closes the socket when its token runs out.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cursors_server::token::{Claims, TokenKey};
+use support::{Client, TestServer, metric};
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+const SECRET: &[u8] = b"the tokens test's secret, 32 bytes or more";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+fn key() -> TokenKey {
+    TokenKey::from_bytes(SECRET).expect("long enough")
+}
+
+fn sign(room: &str, exp: u64) -> String {
+    key()
+        .sign(&Claims {
+            room: room.to_owned(),
+            exp,
+            iat: Some(now()),
+            nbf: None,
+            sub: Some("test".to_owned()),
+            name: None,
+        })
+        .expect("signs")
+}
+
+async fn server_with_tokens() -> (TestServer, tempfile::TempDir) {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let path = folder.path().join("secret");
+    std::fs::write(&path, SECRET).expect("write the key");
+    let server = TestServer::start_with(|config| config.token_key = Some(path)).await;
+    (server, folder)
+}
+
+/// The status and body of a refused upgrade.
+async fn refused(url: &str) -> (u16, String) {
+    match tokio_tungstenite::connect_async(url).await {
+        Err(WsError::Http(response)) => (
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
+        ),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("{url} was let in"),
+    }
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused_before_the_upgrade_with_its_reason() {
+    let (server, _key) = server_with_tokens().await;
+    let good = sign("lobby", now() + 3600);
+    let mut tampered = good.clone();
+    tampered.pop();
+    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    let cases = [
+        ("?room=lobby".to_owned(), 401, "needs a token"),
+        (
+            format!("?room=lobby&token={}", "x".repeat(5000)),
+            401,
+            "larger than",
+        ),
+        ("?room=lobby&token=nonsense".to_owned(), 401, "malformed"),
+        (format!("?room=lobby&token={tampered}"), 401, "signature"),
+        (
+            format!("?room=lobby&token={}", sign("lobby", now() - 60)),
+            401,
+            "expired",
+        ),
+        (
+            format!("?room=kitchen&token={good}"),
+            403,
+            "not \"kitchen\"",
+        ),
+        // A resume token is no way around the room token.
+        (
+            "?room=lobby&resume=0123456789abcdef".to_owned(),
+            401,
+            "needs a token",
+        ),
+    ];
+    for (query, status, reason) in &cases {
+        let (got_status, body) = refused(&server.ws_url(query)).await;
+        assert_eq!(got_status, *status, "{query}: {body}");
+        assert!(
+            body.contains(reason),
+            "{query}: {body:?} should say {reason:?}"
+        );
+    }
+    for (label, count) in [
+        ("token_missing", 2.0),
+        ("token_too_large", 1.0),
+        ("token_malformed", 1.0),
+        ("token_bad_signature", 1.0),
+        ("token_expired", 1.0),
+        ("token_wrong_room", 1.0),
+        ("token_not_yet_valid", 0.0),
+    ] {
+        let name = format!("cursors_refusals_total{{reason=\"{label}\"}}");
+        assert_eq!(metric(&server, &name).await, count, "{name}");
+    }
+    // The good token opens its room, and people there see each other.
+    let mut ada = Client::connect(&server.ws_url(&format!("?room=lobby&token={good}"))).await;
+    let bo = Client::connect(&server.ws_url(&format!("?room=lobby&token={good}"))).await;
+    assert_eq!(ada.next_joined().await, bo.id);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_prefix_token_opens_every_room_under_it_and_no_other() {
+    let (server, _key) = server_with_tokens().await;
+    let docs = sign("docs-*", now() + 3600);
+    Client::connect(&server.ws_url(&format!("?room=docs-intro&token={docs}"))).await;
+    let (status, _) = refused(&server.ws_url(&format!("?room=blog&token={docs}"))).await;
+    assert_eq!(status, 403);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_socket_is_closed_when_its_token_runs_out() {
+    let (server, _key) = server_with_tokens().await;
+    // Valid for two more seconds (the leeway covers only what arrives
+    // already expired).
+    let brief = sign("lobby", now() + 2);
+    let lasting = sign("lobby", now() + 3600);
+    let mut brief_client =
+        Client::connect(&server.ws_url(&format!("?room=lobby&token={brief}"))).await;
+    let mut lasting_client =
+        Client::connect(&server.ws_url(&format!("?room=lobby&token={lasting}"))).await;
+    let frame = brief_client.closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::from(4401));
+    assert_eq!(frame.reason.as_str(), "token expired");
+    // The other socket goes on: it sees the first one's cursor go, and
+    // answers a ping.
+    tokio::time::timeout(Duration::from_secs(5), lasting_client.sync())
+        .await
+        .expect("the other socket still answers");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn without_a_token_key_no_token_is_asked_for() {
+    let server = TestServer::start().await;
+    server.join("lobby").await;
+    server.stop().await.expect("stops");
+}
