@@ -7,7 +7,7 @@
 //! everyone with their cursors per cell of an 8 × 8 grid. The
 //! [`crate::roster`] keeps that count as a [`CrowdCount`]; the rules here
 //! turn it into what is drawn and said. They are pure, so they are
-//! unit-tested natively; the components in [`crate::crowd_view`] only read
+//! unit-tested natively; the page's components (`crowd_view`) only read
 //! their results.
 
 /// The board's grid for the heat: this many cells a side, row by row from

@@ -33,9 +33,10 @@ use leptos::prelude::*;
 use crate::address::socket_url;
 use crate::diagnostics::Counters;
 use crate::follow::Follow;
-use crate::scene::{Scene, after_rendering, now_ms};
+use crate::scene::Scene;
 use crate::socket::{Socket, SocketEvent};
 use crate::tabs::Tabs;
+use crate::timing::{after_rendering, now_ms};
 
 pub use link::{Command, Link, Remembered, Timer};
 pub use status::Status;
