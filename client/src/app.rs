@@ -11,6 +11,12 @@
 
 use std::time::Duration;
 
+use cursors_client_core::address::{random_room_name, room_link};
+use cursors_client_core::contrast::label_colors;
+use cursors_client_core::crowd::{headcount_label, unlisted};
+use cursors_client_core::diagnostics::{Counters, Rates, debug_requested};
+use cursors_client_core::roster::Person;
+use cursors_client_core::status::Status;
 use cursors_protocol::RoomName;
 use leptos::ev;
 use leptos::prelude::*;
@@ -18,14 +24,9 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use web_sys::{KeyboardEvent, PointerEvent};
 
-use crate::address::{random_room_name, room_link};
 use crate::board::{BoardRect, to_board, to_css_position, to_css_transform};
-use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status};
-use crate::contrast::label_colors;
-use crate::crowd::{headcount_label, unlisted};
+use crate::connection::{Connection, ConnectionHandle, ConnectionSignals};
 use crate::crowd_view::{CrowdAnnouncer, CrowdHeat, FollowButton};
-use crate::diagnostics::{Counters, Rates, debug_requested};
-use crate::roster::Person;
 use crate::scene::{CursorSignals, Scene, SceneHandle};
 use crate::scoped::{SizeWatch, TimerSlot, every, listen_on_window};
 use crate::social_view::{

@@ -1,8 +1,9 @@
 //! The room behind fine-grained signals: what the page draws, touched only
 //! where a message changed something.
 //!
-//! [`Roster`] is the plain model of the room; the [`Scene`] keeps it and,
-//! after each message, writes only the signals its [`Changes`](crate::roster::Changes) name:
+//! [`Roster`] is the plain model of the room (a rule of the core); the
+//! [`Scene`] keeps it and, after each message, writes only the signals its
+//! [`Changes`](cursors_client_core::roster::Changes) name:
 //!
 //! - `people` (the presence list and head count) on joins, leaves, renames
 //!   and away;
@@ -25,16 +26,16 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use cursors_client_core::crowd::CrowdCount;
+use cursors_client_core::diagnostics::Counters;
+use cursors_client_core::motion::{Glides, TIME_CONSTANT_MS};
+use cursors_client_core::roster::{Chat, Me, Peer, Person, Roster, is_idle};
 use cursors_protocol::{Point, ServerMessage};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::MediaQueryList;
 
-use crate::crowd::CrowdCount;
-use crate::diagnostics::Counters;
-use crate::motion::{Glides, TIME_CONSTANT_MS};
-use crate::roster::{Chat, Me, Peer, Person, Roster, is_idle};
 use crate::social_scene::Social;
 use crate::timing::{after_rendering, now_ms};
 

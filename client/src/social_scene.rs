@@ -7,8 +7,8 @@
 //! person's name is still known); the controls add this person's own
 //! reactions and points, which the server does not send back. The rules
 //! (fading, whose spotlight, what to announce) are the plain functions of
-//! [`crate::social`]; the components of
-//! [`social_view`](crate::social_view) only read these signals. It lives
+//! [`cursors_client_core::social`]; the components of
+//! `social_view` only read these signals. It lives
 //! apart from them so that the scene, below the views, can own it.
 //!
 //! Calm by construction: nothing here runs while nothing happens. A
@@ -20,11 +20,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use cursors_client_core::roster::Roster;
+use cursors_client_core::social::{
+    Announce, Announcer, News, PING_MS, REACTION_MS, Spotlights, Trail,
+};
 use cursors_protocol::{Point, ServerMessage};
 use leptos::prelude::*;
-
-use crate::roster::Roster;
-use crate::social::{Announce, Announcer, News, PING_MS, REACTION_MS, Spotlights, Trail};
 
 /// Where a reaction rises from when its sender's cursor is not on the
 /// board (quiet mode, or a touch that lifted): the lower middle, above

@@ -6,13 +6,14 @@
 //! What they draw is kept behind signals by [`Social`], part of the
 //! [`Scene`]; these components only read it. The rules (limits, taps,
 //! which key reacts) are the plain functions of
-//! [`crate::social`].
+//! [`cursors_client_core::social`].
 //!
 //! [`Scene`]: crate::scene::Scene
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use cursors_client_core::social::{SendLimit, is_tap, reaction_for_key};
 use cursors_protocol::{Point, REACTIONS};
 use leptos::ev;
 use leptos::prelude::*;
@@ -23,7 +24,6 @@ use crate::board::{BoardRect, to_board, to_css_position};
 use crate::connection::ConnectionHandle;
 use crate::scene::SceneHandle;
 use crate::scoped::listen_on_window;
-use crate::social::{SendLimit, is_tap, reaction_for_key};
 use crate::social_scene::Social;
 use crate::typing::typing_in_a_field;
 
