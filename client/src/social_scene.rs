@@ -2,14 +2,14 @@
 //! rings, the laser trails and the spotlight banner as the page draws them,
 //! and the sentence the live region says.
 //!
-//! [`Social`] is part of the [`Scene`](crate::scene::Scene), which feeds it
-//! every server message (before the roster applies it, so a leaving
-//! person's name is still known); the controls add this person's own
-//! reactions and points, which the server does not send back. The rules
-//! (fading, whose spotlight, what to announce) are the plain functions of
-//! [`cursors_client_core::social`]; the components of
-//! `social_view` only read these signals. It lives
-//! apart from them so that the scene, below the views, can own it.
+//! [`Social`] is part of the `Scene` (which imports this module), which
+//! feeds it every server message (before the roster applies it, so a
+//! leaving person's name is still known); the controls add this person's
+//! own reactions and points, which the server does not send back. The
+//! rules (fading, whose spotlight, what to announce) are the plain
+//! functions of [`cursors_client_core::social`]; the components of
+//! `social_view` only read these signals. It lives apart from them so that
+//! the scene, below the views, can own it.
 //!
 //! Calm by construction: nothing here runs while nothing happens. A
 //! reaction or ring is one CSS animation and a timeout that removes it; the
