@@ -11,28 +11,30 @@
 
 use std::time::Duration;
 
+use cursors_client_core::address::{random_room_name, room_link};
+use cursors_client_core::contrast::label_colors;
+use cursors_client_core::crowd::{headcount_label, unlisted};
+use cursors_client_core::diagnostics::{Counters, Rates, debug_requested};
+use cursors_client_core::roster::Person;
+use cursors_client_core::status::Status;
 use cursors_protocol::RoomName;
 use leptos::ev;
 use leptos::prelude::*;
-use leptos::wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use web_sys::{KeyboardEvent, PointerEvent};
 
-use crate::address::{random_room_name, room_link};
 use crate::board::{BoardRect, to_board, to_css_position, to_css_transform};
-use crate::connection::{Connection, ConnectionHandle, ConnectionSignals, Status};
-use crate::contrast::label_colors;
-use crate::crowd::{headcount_label, unlisted};
+use crate::connection::{Connection, ConnectionHandle, ConnectionSignals};
 use crate::crowd_view::{CrowdAnnouncer, CrowdHeat, FollowButton};
-use crate::diagnostics::{Counters, Rates, debug_requested};
-use crate::roster::Person;
-use crate::scene::{CursorSignals, Scene, SceneHandle, now_ms};
+use crate::scene::{CursorSignals, Scene, SceneHandle};
 use crate::scoped::{SizeWatch, TimerSlot, every, listen_on_window};
 use crate::social_view::{
     Announcements, LaserLayer, PingsLayer, ReactionsLayer, SocialActions, SocialBar,
     SpotlightBanner, tap_watch,
 };
+use crate::timing::now_ms;
+use crate::typing::typing_in_a_field;
 use cursors_protocol::{MAX_SAY_CHARS, Point};
 
 /// The page's root: joins the room named by `?room=` (default `lobby`).
@@ -66,14 +68,6 @@ fn use_connection() -> ConnectionHandle {
 
 fn use_scene() -> SceneHandle {
     expect_context()
-}
-
-/// Whether a key press is typing into a text field (so not a shortcut).
-pub(crate) fn typing_in_a_field(event: &KeyboardEvent) -> bool {
-    event
-        .target()
-        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"))
 }
 
 #[component]

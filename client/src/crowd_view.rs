@@ -3,17 +3,18 @@
 //! of the presence list, and a polite live region that says what changed
 //! without flooding a screen reader.
 //!
-//! The rules are in [`crate::crowd`] and [`crate::follow`]; these
-//! components only read the scene's `crowd` signal and the connection's
-//! `following` signal. Neither changes with a `cursors` frame: the heat is
-//! redrawn when a `crowd` count changes it (at most once a second), so a
-//! crowd costs the page nothing per animation frame.
+//! The rules are in [`cursors_client_core::crowd`] and
+//! [`cursors_client_core::follow`]; these components only read the
+//! scene's `crowd` signal and the connection's `following` signal. Neither
+//! changes with a `cursors` frame: the heat is redrawn when a `crowd`
+//! count changes it (at most once a second), so a crowd costs the page
+//! nothing per animation frame.
 
+use cursors_client_core::crowd::{CountSpeaker, HEAT_CELLS, heat_levels};
+use cursors_client_core::roster::Person;
 use leptos::prelude::*;
 
 use crate::connection::{ConnectionHandle, ConnectionSignals};
-use crate::crowd::{CountSpeaker, HEAT_CELLS, heat_levels};
-use crate::roster::Person;
 use crate::scene::{Scene, SceneHandle};
 
 /// The strongest a heat cell is drawn: a hint under the cursors, never a

@@ -1,8 +1,9 @@
 //! The room behind fine-grained signals: what the page draws, touched only
 //! where a message changed something.
 //!
-//! [`Roster`] is the plain model of the room; the [`Scene`] keeps it and,
-//! after each message, writes only the signals its [`Changes`](crate::roster::Changes) name:
+//! [`Roster`] is the plain model of the room (a rule of the core); the
+//! [`Scene`] keeps it and, after each message, writes only the signals its
+//! [`Changes`](cursors_client_core::roster::Changes) name:
 //!
 //! - `people` (the presence list and head count) on joins, leaves, renames
 //!   and away;
@@ -25,17 +26,18 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use cursors_client_core::crowd::CrowdCount;
+use cursors_client_core::diagnostics::Counters;
+use cursors_client_core::motion::{Glides, TIME_CONSTANT_MS};
+use cursors_client_core::roster::{Chat, Me, Peer, Person, Roster, is_idle};
 use cursors_protocol::{Point, ServerMessage};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::MediaQueryList;
 
-use crate::crowd::CrowdCount;
-use crate::diagnostics::Counters;
-use crate::motion::{Glides, TIME_CONSTANT_MS};
-use crate::roster::{Chat, Me, Peer, Person, Roster, is_idle};
-use crate::social_view::Social;
+use crate::social_scene::Social;
+use crate::timing::{after_rendering, now_ms};
 
 /// How often idle cursors are looked for, while any cursor is awake.
 const IDLE_SWEEP: Duration = Duration::from_millis(500);
@@ -366,21 +368,6 @@ impl Drop for Scene {
                 .remove_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
         }
     }
-}
-
-/// A precise clock for measuring the page's own work (milliseconds).
-pub fn now_ms() -> f64 {
-    window()
-        .performance()
-        .map_or_else(js_sys::Date::now, |performance| performance.now())
-}
-
-/// Runs `then` once the DOM updates that the current callback caused have
-/// been applied. Leptos runs its effects as tasks queued when a signal is
-/// written; a task spawned afterwards runs after them, so timing up to it
-/// counts the redrawing too.
-pub fn after_rendering(then: impl FnOnce() + 'static) {
-    leptos::task::spawn_local(async move { then() });
 }
 
 /// The page's scene, handed to components by context: a `Copy` key to it

@@ -12,6 +12,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
+use crate::timing::now_ms;
+
 /// What the socket reports to its owner.
 #[derive(Debug)]
 pub enum SocketEvent {
@@ -47,7 +49,7 @@ impl Socket {
 
         let report = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let received_at = crate::scene::now_ms();
+            let received_at = now_ms();
             let Some(text) = event.data().as_string() else {
                 return;
             };

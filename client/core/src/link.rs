@@ -19,7 +19,7 @@ use std::time::Duration;
 use cursors_protocol::{ClientMessage, NameError, Point, ServerMessage, normalize_name};
 
 use crate::backoff::reconnect_delay;
-use crate::connection::status::{Status, server_close_reason};
+use crate::status::{Status, server_close_reason};
 use crate::throttle::{FrameThrottle, FrameTurn};
 
 /// How long a cleared chat bubble takes to fade (matches the CSS).

@@ -1,12 +1,13 @@
 //! The page's link to the server, kept alive across drops.
 //!
-//! The decisions are in [`link`]: a plain [`Link`] that reconnects after
-//! any drop with exponential backoff and full jitter ([`crate::backoff`]),
-//! comes back as the same user by offering the `resume` token of the last
-//! `welcome` (after asking the other tabs, [`crate::tabs`]), measures the
-//! round trip with `ping`/`pong`, and sends only the current state after a
-//! reconnect: while offline nothing is queued. [`status`] says what the top
-//! bar shows.
+//! The decisions are in [`cursors_client_core::link`]: a plain [`Link`]
+//! that reconnects after any drop with exponential backoff and full jitter
+//! ([`cursors_client_core::backoff`]), comes back as the same user by
+//! offering the `resume` token of the last `welcome` (after asking the
+//! other tabs, [`crate::tabs`]), measures the round trip with
+//! `ping`/`pong`, and sends only the current state after a reconnect: while
+//! offline nothing is queued. [`cursors_client_core::status`] says what the
+//! top bar shows.
 //!
 //! This module is the browser side and decides nothing: a [`Connection`]
 //! hands each event (the socket's, a timer's, the pointer's, the page's) to
@@ -21,24 +22,21 @@
 //!
 //! Components reach it by context, through a [`ConnectionHandle`].
 
-pub mod link;
-pub mod status;
-
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use cursors_client_core::address::socket_url;
+use cursors_client_core::diagnostics::Counters;
+use cursors_client_core::follow::Follow;
+use cursors_client_core::link::{Command, Link, Remembered};
+use cursors_client_core::status::Status;
 use cursors_protocol::{ClientMessage, NameError, Point, RoomName, ServerMessage, normalize_name};
 use leptos::prelude::*;
 
-use crate::address::socket_url;
-use crate::diagnostics::Counters;
-use crate::follow::Follow;
-use crate::scene::{Scene, after_rendering, now_ms};
+use crate::scene::Scene;
 use crate::socket::{Socket, SocketEvent};
 use crate::tabs::Tabs;
-
-pub use link::{Command, Link, Remembered, Timer};
-pub use status::Status;
+use crate::timing::{after_rendering, now_ms};
 
 /// Signals the connection keeps up to date for the components (the room
 /// itself is in the [`Scene`]).

@@ -4,11 +4,11 @@
 //!
 //! In a crowd the server sends this page only the people in its view (at
 //! most `--visible-cursors`), and once a second at most a `crowd` count of
-//! everyone with their cursors per cell of an 8 × 8 grid. The
-//! [`crate::roster`] keeps that count as a [`CrowdCount`]; the rules here
-//! turn it into what is drawn and said. They are pure, so they are
-//! unit-tested natively; the components in [`crate::crowd_view`] only read
-//! their results.
+//! everyone with their cursors per cell of an 8 × 8 grid. The roster
+//! (which imports this module) keeps that count as a [`CrowdCount`]; the
+//! rules here turn it into what is drawn and said. They are pure, so they
+//! are unit-tested natively; the page's components (`crowd_view`) only
+//! read their results.
 
 /// The board's grid for the heat: this many cells a side, row by row from
 /// the top left (as the server counts them).

@@ -17,7 +17,7 @@
 //! server keeps a resumed user's follow, and a page that forgot it would
 //! be shown someone it no longer marks as followed.
 //!
-//! Like the connection's [`crate::connection::link`], this decides and does
+//! Like the connection's [`crate::link`], this decides and does
 //! not act: each rule returns the message to send, and the browser side
 //! sends it.
 

@@ -4,7 +4,8 @@
 //! spotlight shows, and what the screen-reader announcer says and when.
 //!
 //! Everything takes the time as an argument (`Date.now()` milliseconds), so
-//! it is unit-tested natively below; [`crate::social_view`] draws it.
+//! it is unit-tested natively below; the page's `social_scene` and
+//! `social_view` draw it.
 
 use std::collections::VecDeque;
 
