@@ -89,6 +89,14 @@ if $want_browser && ! grep -qs "\"version\": \"$AXE_CORE_VERSION\"" "$TOOLS/node
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" "axe-core@$AXE_CORE_VERSION"
 fi
 
+# 4c. Brotli, which scripts/build-client.sh uses to precompress the
+#     client's assets once at build time (the server sends the .br files
+#     instead of compressing per request).
+if ! command -v brotli >/dev/null; then
+  say "installing brotli"
+  apt_install brotli
+fi
+
 # 5. For the browser tests: Chromium and a matching ChromeDriver.
 if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
   say "installing chromium and chromedriver"

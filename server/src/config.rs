@@ -38,6 +38,11 @@ pub struct Config {
     #[arg(long, env = "CURSORS_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// Serve `/metrics` on this address instead of the main one, so that a
+    /// public port need not show it (port 0 picks a free one).
+    #[arg(long, env = "CURSORS_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Directory of the built client (Trunk's `dist/`), served at `/`.
     #[arg(long, env = "CURSORS_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,

@@ -9,6 +9,8 @@
 //! - `admission`: checks before the upgrade (room, origin, connection caps);
 //! - `rate_limit`: each connection's message rate limit;
 //! - `ws`: the handshake, the per-connection task and how it writes frames;
+//! - [`static_files`]: the built client, served with cache and security
+//!   headers, precompressed where the build compressed it;
 //! - `listener`: the accept loop (header-read timeout, graceful shutdown);
 //! - [`identity`]: ids, friendly names and colours;
 //! - [`token`]: signed room tokens (`--token-key`), checked before the
@@ -26,20 +28,18 @@ mod mailbox;
 pub mod metrics;
 mod rate_limit;
 pub mod room;
+pub mod static_files;
 pub mod token;
 mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::handler::HandlerWithoutStateExt;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 
 use admission::{Admission, ConnectionLimits, OriginPolicy};
 pub use config::{Config, FanoutMode};
@@ -104,21 +104,36 @@ impl AppState {
     }
 }
 
-/// The HTTP routes: the WebSocket, health and metrics, and the client.
+/// The HTTP routes: the WebSocket, health, the metrics (unless they have
+/// an address of their own, `--metrics-addr`), and the client.
 pub fn router(state: AppState) -> Router {
-    // Only the static files are compressed; the wasm bundle shrinks ~3x.
-    let client = Router::new()
-        .fallback_service(
-            ServeDir::new(&state.config.static_dir)
-                .not_found_service(client_not_found.into_service()),
-        )
-        .layer(CompressionLayer::new());
-    Router::new()
+    let client = static_files::router(&state.config.static_dir);
+    let mut routes = Router::new()
         .route("/ws", any(ws::upgrade))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }));
+    if state.config.metrics_addr.is_none() {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .with_state(state)
         .merge(client)
+        .layer(axum::middleware::map_response(with_security_headers))
+}
+
+/// `/metrics` alone, for `--metrics-addr`: an address a public port need
+/// not show.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(axum::middleware::map_response(with_security_headers))
+}
+
+async fn with_security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .extend(static_files::security_headers());
+    response
 }
 
 async fn metrics(
@@ -134,13 +149,6 @@ async fn metrics(
     // The classic text format, said so with its version: scrapers pick
     // their parser by this header (see `metrics`).
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
-}
-
-async fn client_not_found() -> (StatusCode, &'static str) {
-    (
-        StatusCode::NOT_FOUND,
-        "Not found. If you expected the app here, build the client first: scripts/build-client.sh\n",
-    )
 }
 
 /// Binds `config.addr` and serves until SIGINT or SIGTERM: what the
@@ -228,6 +236,23 @@ pub async fn serve(
     };
     let websockets = state.connections.clone();
     let http_connections = TaskTracker::new();
+    if let Some(metrics_addr) = state.config.metrics_addr {
+        let metrics_listener = TcpListener::bind(metrics_addr).await?;
+        tracing::info!(
+            "metrics on http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        let app = metrics_router(state.clone());
+        let stop = shutdown.clone();
+        http_connections.spawn(async move {
+            let served = axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "the metrics listener failed");
+            }
+        });
+    }
     tracing::info!("listening on http://{address}");
     listener::accept_loop(
         listener,
