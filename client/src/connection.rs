@@ -232,14 +232,20 @@ impl Connection {
 
     // ANCHOR: connect
     /// Opens a socket to this page's room, offering `resume` (the token the
-    /// link holds) as `?resume=TOKEN`.
+    /// link holds) as `?resume=TOKEN`, and the room token the page was
+    /// opened with (`?token=`), which a server with `--token-key` asks for.
     fn open_socket(self: &Rc<Self>, resume: Option<&str>) {
         let location = window().location();
+        let room_token =
+            web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
+                .ok()
+                .and_then(|params| params.get("token"));
         let url = socket_url(
             &location.protocol().unwrap_or_default(),
             &location.host().unwrap_or_default(),
             &self.room,
             resume,
+            room_token.as_deref(),
         );
         let weak: Weak<Self> = Rc::downgrade(self);
         let opened = Socket::open(&url, move |event| {
