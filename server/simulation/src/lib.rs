@@ -7,13 +7,17 @@
 //!
 //! - [`choices`]: where decisions come from: a seed, or a fuzzer's bytes;
 //! - [`page`]: what one page knows, built only from what it was sent;
-//! - [`room`]: one room, its schedule, the truth beside it, the invariants.
+//! - [`room`]: one room, its schedule, the truth beside it, the invariants;
+//! - [`group`]: three servers sharing a room through the replication rules
+//!   over a simulated Redis that delays, drops while cut off, and loses a
+//!   server: after healing, they agree, and a dead server's people are gone.
 //!
 //! `cargo test -p cursors-simulation` tries a fixed set of seeds (every CI
 //! run); `scripts/simulate.sh SECONDS` tries new ones for as long as asked;
 //! `SIMULATION_SEED=N cargo test -p cursors-simulation` replays one.
 
 pub mod choices;
+pub mod group;
 pub mod page;
 pub mod room;
 
@@ -28,6 +32,12 @@ pub const STEPS: usize = 400;
 pub fn run_seed(seed: u64) -> Result<Summary, Failure> {
     let mut choices = Seeded::new(seed);
     RoomSimulation::new(&mut choices, seed).run(&mut choices, STEPS)
+}
+
+/// Runs the group simulation for one seed; returns the steps it took.
+pub fn run_group_seed(seed: u64) -> Result<usize, Failure> {
+    let mut choices = Seeded::new(seed);
+    group::GroupSimulation::new(seed).run(&mut choices, STEPS)
 }
 
 /// The one command that replays a seed, printed with every failure.

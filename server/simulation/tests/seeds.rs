@@ -2,7 +2,7 @@
 //! (so a red run is reproducible by its seed alone); `SIMULATION_SEED=N`
 //! runs that one seed instead, to replay a failure.
 
-use cursors_simulation::{report, run_seed};
+use cursors_simulation::{report, run_group_seed, run_seed};
 
 /// Seeds tried by every run: 0..SEEDS.
 const SEEDS: u64 = 2_000;
@@ -32,6 +32,32 @@ fn the_room_keeps_its_invariants_under_random_schedules() {
     assert!(
         failures.is_empty(),
         "{} of {} seeds failed; the first:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures[0]
+    );
+}
+
+/// Seeds of the group simulation tried by every run: 0..GROUP_SEEDS.
+const GROUP_SEEDS: u64 = 300;
+
+#[test]
+fn servers_sharing_a_room_agree_after_every_fault_heals() {
+    let seeds: Vec<u64> = match std::env::var("SIMULATION_SEED") {
+        Ok(seed) => vec![seed.parse().expect("SIMULATION_SEED is a number")],
+        Err(_) => (0..GROUP_SEEDS).collect(),
+    };
+    let failures: Vec<String> = seeds
+        .iter()
+        .filter_map(|seed| {
+            run_group_seed(*seed)
+                .err()
+                .map(|failure| report(*seed, &failure))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} group seeds failed; the first:\n{}",
         failures.len(),
         seeds.len(),
         failures[0]

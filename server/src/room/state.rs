@@ -438,6 +438,12 @@ impl RoomState {
         self.members.len()
     }
 
+    /// What the room knows of every member, here and on other servers, in
+    /// arrival order (for the group simulation's comparisons).
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.members.values().map(|member| &member.user)
+    }
+
     /// The user with this id and their resume token, if connected here.
     pub fn local_user(&self, id: &str) -> Option<(&User, &str)> {
         let member = self.members.get(self.by_id.get(id)?)?;

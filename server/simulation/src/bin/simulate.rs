@@ -1,5 +1,5 @@
 //! A longer search than the test's fixed seeds: runs new seeds of the room
-//! simulation for as many seconds as asked, and prints each failure with
+//! and the group simulations for as many seconds as asked, and prints each failure with
 //! the one command that replays it. `scripts/simulate.sh SECONDS` runs it.
 //!
 //!     simulate SECONDS [FIRST_SEED]
@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cursors_simulation::{report, run_seed};
+use cursors_simulation::{report, run_group_seed, run_seed};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,14 +40,18 @@ fn main() -> ExitCode {
             Ok(summary) => crowds += u64::from(summary.crowd_steps > 0),
             Err(failure) => {
                 failed += 1;
-                println!("{}", report(seed, &failure));
+                println!("room: {}", report(seed, &failure));
             }
+        }
+        if let Err(failure) = run_group_seed(seed) {
+            failed += 1;
+            println!("group: {}", report(seed, &failure));
         }
         tried += 1;
         seed = seed.wrapping_add(1);
     }
     println!(
-        "{tried} seeds tried (from {first} to {}), {crowds} became crowds, {failed} failed",
+        "{tried} seeds tried on the room and the group (from {first} to {}), {crowds} rooms became crowds, {failed} failed",
         seed.wrapping_sub(1)
     );
     if failed == 0 {

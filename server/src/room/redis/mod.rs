@@ -61,8 +61,8 @@
 
 mod group;
 mod link;
-mod records;
-mod replication;
+pub mod records;
+pub mod replication;
 mod scripts;
 mod sync;
 
