@@ -31,6 +31,10 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<String>,
     },
+    /// A new signed room token before the one the socket was opened with
+    /// runs out (only on a server with `--token-key`): the socket lasts
+    /// until the new one's `exp`.
+    Refresh { token: String },
     // ANCHOR: client-social
     /// An emoji reaction from the sender's cursor: one of [`REACTIONS`].
     React { emoji: String },

@@ -20,6 +20,10 @@ pub enum ServerMessage {
         /// period gives back this identity (see docs/PROTOCOL.md).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        /// When this socket ends (Unix seconds): its room token's `exp`, on
+        /// a server with `--token-key` only. A `refresh` moves it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<u64>,
     },
     /// Someone entered the room.
     Joined { peer: PeerInfo },
@@ -34,6 +38,9 @@ pub enum ServerMessage {
     Left { id: String },
     /// Answer to a client's `ping`.
     Pong { id: u64 },
+    /// A `refresh` was accepted: the socket now ends at `expires` (Unix
+    /// seconds).
+    Refreshed { expires: u64 },
     /// Someone's cursor-chat text changed (empty: cleared).
     Said { id: String, text: String },
     /// Someone went away (tab hidden, window unfocused) or came back.
@@ -95,6 +102,7 @@ impl ServerMessage {
             ServerMessage::Welcome { .. }
             | ServerMessage::Cursors { .. }
             | ServerMessage::Pong { .. }
+            | ServerMessage::Refreshed { .. }
             | ServerMessage::Error { .. }
             | ServerMessage::Crowd { .. }
             | ServerMessage::View { .. } => None,

@@ -44,7 +44,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::AppState;
-use crate::admission::{Admitted, ConnectionPermit, Request};
+use crate::admission::{Admitted, ConnectionPermit, Refusal, Request};
 use crate::config::FanoutMode;
 use crate::mailbox::Closed;
 use crate::rate_limit::{RateLimiter, Verdict};
@@ -145,14 +145,14 @@ pub async fn upgrade(
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        let ends = claims.map(|claims| instant_of(claims.exp));
+        let expires = claims.map(|claims| claims.exp);
         run_connection(
             app,
             socket,
             encoding,
             room,
             query.resume,
-            ends,
+            expires,
             peer,
             permit,
         )
@@ -211,8 +211,8 @@ fn instant_of(exp: u64) -> Instant {
 }
 
 /// The life of one WebSocket. `_permit` holds this connection's place under
-/// the connection caps until the function returns; `ends` is when its room
-/// token runs out, if it has one.
+/// the connection caps until the function returns; `expires` is when its
+/// room token runs out (Unix seconds), if it has one.
 #[allow(clippy::too_many_arguments)]
 async fn run_connection(
     app: AppState,
@@ -220,12 +220,16 @@ async fn run_connection(
     encoding: Encoding,
     room: RoomName,
     resume: Option<String>,
-    ends: Option<Instant>,
+    expires: Option<u64>,
     peer: SocketAddr,
     _permit: ConnectionPermit,
 ) {
     app.metrics.connection_opened();
-    let mut membership = match app.hub.join(&room, encoding, resume.as_deref()).await {
+    let mut membership = match app
+        .hub
+        .join(&room, encoding, resume.as_deref(), expires)
+        .await
+    {
         Ok(membership) => membership,
         Err(error) => {
             tracing::warn!(%peer, %room, %error, "could not join room");
@@ -235,7 +239,8 @@ async fn run_connection(
         }
     };
     tracing::info!(%peer, %room, id = membership.id(), "connected");
-    let ending = Connection::new(&app, &membership, ends)
+    let ends = expires.map(instant_of);
+    let ending = Connection::new(&app, &membership, &room, ends)
         .run(socket, &room, peer)
         .await;
     tracing::info!(%peer, %room, id = membership.id(), ?ending, "disconnected");
@@ -266,6 +271,7 @@ struct Connection<'a> {
     membership: &'a Membership,
     /// When the last unanswered ping must have been answered by.
     pong_due: Option<Instant>,
+    room: RoomName,
     /// When the room token runs out: the socket does not outlive it.
     token_ends: Option<Instant>,
     rate_limiter: RateLimiter,
@@ -278,7 +284,12 @@ struct Connection<'a> {
 }
 
 impl<'a> Connection<'a> {
-    fn new(app: &'a AppState, membership: &'a Membership, token_ends: Option<Instant>) -> Self {
+    fn new(
+        app: &'a AppState,
+        membership: &'a Membership,
+        room: &RoomName,
+        token_ends: Option<Instant>,
+    ) -> Self {
         let config = &app.config;
         let now = std::time::Instant::now();
         let rate_limiter = RateLimiter::new(
@@ -296,6 +307,7 @@ impl<'a> Connection<'a> {
             app,
             membership,
             pong_due: None,
+            room: room.clone(),
             token_ends,
             rate_limiter,
             say_limiter,
@@ -453,6 +465,10 @@ impl<'a> Connection<'a> {
                 self.answer(&ServerMessage::Pong { id });
                 Ok(())
             }
+            Ok(ClientMessage::Refresh { token }) => {
+                self.refresh(&token);
+                Ok(())
+            }
             Err(error) => {
                 self.refuse(&error.to_string());
                 Ok(())
@@ -490,6 +506,30 @@ impl<'a> Connection<'a> {
             code: ErrorCode::BadMessage,
             message: reason.to_owned(),
         });
+    }
+
+    /// A new room token for this socket: checked like the first one (same
+    /// room), it moves the socket's end to its `exp`. A refused one changes
+    /// nothing: the socket still ends when its token does.
+    fn refresh(&mut self, token: &str) {
+        let Some(key) = &self.app.admission.tokens else {
+            self.refuse("refresh: this server asks for no token");
+            return;
+        };
+        match key.verify(Some(token), self.room.as_str(), unix_now()) {
+            Ok(claims) => {
+                self.token_ends = Some(instant_of(claims.exp));
+                self.answer(&ServerMessage::Refreshed {
+                    expires: claims.exp,
+                });
+            }
+            Err(error) => {
+                self.app
+                    .metrics
+                    .refused(Refusal::Token(error.clone()).reason());
+                self.refuse(&format!("refresh refused: {error}"));
+            }
+        }
     }
 
     /// Queues a frame for this client only. If its queue is full the mailbox

@@ -25,11 +25,13 @@ async fn welcome_lists_peers_with_their_last_positions() {
         color,
         peers,
         resume,
+        expires,
     } = &newcomer.welcome
     else {
         unreachable!()
     };
     assert!(!id.is_empty() && !name.is_empty() && color.starts_with('#'));
+    assert_eq!(*expires, None, "no token, no end");
     assert!(
         resume.as_ref().is_some_and(|token| token.len() == 32),
         "{resume:?}"

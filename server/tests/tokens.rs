@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cursors_protocol::{ClientMessage, ServerMessage};
 use cursors_server::token::{Claims, TokenKey};
 use support::{Client, TestServer, metric};
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -147,6 +148,64 @@ async fn a_socket_is_closed_when_its_token_runs_out() {
     tokio::time::timeout(Duration::from_secs(5), lasting_client.sync())
         .await
         .expect("the other socket still answers");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn the_welcome_says_when_the_socket_ends_and_a_refresh_moves_it() {
+    let (server, _key) = server_with_tokens().await;
+    let first_end = now() + 2;
+    let brief = sign("lobby", first_end);
+    let mut client = Client::connect(&server.ws_url(&format!("?room=lobby&token={brief}"))).await;
+    let ServerMessage::Welcome { expires, .. } = &client.welcome else {
+        unreachable!("the first frame is the welcome")
+    };
+    assert_eq!(*expires, Some(first_end));
+    // A token for another room does not refresh this socket.
+    client
+        .send(&ClientMessage::Refresh {
+            token: sign("kitchen", now() + 3600),
+        })
+        .await;
+    let refused = client
+        .recv_until(|message| match message {
+            ServerMessage::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(refused.contains("refresh refused"), "{refused}");
+    let later_end = now() + 3600;
+    client
+        .send(&ClientMessage::Refresh {
+            token: sign("lobby", later_end),
+        })
+        .await;
+    let moved = client
+        .recv_until(|message| match message {
+            ServerMessage::Refreshed { expires } => Some(*expires),
+            _ => None,
+        })
+        .await;
+    assert_eq!(moved, later_end);
+    // Past the first token's end, the socket is still open.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    client.sync().await;
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_leaves_the_end_where_it_was() {
+    let (server, _key) = server_with_tokens().await;
+    let mut client =
+        Client::connect(&server.ws_url(&format!("?room=lobby&token={}", sign("lobby", now() + 2))))
+            .await;
+    client
+        .send(&ClientMessage::Refresh {
+            token: "tampered.token.value".to_owned(),
+        })
+        .await;
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::from(4401));
     server.stop().await.expect("stops");
 }
 

@@ -96,6 +96,7 @@ mod tests {
                 })
                 .collect(),
             resume: Some("token".into()),
+            expires: None,
         }
     }
 

@@ -577,6 +577,7 @@ mod tests {
             color: "#123456".into(),
             peers: Vec::<PeerSnapshot>::new(),
             resume: resume.map(str::to_owned),
+            expires: None,
         }
     }
 

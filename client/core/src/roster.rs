@@ -222,7 +222,9 @@ impl Roster {
                     }
                 }
             }
-            ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
+            ServerMessage::Pong { .. }
+            | ServerMessage::Refreshed { .. }
+            | ServerMessage::Error { .. } => {}
             ServerMessage::View { enter, exit } => self.view(enter, exit, now, &mut changes),
             ServerMessage::Crowd {
                 active,
@@ -389,6 +391,7 @@ mod tests {
                 },
             ],
             resume: None,
+            expires: None,
         });
         roster
     }
@@ -746,6 +749,7 @@ mod tests {
             color: "#e5484d".into(),
             peers: vec![snapshot("bo", Some((0.5, 0.5)))],
             resume: None,
+            expires: None,
         });
         assert!(welcomed_again.crowd);
         assert_eq!(roster.crowd(), None);
@@ -761,6 +765,7 @@ mod tests {
             color: "#000".into(),
             peers: vec![],
             resume: None,
+            expires: None,
         });
         assert_eq!(roster.headcount(), 1);
         assert!(roster.visible_ids().is_empty());

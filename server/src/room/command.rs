@@ -17,6 +17,8 @@ pub enum RoomCommand {
     Join {
         encoding: Encoding,
         resume: Option<String>,
+        /// When the socket's room token ends (Unix seconds), for its welcome.
+        expires: Option<u64>,
         reply: oneshot::Sender<Admission>,
     },
     Act {

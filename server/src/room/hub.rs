@@ -83,12 +83,14 @@ impl RoomHub {
     }
 
     /// Joins `room`, starting it if needed. The returned membership's mailbox
-    /// already holds the `welcome` frame.
+    /// already holds the `welcome` frame, which says when the socket ends
+    /// (`expires`, its room token's `exp`) if it does.
     pub async fn join(
         &self,
         room: &RoomName,
         encoding: Encoding,
         resume: Option<&str>,
+        expires: Option<u64>,
     ) -> Result<Membership, JoinError> {
         // An empty room shuts itself down; a join can race with that. The room
         // then refuses the join (drops the reply) and the next attempt starts
@@ -99,6 +101,7 @@ impl RoomHub {
             let join = RoomCommand::Join {
                 encoding,
                 resume: resume.map(str::to_owned),
+                expires,
                 reply,
             };
             if commands.send(join).await.is_err() {
@@ -316,9 +319,9 @@ mod tests {
         let hub = hub();
         let one = RoomName::parse(Some("one")).unwrap();
         let two = RoomName::parse(Some("two")).unwrap();
-        let ada = hub.join(&one, Encoding::Json, None).await.unwrap();
-        let bo = hub.join(&one, Encoding::Json, None).await.unwrap();
-        let cy = hub.join(&two, Encoding::Json, None).await.unwrap();
+        let ada = hub.join(&one, Encoding::Json, None, None).await.unwrap();
+        let bo = hub.join(&one, Encoding::Json, None, None).await.unwrap();
+        let cy = hub.join(&two, Encoding::Json, None, None).await.unwrap();
         // Counted by the room task once it has handled the joins.
         received(&cy).await;
         assert_eq!(hub.occupied_rooms(), 2);
@@ -352,11 +355,14 @@ mod tests {
     async fn a_membership_superseded_by_a_resume_can_no_longer_move_speak_or_rename() {
         let hub = hub();
         let room = RoomName::parse(Some("takeover")).unwrap();
-        let watcher = hub.join(&room, Encoding::Json, None).await.unwrap();
-        let first = hub.join(&room, Encoding::Json, None).await.unwrap();
+        let watcher = hub.join(&room, Encoding::Json, None, None).await.unwrap();
+        let first = hub.join(&room, Encoding::Json, None, None).await.unwrap();
         let token = resume_token(&received(&first).await);
         let id = first.id().to_owned();
-        let second = hub.join(&room, Encoding::Json, Some(&token)).await.unwrap();
+        let second = hub
+            .join(&room, Encoding::Json, Some(&token), None)
+            .await
+            .unwrap();
         assert_eq!(second.id(), id);
 
         // The old connection has not noticed yet and sends on.

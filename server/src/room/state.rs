@@ -636,6 +636,9 @@ impl RoomState {
                 .map(|(_, peer)| peer.user.snapshot())
                 .collect(),
             resume: Some(session.resume_token.clone()),
+            // The socket's own business, not the room's: the room task
+            // fills it in (see `task.rs`).
+            expires: None,
         }
     }
 

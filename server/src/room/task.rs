@@ -23,7 +23,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cursors_protocol::{CursorPosition, RoomName};
+use cursors_protocol::{CursorPosition, RoomName, ServerMessage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
@@ -64,6 +64,8 @@ struct Attachment {
 /// A join waiting for its `Admitted` event.
 struct PendingJoin {
     encoding: Encoding,
+    /// When the socket's room token ends, for its welcome.
+    expires: Option<u64>,
     reply: oneshot::Sender<Admission>,
 }
 
@@ -193,6 +195,7 @@ impl<L: RoomLink> RoomTask<L> {
             RoomCommand::Join {
                 encoding,
                 resume,
+                expires,
                 reply,
             } => {
                 if reply.is_closed() {
@@ -209,7 +212,15 @@ impl<L: RoomLink> RoomTask<L> {
                     resume => Input::Join { resume },
                 };
                 let events = self.state.apply(input, Instant::now());
-                self.route(events, Some(PendingJoin { encoding, reply }), Origin::Here);
+                self.route(
+                    events,
+                    Some(PendingJoin {
+                        encoding,
+                        expires,
+                        reply,
+                    }),
+                    Origin::Here,
+                );
             }
             RoomCommand::Act { from, action } => {
                 let events = self
@@ -255,9 +266,18 @@ impl<L: RoomLink> RoomTask<L> {
                     welcome,
                     resumed,
                 } => {
-                    let Some(PendingJoin { encoding, reply }) = join.take() else {
+                    let Some(PendingJoin {
+                        encoding,
+                        expires,
+                        reply,
+                    }) = join.take()
+                    else {
                         continue;
                     };
+                    let mut welcome = welcome;
+                    if let ServerMessage::Welcome { expires: ends, .. } = &mut welcome {
+                        *ends = expires;
+                    }
                     let mailbox = Arc::new(Mailbox::new(self.outbound_queue));
                     // The welcome goes in first, so it is the first frame on the wire.
                     let _ = mailbox.push_event(text_frame(&welcome));

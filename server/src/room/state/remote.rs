@@ -197,6 +197,7 @@ impl RoomState {
             // Each server tells its own members about the crowd.
             ServerMessage::Welcome { .. }
             | ServerMessage::Pong { .. }
+            | ServerMessage::Refreshed { .. }
             | ServerMessage::Error { .. }
             | ServerMessage::Crowd { .. }
             | ServerMessage::View { .. } => {}
