@@ -61,7 +61,7 @@
 
 mod group;
 mod link;
-mod records;
+pub(crate) mod records;
 mod replication;
 mod scripts;
 mod sync;
