@@ -42,8 +42,8 @@ cargo +nightly fuzz run "${build[@]}" -s none "$target" "$corpus" -- \
   -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=$?
 # libFuzzer's last status line (runs, cov, ft, corpus, exec/s) and its
 # final stats; the whole log stays beside the corpus.
-grep -E '^#[0-9]+' "$log" | tail -1 || true
-grep -E '^stat::' "$log" || true
+grep -aE '^#[0-9]+' "$log" | tail -1 || true
+grep -aE '^stat::' "$log" || true
 if [ "$status" != 0 ]; then
   tail -40 "$log" >&2
   die "$target failed (exit $status); log: ${log#"$ROOT/"}, crash under fuzz/artifacts/$target/"

@@ -43,11 +43,9 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let serde = serde_json::from_str::<Envelope>(text);
+    // As the dispatch task reads it: the sender first (a server's own
+    // messages stop there), then the body.
     let received = serde_json::from_str::<Received>(text);
-    if let Ok(received) = &received {
-        // The sender is read first: a server's own messages stop there.
-        assert!(!received.server.is_empty() || text.contains("\"server\""));
-    }
     let quick = received.and_then(Received::envelope);
     match (&quick, &serde) {
         (Ok(quick), Ok(serde)) => assert_eq!(quick, serde, "{text}"),
