@@ -14,7 +14,7 @@
 # several times faster. It is optimised, which cargo-fuzz does with one
 # codegen unit per crate: minutes to build on two cores, once. --quick
 # (what scripts/test.sh's few seconds per target use) builds unoptimised
-# instead: about a third less to build, several times fewer runs a second.
+# instead: a third less to build, some twenty times fewer runs a second.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
