@@ -7,9 +7,10 @@
 //! Asserts, beyond not panicking:
 //! - a record read is written back as the same record;
 //! - the quick envelope read agrees with serde's reading of `Envelope`
-//!   wherever both accept it, and accepts whatever serde accepts; what
-//!   only the quick read accepts is what it skips unread (a lone surrogate
-//!   escape in a field it does not look into);
+//!   wherever both accept it, and accepts whatever serde accepts but a
+//!   variant's index in place of its tag's name; what only the quick read
+//!   accepts is what it skips unread (a lone surrogate escape in a field
+//!   it does not look into);
 //! - the same for a published message's body: the quick read of a
 //!   `cursors` frame (protocol/src/quick.rs) against the enum.
 #![no_main]
@@ -50,7 +51,19 @@ fuzz_target!(|data: &[u8]| {
     match (&quick, &serde) {
         (Ok(quick), Ok(serde)) => assert_eq!(quick, serde, "{text}"),
         (Err(error), Ok(serde)) => {
-            panic!("serde reads {serde:?}, the quick read refuses it ({error}): {text}")
+            // serde reads a variant's index in place of its name when the
+            // tag was buffered first, as Envelope's flattened body is
+            // (`"kind":2`, `"type":5`); the quick read reads the tag itself
+            // and wants the name, as the protocol says. Anything else serde
+            // reads, the quick read must too: the same envelope, written
+            // out again, reads back as itself.
+            assert!(
+                error.to_string().starts_with("invalid type: integer"),
+                "serde reads {serde:?}, the quick read refuses it ({error}): {text}"
+            );
+            let json = serde_json::to_string(serde).expect("an envelope serialises");
+            let again = serde_json::from_str::<Received>(&json).and_then(Received::envelope);
+            assert_eq!(again.as_ref().ok(), Some(serde), "{json}");
         }
         (Ok(quick), Err(error)) => assert!(
             only_read_escapes_refuse(error),
