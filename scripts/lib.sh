@@ -7,6 +7,8 @@ TRUNK_VERSION="0.21.14"
 BINARYEN_VERSION="132"
 # axe-core, which the browser harness injects for the accessibility test.
 AXE_CORE_VERSION="4.10.3"
+# The fuzz targets' runner (fuzz/, scripts/fuzz.sh); built with stable.
+CARGO_FUZZ_VERSION="0.13.2"
 
 # Tools installed by setup.sh: cargo's bin dir and the local npm packages.
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
@@ -36,6 +38,12 @@ install_tool() {
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     cargo install "$@"
+}
+
+# Whether rustup has a nightly toolchain, which the fuzz builds need
+# (libFuzzer's coverage instrumentation and sanitizers are nightly flags).
+has_nightly() {
+  rustup toolchain list 2>/dev/null | grep -q '^nightly'
 }
 
 # The wasm-bindgen version the client is locked to; its CLI must match.

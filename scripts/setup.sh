@@ -7,17 +7,21 @@
 #   scripts/setup.sh --browser  also chromium + chromedriver for the tests
 #   scripts/setup.sh --redis    also redis-server (tests of several servers)
 #   scripts/setup.sh --haproxy  also HAProxy (scripts/cluster.sh)
+#   scripts/setup.sh --fuzz     also cargo-fuzz, where a nightly toolchain is
+#                               (the fuzz targets need one; see docs/TESTING.md)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 want_browser=false
 want_redis=false
 want_haproxy=false
+want_fuzz=false
 for flag in "$@"; do
   case "$flag" in
     --browser) want_browser=true ;;
     --redis) want_redis=true ;;
     --haproxy) want_haproxy=true ;;
+    --fuzz) want_fuzz=true ;;
     *) die "unknown flag $flag (see the top of $0)" ;;
   esac
 done
@@ -125,6 +129,18 @@ fi
 if $want_haproxy && ! command -v haproxy >/dev/null; then
   say "installing haproxy"
   apt_install haproxy
+fi
+
+# 8. cargo-fuzz, for the fuzz targets in fuzz/. They build with nightly's
+#    sanitizer flags; without a nightly toolchain there is nothing to run
+#    them with, so nothing is installed (scripts/test.sh says it skips them).
+if $want_fuzz; then
+  if ! has_nightly; then
+    say "no nightly toolchain: cargo-fuzz not installed"
+  elif [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    install_tool cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+  fi
 fi
 
 say "setup complete"

@@ -13,7 +13,8 @@
 pub mod binary;
 mod client;
 mod names;
-mod quick;
+#[doc(hidden)]
+pub mod quick;
 mod server;
 mod social;
 

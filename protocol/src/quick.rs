@@ -11,6 +11,10 @@
 //! *position* inside a batch is skipped unread, where the general way
 //! reads it into its tree first (so a lone surrogate escape there is
 //! refused only by the general way).
+//!
+//! Public, hidden from the docs, only so that the fuzz targets (`fuzz/`)
+//! can hold both ways to that promise; callers go through
+//! `ClientMessage::parse` and `ServerMessage::parse`.
 
 use std::fmt;
 
@@ -21,13 +25,13 @@ use crate::{CursorPosition, Point};
 
 // ANCHOR: quick
 /// The positions of a `cursors` frame, if `text` is one read the quick way.
-pub(crate) fn cursors(text: &str) -> Option<Vec<CursorPosition>> {
+pub fn cursors(text: &str) -> Option<Vec<CursorPosition>> {
     let frame: CursorsFrame = read_object(text)?;
     Some(frame.moves)
 }
 
 /// The point of a `move` frame, if `text` is one read the quick way.
-pub(crate) fn move_point(text: &str) -> Option<Point> {
+pub fn move_point(text: &str) -> Option<Point> {
     let MoveFrame { x, y, .. } = read_object(text)?;
     Some(Point { x, y })
 }

@@ -15,7 +15,9 @@
 //! - [`identity`]: ids, friendly names and colours;
 //! - [`token`]: signed room tokens (`--token-key`), checked before the
 //!   upgrade, and signed by `cursors-server token`;
-//! - [`metrics`]: counters, gauges and histograms exported at `/metrics`.
+//! - [`metrics`]: counters, gauges and histograms exported at `/metrics`;
+//! - `fuzzing`: the private parsers the fuzz targets (`fuzz/`) call
+//!   directly; hidden from the docs, not an API.
 //!
 //! [`serve`] runs the whole server on a listener the caller bound, which is
 //! how `main` starts it and how tests start it on port 0.
@@ -31,6 +33,19 @@ pub mod room;
 pub mod static_files;
 pub mod token;
 mod ws;
+
+/// What the fuzz targets in `fuzz/` feed directly: everything the server
+/// reads from a client before the upgrade (the request's method, version
+/// and headers; its room and origin), and what it reads back from Redis
+/// (records and envelopes). These stay private to the server otherwise.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::admission::{
+        Admission, ConnectionLimits, OriginPolicy, Refusal, Request as AdmissionRequest,
+    };
+    pub use crate::room::redis::records::{Envelope, Received, Replicated, UserRecord};
+    pub use crate::ws::handshake::{Handshake, NotAnUpgrade, check};
+}
 
 use std::sync::Arc;
 

@@ -52,7 +52,7 @@ use crate::room::timer::sleep_until_some;
 use crate::room::{DisconnectKind, Encoding, Membership};
 
 mod frames;
-mod handshake;
+pub(crate) mod handshake;
 
 use frames::StreamPosition;
 use handshake::Handshake;

@@ -61,6 +61,8 @@
 
 mod group;
 mod link;
+// Public for the group simulation (`server/simulation`) and the fuzz
+// targets, which drive the replication rules and read records directly.
 pub mod records;
 pub mod replication;
 mod scripts;

@@ -9,8 +9,11 @@
 //! writer task, off the room's loop.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use cursors_protocol::{PeerSnapshot, Point, RoomName, ServerMessage};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -113,8 +116,11 @@ pub enum Replicated {
 /// channel, and is dropped there; the others' bodies are then read without
 /// serde's generic tree, which `Envelope`'s `flatten` and `tag` would build
 /// for every message (see `ServerMessage::parse`). Fields it does not know
-/// are skipped unread, as a newer server's additions must be.
+/// are skipped unread, as a newer server's additions must be. Only an
+/// object is an envelope: serde's derive would also read the fields from
+/// an array, which `Envelope` refuses.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Received<'a> {
     #[serde(borrow)]
     pub server: Cow<'a, str>,
@@ -126,6 +132,28 @@ pub struct Received<'a> {
     users: Option<&'a RawValue>,
     #[serde(borrow, default)]
     id: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Received<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectOnly)
+    }
+}
+
+/// Hands the derived reader of [`Received`] an object's fields, and
+/// refuses anything else (an array above all).
+struct ObjectOnly;
+
+impl<'de> Visitor<'de> for ObjectOnly {
+    type Value = Received<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an envelope object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Received<'de>, A::Error> {
+        Received::deserialize(MapAccessDeserializer::new(map))
+    }
 }
 
 impl Received<'_> {
@@ -258,6 +286,18 @@ mod tests {
             assert!(serde_json::from_str::<Envelope>(text).is_err(), "{text}");
             let whole = serde_json::from_str::<Received>(text).and_then(Received::envelope);
             assert!(whole.is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_envelope_spelt_as_an_array_is_refused_as_serde_refuses_it() {
+        // serde's derive reads a struct from an array of its fields too;
+        // `Envelope` (a flattened, tagged body) reads only objects. Found
+        // by the redis_records fuzz target.
+        for text in [r#"["s","claimed",null,null,"ab1"]"#, r#"["","o"]"#] {
+            assert!(serde_json::from_str::<Envelope>(text).is_err(), "{text}");
+            let received = serde_json::from_str::<Received>(text);
+            assert!(received.is_err(), "{text} read as {received:?}");
         }
     }
 
