@@ -72,7 +72,7 @@ impl User {
     }
 
     async fn move_to(&mut self, x: f64, y: f64) -> Result<()> {
-        let text = ClientMessage::Move { x, y }.to_json();
+        let text = ClientMessage::Move { x, y, anchor: None }.to_json();
         self.sink.send(Message::text(text)).await?;
         Ok(())
     }

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(point) = quick::move_point(text) {
         match serde_json::from_str::<ClientMessage>(text) {
-            Ok(ClientMessage::Move { x, y }) => assert!(
+            Ok(ClientMessage::Move { x, y, .. }) => assert!(
                 x.to_bits() == point.x.to_bits() && y.to_bits() == point.y.to_bits(),
                 "the quick read says {point:?}, the enum ({x}, {y}): {text:?}"
             ),

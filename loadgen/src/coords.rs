@@ -96,12 +96,13 @@ mod tests {
 
     /// Through the JSON text a client sends and the one a server sends back.
     fn through_json(x: f64, y: f64) -> (f64, f64) {
-        let text = ClientMessage::Move { x, y }.to_json();
-        let Ok(ClientMessage::Move { x, y }) = ClientMessage::parse(&text) else {
+        let text = ClientMessage::Move { x, y, anchor: None }.to_json();
+        let Ok(ClientMessage::Move { x, y, .. }) = ClientMessage::parse(&text) else {
             panic!("{text}")
         };
         let relayed = ServerMessage::Cursors {
             moves: vec![CursorPosition {
+                anchor: None,
                 id: "p1".into(),
                 x,
                 y,

@@ -408,7 +408,7 @@ fn observe(
 async fn send_move(socket: &mut Socket, plan: &Plan, clock: &SendClock, sequence: u64) -> bool {
     let (x, y) = coords::encode(plan.user, sequence);
     clock.record(plan.user, sequence, Instant::now());
-    let text = ClientMessage::Move { x, y }.to_json();
+    let text = ClientMessage::Move { x, y, anchor: None }.to_json();
     socket.send(Message::text(text)).await.is_ok()
 }
 

@@ -22,6 +22,7 @@ fn mean_time<T>(rounds: u32, mut parse: impl FnMut() -> T) -> Duration {
 fn main() {
     let moves: Vec<CursorPosition> = (0..100)
         .map(|index| CursorPosition {
+            anchor: None,
             id: format!("ab{index:04}"),
             x: 0.123_456 + f64::from(index) / 1000.0,
             y: 0.654_321,
@@ -29,6 +30,7 @@ fn main() {
         .collect();
     let batch = ServerMessage::Cursors { moves }.to_json();
     let one_move = ClientMessage::Move {
+        anchor: None,
         x: 0.4215,
         y: 0.1337,
     }

@@ -82,6 +82,7 @@ pub fn decode_cursors(frame: &[u8]) -> Result<Vec<CursorPosition>, BinaryError> 
             id: id.to_owned(),
             x,
             y,
+            anchor: None,
         })
     })?;
     Ok(moves)
@@ -93,6 +94,7 @@ mod tests {
 
     fn position(id: &str, x: f64, y: f64) -> CursorPosition {
         CursorPosition {
+            anchor: None,
             id: id.into(),
             x,
             y,

@@ -14,8 +14,14 @@ use crate::{ErrorCode, Point, REACTIONS};
 pub enum ClientMessage {
     /// Sets or changes the sender's display name.
     Hello { name: String },
-    /// The sender's pointer is at `(x, y)` on the board.
-    Move { x: f64, y: f64 },
+    /// The sender's pointer is at `(x, y)` on the board (for the embed: of
+    /// the host page's document), over `anchor` if it says so.
+    Move {
+        x: f64,
+        y: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        anchor: Option<Anchor>,
+    },
     /// The sender's pointer left the board: hide the cursor, keep the user.
     Leave,
     /// Asks for a `pong` carrying the same id, to measure round-trip time.
@@ -48,6 +54,36 @@ pub enum ClientMessage {
 }
 // ANCHOR_END: client-message
 
+// ANCHOR: anchor
+/// Where a cursor is by the content under it, on a page that is not laid
+/// out the same in every window (the embed): the element whose
+/// `data-cursor-anchor`, or else `id`, is `id`, and the spot within its box
+/// as fractions in `[0, 1]` from its top left corner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub id: String,
+    pub x: f64,
+    pub y: f64,
+}
+
+impl Anchor {
+    /// An anchor's `id`: 1 to [`MAX_ID_CHARS`] characters, no control
+    /// characters.
+    pub fn is_valid_id(id: &str) -> bool {
+        !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.chars().any(char::is_control)
+    }
+
+    pub fn is_valid(&self) -> bool {
+        Self::is_valid_id(&self.id)
+            && Point {
+                x: self.x,
+                y: self.y,
+            }
+            .is_on_board()
+    }
+}
+// ANCHOR_END: anchor
+
 /// Longest cursor-chat text, in characters.
 pub const MAX_SAY_CHARS: usize = 64;
 
@@ -70,6 +106,8 @@ pub enum ProtocolError {
     BadSay,
     #[error("an id must be 1 to {MAX_ID_CHARS} characters without control characters")]
     BadId,
+    #[error("an anchor needs an id of 1 to {MAX_ID_CHARS} characters and a spot within [0, 1]")]
+    BadAnchor,
     #[error("not one of the reactions {REACTIONS:?}")]
     UnknownReaction,
 }
@@ -91,16 +129,20 @@ impl ClientMessage {
     /// a client sends, is read the quick way first (see `quick.rs`).
     pub fn parse(text: &str) -> Result<Self, ProtocolError> {
         let message = match crate::quick::move_point(text) {
-            Some(Point { x, y }) => ClientMessage::Move { x, y },
+            Some(Point { x, y }) => ClientMessage::Move { x, y, anchor: None },
             None => serde_json::from_str(text)
                 .map_err(|error| ProtocolError::Malformed(error.to_string()))?,
         };
         match message {
-            ClientMessage::Move { x, y } | ClientMessage::Point { x, y }
+            ClientMessage::Move { x, y, .. } | ClientMessage::Point { x, y }
                 if !Point { x, y }.is_on_board() =>
             {
                 Err(ProtocolError::CoordinateOutOfRange)
             }
+            ClientMessage::Move {
+                anchor: Some(anchor),
+                ..
+            } if !anchor.is_valid() => Err(ProtocolError::BadAnchor),
             // ANCHOR: parse-react
             ClientMessage::React { emoji } if !is_reaction(&emoji) => {
                 Err(ProtocolError::UnknownReaction)

@@ -18,7 +18,7 @@ pub mod quick;
 mod server;
 mod social;
 
-pub use client::{ClientMessage, MAX_ID_CHARS, MAX_SAY_CHARS, ProtocolError};
+pub use client::{Anchor, ClientMessage, MAX_ID_CHARS, MAX_SAY_CHARS, ProtocolError};
 pub use names::{
     DEFAULT_ROOM, MAX_NAME_CHARS, MAX_ROOM_CHARS, NameError, RoomError, RoomName, normalize_name,
 };

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Point;
+use crate::{Anchor, Point};
 
 // ANCHOR: server-message
 /// A message from the server. Clients ignore types they do not know, which
@@ -147,6 +147,9 @@ pub struct PeerSnapshot {
     /// Present (and true) only while that user is away.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub away: bool,
+    /// The content under the cursor, if its page said (the embed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<Anchor>,
 }
 
 impl PeerSnapshot {
@@ -158,6 +161,7 @@ impl PeerSnapshot {
             x: position.map(|point| point.x),
             y: position.map(|point| point.y),
             away: false,
+            anchor: None,
         }
     }
 
@@ -176,6 +180,10 @@ pub struct CursorPosition {
     pub id: String,
     pub x: f64,
     pub y: f64,
+    /// The content under the cursor, if its page said (the embed); absent
+    /// from binary frames, whose readers place the cursor by `x`, `y`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<Anchor>,
 }
 
 impl CursorPosition {

@@ -4,7 +4,9 @@
 //! be the same JSON value (key order aside). Then every bad input of the
 //! protocol's table must be refused by `ClientMessage::parse`.
 
-use cursors_protocol::{ClientMessage, CursorPosition, Point, ProtocolError, ServerMessage};
+use cursors_protocol::{
+    Anchor, ClientMessage, CursorPosition, Point, ProtocolError, ServerMessage,
+};
 use serde_json::Value;
 
 fn same_json(left: &str, right: &str) {
@@ -34,6 +36,7 @@ fn client_messages_match_the_protocol() {
     assert_eq!(
         client_round_trip(r#"{"type":"move","x":0.4215,"y":0.1337}"#),
         ClientMessage::Move {
+            anchor: None,
             x: 0.4215,
             y: 0.1337
         }
@@ -95,6 +98,48 @@ fn client_messages_match_the_protocol() {
         client_round_trip(r#"{"type":"spotlight","on":false}"#),
         ClientMessage::Spotlight { on: false }
     );
+}
+
+#[test]
+fn anchored_positions_match_the_protocol() {
+    let intro = Anchor {
+        id: "intro".into(),
+        x: 0.3,
+        y: 0.6,
+    };
+    assert_eq!(
+        client_round_trip(
+            r#"{"type":"move","x":0.41,"y":0.12,"anchor":{"id":"intro","x":0.3,"y":0.6}}"#
+        ),
+        ClientMessage::Move {
+            x: 0.41,
+            y: 0.12,
+            anchor: Some(intro.clone()),
+        }
+    );
+    assert_eq!(
+        server_round_trip(
+            r#"{"type":"cursors","moves":[{"id":"p1","x":0.41,"y":0.12,"anchor":{"id":"intro","x":0.3,"y":0.6}}]}"#
+        ),
+        ServerMessage::Cursors {
+            moves: vec![CursorPosition {
+                id: "p1".into(),
+                x: 0.41,
+                y: 0.12,
+                anchor: Some(intro),
+            }]
+        }
+    );
+    for bad in [
+        r#"{"type":"move","x":0.5,"y":0.5,"anchor":{"id":"","x":0.3,"y":0.6}}"#,
+        r#"{"type":"move","x":0.5,"y":0.5,"anchor":{"id":"a\u0007b","x":0.3,"y":0.6}}"#,
+        r#"{"type":"move","x":0.5,"y":0.5,"anchor":{"id":"intro","x":1.5,"y":0.6}}"#,
+        r#"{"type":"move","x":0.5,"y":0.5,"anchor":{"id":"intro","x":0.3,"y":-0.1}}"#,
+    ] {
+        assert_eq!(ClientMessage::parse(bad), Err(ProtocolError::BadAnchor), "{bad}");
+    }
+    let long = format!(r#"{{"type":"move","x":0.5,"y":0.5,"anchor":{{"id":"{}","x":0,"y":0}}}}"#, "a".repeat(65));
+    assert_eq!(ClientMessage::parse(&long), Err(ProtocolError::BadAnchor));
 }
 
 #[test]
@@ -216,10 +261,11 @@ fn coordinates_are_relayed_exactly() {
         (0.0, 5e-324),
         (1.0 / 3.0, 1.0 - 1.0 / 977.0),
     ] {
-        let text = ClientMessage::Move { x, y }.to_json();
+        let text = ClientMessage::Move { x, y, anchor: None }.to_json();
         let ClientMessage::Move {
             x: parsed_x,
             y: parsed_y,
+            ..
         } = ClientMessage::parse(&text).unwrap()
         else {
             panic!("not a move")
@@ -322,7 +368,11 @@ fn unknown_extra_fields_are_tolerated() {
     // Additions to the protocol must not break older servers.
     assert_eq!(
         ClientMessage::parse(r#"{"type":"move","x":0.5,"y":0.5,"pressure":0.3}"#).unwrap(),
-        ClientMessage::Move { x: 0.5, y: 0.5 }
+        ClientMessage::Move {
+            x: 0.5,
+            y: 0.5,
+            anchor: None
+        }
     );
 }
 
@@ -368,6 +418,7 @@ fn a_cursors_frame_reads_the_same_by_the_quick_path_and_the_general_one() {
             .unwrap(),
         ServerMessage::Cursors {
             moves: vec![CursorPosition {
+                anchor: None,
                 id: "p1".into(),
                 x: 0.5,
                 y: 0.25
@@ -405,7 +456,7 @@ fn a_move_reads_the_same_by_the_quick_path_and_the_general_one() {
         let general = serde_json::from_str::<ClientMessage>(text)
             .ok()
             .filter(|message| match message {
-                ClientMessage::Move { x, y } | ClientMessage::Point { x, y } => {
+                ClientMessage::Move { x, y, .. } | ClientMessage::Point { x, y } => {
                     Point { x: *x, y: *y }.is_on_board()
                 }
                 _ => true,

@@ -424,7 +424,9 @@ impl<'a> Connection<'a> {
         };
         self.app.metrics.message_in();
         let sent = match ClientMessage::parse(text.as_str()) {
-            Ok(ClientMessage::Move { x, y }) => self.membership.move_to(Point { x, y }).await,
+            Ok(ClientMessage::Move { x, y, anchor }) => {
+                self.membership.move_to(Point { x, y }, anchor).await
+            }
             Ok(ClientMessage::Hello { name }) => self.membership.rename(name).await,
             Ok(ClientMessage::Leave) => self.membership.hide().await,
             Ok(ClientMessage::Presence { away }) => self.membership.set_away(away).await,

@@ -302,6 +302,7 @@ async fn a_socket_superseded_by_a_resume_can_no_longer_move_or_speak_for_its_use
             old.flood_until_closed(2_000, |sequence| {
                 vec![
                     ClientMessage::Move {
+                        anchor: None,
                         x: STALE_X,
                         y: sequence as f64 / 4096.0,
                     },

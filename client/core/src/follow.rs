@@ -87,6 +87,7 @@ mod tests {
             peers: peers
                 .iter()
                 .map(|id| PeerSnapshot {
+                    anchor: None,
                     id: (*id).into(),
                     name: (*id).into(),
                     color: "#30a46c".into(),

@@ -238,7 +238,7 @@ impl Link {
         if self.away {
             commands.push(Command::Send(ClientMessage::Presence { away: true }));
         } else if let Some(Point { x, y }) = self.pointer.filter(|_| !self.quiet) {
-            commands.push(Command::Send(ClientMessage::Move { x, y }));
+            commands.push(Command::Send(ClientMessage::Move { x, y, anchor: None }));
         }
         if self.spotlight {
             commands.push(Command::Send(ClientMessage::Spotlight { on: true }));
@@ -847,7 +847,11 @@ mod tests {
         link.pointer_moved(Point { x: 0.5, y: 0.5 });
         assert_eq!(
             sent(&link.socket_opened()),
-            [ClientMessage::Move { x: 0.5, y: 0.5 }]
+            [ClientMessage::Move {
+                x: 0.5,
+                y: 0.5,
+                anchor: None
+            }]
         );
 
         link.set_away(true);

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use cursors_protocol::{PeerSnapshot, Point, ServerMessage};
+use cursors_protocol::{Anchor, PeerSnapshot, Point, ServerMessage};
 
 use crate::crowd::CrowdCount;
 
@@ -27,6 +27,10 @@ pub struct Peer {
     pub color: String,
     /// `None` while their pointer is off the board.
     pub position: Option<Point>,
+    /// The content under their cursor, if their page said (the embed):
+    /// where a page that has that content draws it (see
+    /// [`crate::embedding`]); `position` is the fallback.
+    pub anchor: Option<Anchor>,
     /// Their cursor chat, if they are saying something.
     pub chat: Option<Chat>,
     /// When their last position arrived (`Date.now()` milliseconds).
@@ -40,6 +44,7 @@ impl Peer {
     fn from_snapshot(snapshot: PeerSnapshot, now: f64) -> Self {
         Self {
             position: snapshot.position(),
+            anchor: snapshot.anchor,
             away: snapshot.away,
             id: snapshot.id,
             name: snapshot.name,
@@ -148,6 +153,7 @@ impl Roster {
                         name: peer.name,
                         color: peer.color,
                         position: None,
+                        anchor: None,
                         chat: None,
                         last_moved: now,
                         away: false,
@@ -177,6 +183,7 @@ impl Roster {
                     // Our own position comes back in shared frames: skip it.
                     if let Some(peer) = self.peers.get_mut(&position.id) {
                         let point = position.point();
+                        peer.anchor = position.anchor;
                         match peer.position.replace(point) {
                             Some(_) => changes.moved.push((position.id, point)),
                             None => changes.board = true,
@@ -374,6 +381,7 @@ mod tests {
             color: "#e5484d".into(),
             peers: vec![
                 PeerSnapshot {
+                    anchor: None,
                     id: "bo".into(),
                     name: "Bo".into(),
                     color: "#30a46c".into(),
@@ -382,6 +390,7 @@ mod tests {
                     away: false,
                 },
                 PeerSnapshot {
+                    anchor: None,
                     id: "cy".into(),
                     name: "Cy".into(),
                     color: "#0090ff".into(),
@@ -401,6 +410,7 @@ mod tests {
             moves: moves
                 .iter()
                 .map(|&(id, x, y)| CursorPosition {
+                    anchor: None,
                     id: id.into(),
                     x,
                     y,
@@ -633,6 +643,7 @@ mod tests {
 
     fn snapshot(id: &str, at: Option<(f64, f64)>) -> PeerSnapshot {
         PeerSnapshot {
+            anchor: None,
             id: id.into(),
             name: id.to_uppercase(),
             color: "#f76b15".into(),

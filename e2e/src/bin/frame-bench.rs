@@ -331,6 +331,7 @@ async fn move_in_circles(url: String, user: usize, moves_per_second: f64, stop: 
         angle += 0.2;
         let (x, y) = (centre_x + 0.03 * angle.cos(), centre_y + 0.03 * angle.sin());
         let text = ClientMessage::Move {
+            anchor: None,
             x: x.clamp(0.0, 1.0),
             y: y.clamp(0.0, 1.0),
         }

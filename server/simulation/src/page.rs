@@ -107,6 +107,7 @@ impl Page {
                     self.enter(peer);
                     if let (Some(x), Some(y)) = (peer.x, peer.y) {
                         delivered.push(CursorPosition {
+                            anchor: None,
                             id: peer.id.clone(),
                             x,
                             y,

@@ -57,6 +57,7 @@ mod tests {
     #[test]
     fn each_encoding_is_serialised_once_and_shared() {
         let moves = [CursorPosition {
+            anchor: None,
             id: "a".into(),
             x: 0.25,
             y: 0.5,

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use cursors_protocol::{Point, RoomName};
+use cursors_protocol::{Anchor, Point, RoomName};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backplane::Backplane;
@@ -176,8 +176,12 @@ impl Membership {
         self.act(Action::Rename(name)).await
     }
 
-    pub async fn move_to(&self, point: Point) -> Result<(), RoomGone> {
-        self.act(Action::Move(point)).await
+    pub async fn move_to(&self, point: Point, anchor: Option<Anchor>) -> Result<(), RoomGone> {
+        self.act(match anchor {
+            None => Action::Move(point),
+            Some(anchor) => Action::MoveOver(point, anchor),
+        })
+        .await
     }
 
     pub async fn set_away(&self, away: bool) -> Result<(), RoomGone> {
@@ -366,12 +370,15 @@ mod tests {
         assert_eq!(second.id(), id);
 
         // The old connection has not noticed yet and sends on.
-        first.move_to(Point { x: 0.875, y: 0.875 }).await.unwrap();
+        first
+            .move_to(Point { x: 0.875, y: 0.875 }, None)
+            .await
+            .unwrap();
         first.say("not me any more".into()).await.unwrap();
         first.rename("Mallory".into()).await.unwrap();
         // Same queue, so the room handles this after all of the above.
         let marker = Point { x: 0.125, y: 0.25 };
-        second.move_to(marker).await.unwrap();
+        second.move_to(marker, None).await.unwrap();
 
         let seen = until_position(&watcher, &id, marker).await;
         let leaked: Vec<&ServerMessage> = seen

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use cursors_protocol::{CursorPosition, PeerInfo, PeerSnapshot, Point, ServerMessage};
+use cursors_protocol::{Anchor, CursorPosition, PeerInfo, PeerSnapshot, Point, ServerMessage};
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
@@ -123,6 +123,9 @@ pub enum RemoteChange {
 pub enum Action {
     Rename(String),
     Move(Point),
+    /// The pointer moved over content that anchors it (the embed: see
+    /// `Anchor`); the point is the fallback.
+    MoveOver(Point, Anchor),
     /// The pointer left the board.
     Hide,
     /// The page was hidden or unfocused (`true`), or came back.
@@ -225,6 +228,9 @@ pub struct User {
     pub color: String,
     /// `None` while the cursor is hidden.
     pub position: Option<Point>,
+    /// The content under the cursor, if its page said (the embed); set and
+    /// cleared with `position`.
+    pub anchor: Option<Anchor>,
     /// Their page is hidden or unfocused.
     pub away: bool,
 }
@@ -302,6 +308,7 @@ impl User {
     pub fn snapshot(&self) -> PeerSnapshot {
         PeerSnapshot {
             away: self.away,
+            anchor: self.anchor.clone(),
             ..PeerSnapshot::new(self.info(), self.position)
         }
     }
@@ -312,6 +319,7 @@ impl User {
             id: self.id.clone(),
             x: point.x,
             y: point.y,
+            anchor: self.anchor.clone(),
         })
     }
 }
@@ -386,7 +394,10 @@ impl RoomState {
                 let member = from.member;
                 match action {
                     Action::Rename(name) => self.rename(member, name, &mut events),
-                    Action::Move(point) => self.move_to(member, point, &mut events),
+                    Action::Move(point) => self.move_to(member, point, None, &mut events),
+                    Action::MoveOver(point, anchor) => {
+                        self.move_to(member, point, Some(anchor), &mut events)
+                    }
                     Action::Hide => self.hide(member, &mut events),
                     Action::Away(away) => self.set_away(member, away, &mut events),
                     Action::Say(text) => self.say(member, text, &mut events),
@@ -521,6 +532,7 @@ impl RoomState {
             name: identity::friendly_name(&mut self.rng),
             color: color.to_owned(),
             position: None,
+            anchor: None,
             away: false,
         };
         let session = Session {
@@ -659,11 +671,18 @@ impl RoomState {
     }
 
     // ANCHOR: move_to
-    fn move_to(&mut self, key: MemberKey, point: Point, events: &mut Vec<Event>) {
+    fn move_to(
+        &mut self,
+        key: MemberKey,
+        point: Point,
+        anchor: Option<Anchor>,
+        events: &mut Vec<Event>,
+    ) {
         let Some(member) = self.members.get_mut(&key) else {
             return;
         };
         member.user.position = Some(point);
+        member.user.anchor = anchor;
         match self.rules.fanout {
             // Latest position wins: remember who moved, send at the flush.
             FanoutMode::Coalesced => {
@@ -688,6 +707,7 @@ impl RoomState {
             return;
         };
         let was_visible = member.user.position.take().is_some();
+        member.user.anchor = None;
         let id = member.user.id.clone();
         // A pending move must not reach anyone after the `hidden`, or the
         // cursor would reappear.
@@ -1128,6 +1148,7 @@ mod tests {
             moves: moves
                 .iter()
                 .map(|(who, x, y)| CursorPosition {
+                    anchor: None,
                     id: who.id.clone(),
                     x: *x,
                     y: *y,
@@ -1275,6 +1296,7 @@ mod tests {
             [Event::Cursors {
                 except: Some(alice.connection.member),
                 moves: vec![CursorPosition {
+                    anchor: None,
                     id: alice.id.clone(),
                     x: 0.25,
                     y: 0.75

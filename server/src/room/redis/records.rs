@@ -84,6 +84,7 @@ impl UserRecord {
             name: peer.name.clone(),
             color: peer.color.clone(),
             position: peer.x.zip(peer.y).map(|(x, y)| Point { x, y }),
+            anchor: peer.anchor.clone(),
             away: peer.away,
         }
     }
@@ -238,6 +239,7 @@ mod tests {
             Replicated::Message {
                 message: ServerMessage::Cursors {
                     moves: vec![CursorPosition {
+                        anchor: None,
                         id: "ab1".to_owned(),
                         x: 0.25,
                         y: 1.0,
@@ -303,6 +305,7 @@ mod tests {
 
     fn user(position: Option<Point>, away: bool) -> User {
         User {
+            anchor: None,
             id: "ab1".to_owned(),
             name: "Happy Hare".to_owned(),
             color: "#0072b2".to_owned(),

@@ -436,6 +436,7 @@ mod tests {
             vec![Replicated::Message {
                 message: ServerMessage::Cursors {
                     moves: vec![CursorPosition {
+                        anchor: None,
                         id: me.id.clone(),
                         x: 0.75,
                         y: 0.5
@@ -451,6 +452,7 @@ mod tests {
         let mut room = Room::new();
         let (me, _) = room.join();
         let remote = User {
+            anchor: None,
             id: "bb0001".into(),
             name: "Far Away".into(),
             color: "#0090ff".into(),
@@ -469,6 +471,7 @@ mod tests {
                 server: "server-b".into(),
                 change: RemoteChange::Message(ServerMessage::Cursors {
                     moves: vec![CursorPosition {
+                        anchor: None,
                         id: "bb0001".into(),
                         x: 0.1,
                         y: 0.1,
@@ -544,6 +547,7 @@ mod tests {
             Input::Remote {
                 server: "server-b".into(),
                 change: RemoteChange::Present(vec![User {
+                    anchor: None,
                     id: "bb0001".into(),
                     name: "Far Away".into(),
                     color: "#0090ff".into(),
@@ -556,6 +560,7 @@ mod tests {
         let event = Event::Cursors {
             except: None,
             moves: vec![CursorPosition {
+                anchor: None,
                 id: "bb0001".into(),
                 x: 0.1,
                 y: 0.1,
@@ -823,6 +828,7 @@ mod tests {
         let record = |id: &str, server: &str, x: Option<f64>| {
             let mut record = UserRecord::new(
                 &User {
+                    anchor: None,
                     id: id.into(),
                     name: format!("User {id}"),
                     color: "#0090ff".into(),
@@ -863,6 +869,7 @@ mod tests {
         let mut room = Room::new();
         let record = UserRecord::new(
             &User {
+                anchor: None,
                 id: "bb1".into(),
                 name: "Far Away".into(),
                 color: "#0090ff".into(),
@@ -932,6 +939,7 @@ mod tests {
         let mut room = Room::new();
         let (_me, _) = room.join();
         let user = |id: &str| User {
+            anchor: None,
             id: id.into(),
             name: format!("User {id}"),
             color: "#0090ff".into(),

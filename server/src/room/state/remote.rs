@@ -127,6 +127,7 @@ impl RoomState {
                 let key = self.next_member;
                 self.next_member += 1;
                 let user = User {
+                    anchor: None,
                     id: peer.id.clone(),
                     name: peer.name.clone(),
                     color: peer.color.clone(),
@@ -155,7 +156,7 @@ impl RoomState {
             ServerMessage::Cursors { moves } => {
                 for position in moves {
                     if let Some(key) = self.owned_by(server, &position.id) {
-                        self.set_remote_position(key, position.point());
+                        self.set_remote_position(key, position.point(), position.anchor);
                     }
                 }
             }
@@ -206,11 +207,17 @@ impl RoomState {
 
     /// A remote user's position changed: it goes out with the next flush,
     /// together with this server's own.
-    fn set_remote_position(&mut self, key: MemberKey, point: cursors_protocol::Point) {
+    fn set_remote_position(
+        &mut self,
+        key: MemberKey,
+        point: cursors_protocol::Point,
+        anchor: Option<cursors_protocol::Anchor>,
+    ) {
         let Some(member) = self.members.get_mut(&key) else {
             return;
         };
         member.user.position = Some(point);
+        member.user.anchor = anchor;
         if !member.dirty {
             member.dirty = true;
             self.dirty.push(key);
@@ -222,6 +229,7 @@ impl RoomState {
         let Some(member) = self.members.get_mut(&key) else {
             return;
         };
+        member.user.anchor = None;
         if member.user.position.take().is_none() {
             return;
         }
@@ -267,8 +275,9 @@ impl RoomState {
             self.apply_remote_message(server, away, events);
             match user.position {
                 Some(point) => {
-                    if self.members[&key].user.position != Some(point) {
-                        self.set_remote_position(key, point);
+                    let known = &self.members[&key].user;
+                    if known.position != Some(point) || known.anchor != user.anchor {
+                        self.set_remote_position(key, point, user.anchor.clone());
                     }
                 }
                 None => self.hide_remote(key, events),
@@ -347,6 +356,7 @@ mod tests {
 
     fn user(id: &str, name: &str) -> User {
         User {
+            anchor: None,
             id: id.into(),
             name: name.into(),
             color: "#30a46c".into(),
@@ -440,6 +450,7 @@ mod tests {
         assert!(!state.is_empty());
         // Its positions join the local flush (and only reach the members here).
         let moves = vec![CursorPosition {
+            anchor: None,
             id: "bb0001".into(),
             x: 0.5,
             y: 0.25,
