@@ -50,6 +50,17 @@ impl RoomName {
         Ok(Self(raw.to_owned()))
     }
 
+    // ANCHOR: on-site
+    /// The room `room` of a page embedded on the site `origin` (as the
+    /// browser sends it: `https://docs.example.com`): `origin/room`. The
+    /// server names embedded rooms so, which keeps two sites apart whatever
+    /// they call their rooms; a `/` never occurs in a plain room name, so
+    /// no plain name can stand for a site's room either.
+    pub fn on_site(origin: &str, room: &RoomName) -> RoomName {
+        Self(format!("{origin}/{room}"))
+    }
+    // ANCHOR_END: on-site
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -23,7 +23,9 @@ use crate::token::{Claims, TokenError, TokenKey};
 pub enum Refusal {
     #[error("bad room name: {0}")]
     BadRoom(#[from] RoomError),
-    #[error("origin {0:?} is not allowed")]
+    #[error(
+        "origin {0:?} is not allowed: start the server with --embed-origins {0} (for the embed) or --allowed-origin {0}"
+    )]
     ForbiddenOrigin(String),
     #[error("the server is at its connection limit")]
     ServerFull,
@@ -130,23 +132,47 @@ impl IntoResponse for Refusal {
 /// the server's own origin (the `Origin` names the same host as the `Host`
 /// header), and each configured origin, compared as whole strings, so
 /// `https://app.example.com.evil.com` is not `https://app.example.com`.
+///
+/// The sites that embed the cursors (`--embed-origins`) are let in too,
+/// but told apart: their sockets go to rooms of their own (see
+/// [`RoomName::on_site`]).
 #[derive(Debug, Clone)]
 pub struct OriginPolicy {
     allowed: HashSet<String>,
+    embedding: HashSet<String>,
+}
+
+/// Whose page opens a socket, once the origin is let in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opener {
+    /// Our own page, an allowed origin's, or no browser at all.
+    OurPage,
+    /// A page of this site, carrying the embed.
+    EmbeddingSite(String),
 }
 
 impl OriginPolicy {
-    pub fn new(allowed: &[String]) -> Self {
-        let allowed = allowed
-            .iter()
-            .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
-            .collect();
-        Self { allowed }
+    pub fn new(allowed: &[String], embedding: &[String]) -> Self {
+        let normalise = |origins: &[String]| {
+            origins
+                .iter()
+                .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+                .collect()
+        };
+        Self {
+            allowed: normalise(allowed),
+            embedding: normalise(embedding),
+        }
     }
 
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    /// Whether `origin` (as a browser sends it) may embed the cursors.
+    pub fn embeds(&self, origin: &str) -> bool {
+        self.embedding.contains(&origin.to_ascii_lowercase())
+    }
+
+    pub fn check(&self, headers: &HeaderMap) -> Result<Opener, Refusal> {
         let Some(origin) = headers.get(header::ORIGIN) else {
-            return Ok(());
+            return Ok(Opener::OurPage);
         };
         let origin = origin.to_str().unwrap_or_default().to_ascii_lowercase();
         let host = headers
@@ -159,7 +185,9 @@ impl OriginPolicy {
                 .or_else(|| origin.strip_prefix("https://"))
                 .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(host));
         if same_origin || self.allowed.contains(&origin) {
-            Ok(())
+            Ok(Opener::OurPage)
+        } else if self.embedding.contains(&origin) {
+            Ok(Opener::EmbeddingSite(origin))
         } else {
             Err(Refusal::ForbiddenOrigin(origin))
         }
@@ -281,8 +309,12 @@ pub struct Request<'a> {
 
 impl Admission {
     pub fn admit(&self, request: Request<'_>) -> Result<Admitted, Refusal> {
-        let room = RoomName::parse(request.room)?;
-        self.origins.check(request.headers)?;
+        let room = match self.origins.check(request.headers)? {
+            Opener::OurPage => RoomName::parse(request.room)?,
+            Opener::EmbeddingSite(site) => {
+                RoomName::on_site(&site, &RoomName::parse(request.room)?)
+            }
+        };
         let claims = match &self.tokens {
             None => None,
             Some(key) => Some(key.verify(request.token, room.as_str(), request.now)?),
@@ -314,7 +346,7 @@ mod tests {
 
     #[test]
     fn origins_match_exactly() {
-        let policy = OriginPolicy::new(&["https://app.example.com/".to_owned()]);
+        let policy = OriginPolicy::new(&["https://app.example.com/".to_owned()], &[]);
         assert!(
             policy
                 .check(&headers(Some("https://app.example.com"), "api.example.com"))
@@ -338,7 +370,7 @@ mod tests {
 
     #[test]
     fn own_origin_and_no_origin_are_allowed() {
-        let policy = OriginPolicy::new(&[]);
+        let policy = OriginPolicy::new(&[], &[]);
         assert!(
             policy
                 .check(&headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"))
@@ -349,6 +381,65 @@ mod tests {
             policy
                 .check(&headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000"))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn an_embedding_site_is_let_in_and_named() {
+        let policy = OriginPolicy::new(&[], &["https://Docs.example.com/".to_owned()]);
+        assert_eq!(
+            policy.check(&headers(
+                Some("https://docs.example.com"),
+                "cursors.example.net"
+            )),
+            Ok(Opener::EmbeddingSite("https://docs.example.com".to_owned()))
+        );
+        assert!(policy.embeds("https://docs.example.com"));
+        assert!(!policy.embeds("https://docs.example.com.evil.com"));
+        assert!(
+            policy
+                .check(&headers(
+                    Some("https://shop.example.com"),
+                    "cursors.example.net"
+                ))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn two_sites_never_share_a_room_whatever_they_call_it() {
+        let admission = Admission {
+            origins: OriginPolicy::new(
+                &[],
+                &[
+                    "https://one.example".to_owned(),
+                    "https://two.example".to_owned(),
+                ],
+            ),
+            tokens: None,
+            limits: ConnectionLimits::new(10, 10),
+        };
+        let room_from = |origin: Option<&str>| {
+            let headers = headers(origin, "cursors.example.net");
+            let request = Request {
+                address: "127.0.0.1".parse().unwrap(),
+                headers: &headers,
+                room: Some("lobby"),
+                token: None,
+                now: 0,
+            };
+            admission
+                .admit(request)
+                .map(|admitted| admitted.room.to_string())
+        };
+        assert_eq!(room_from(None).unwrap(), "lobby");
+        assert_eq!(
+            room_from(Some("https://one.example")).unwrap(),
+            "https://one.example/lobby"
+        );
+        assert_eq!(
+            room_from(Some("https://two.example")).unwrap(),
+            "https://two.example/lobby"
         );
     }
 

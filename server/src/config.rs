@@ -132,6 +132,20 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     // ANCHOR_END: connection-caps
 
+    // ANCHOR: embed-origins
+    /// Sites whose pages may carry the embed (`<script
+    /// src=".../embed.js">`), as origins such as `https://docs.example.com`
+    /// (exact match; repeat the flag, or comma-separate in the env var).
+    /// Their sockets are let in, each in a room named after the site, and
+    /// the embed's files are served to them with CORS headers.
+    #[arg(
+        long = "embed-origins",
+        env = "CURSORS_EMBED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub embed_origins: Vec<String>,
+    // ANCHOR_END: embed-origins
+
     // ANCHOR: rate-limit
     /// Messages per second a connection may send (a browser sends at most
     /// one move per frame); the excess is dropped.

@@ -9,6 +9,8 @@
 //! - `admission`: checks before the upgrade (room, origin, connection caps);
 //! - `rate_limit`: each connection's message rate limit;
 //! - `ws`: the handshake, the per-connection task and how it writes frames;
+//! - `embed`: what another site needs to carry the embed (CORS for its
+//!   files, and `/embed/access`, which says early whether it may);
 //! - [`static_files`]: the built client, served with cache and security
 //!   headers, precompressed where the build compressed it;
 //! - `listener`: the accept loop (header-read timeout, graceful shutdown);
@@ -24,6 +26,7 @@
 
 mod admission;
 pub mod config;
+mod embed;
 pub mod identity;
 mod listener;
 mod mailbox;
@@ -104,7 +107,7 @@ impl AppState {
             command_queue: ROOM_COMMAND_QUEUE,
         };
         let admission = Admission {
-            origins: OriginPolicy::new(&config.allowed_origins),
+            origins: OriginPolicy::new(&config.allowed_origins, &config.embed_origins),
             tokens,
             limits: ConnectionLimits::new(config.max_connections, config.max_connections_per_ip),
         };
@@ -123,15 +126,24 @@ impl AppState {
 /// an address of their own, `--metrics-addr`), and the client.
 pub fn router(state: AppState) -> Router {
     let client = static_files::router(&state.config.static_dir);
+    let admission = state.admission.clone();
     let mut routes = Router::new()
         .route("/ws", any(ws::upgrade))
-        .route("/healthz", get(|| async { "ok\n" }));
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/embed/access",
+            get(embed::access).with_state(admission.clone()),
+        );
     if state.config.metrics_addr.is_none() {
         routes = routes.route("/metrics", get(metrics));
     }
     routes
         .with_state(state)
         .merge(client)
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            embed::cross_origin,
+        ))
         .layer(axum::middleware::map_response(with_security_headers))
 }
 

@@ -37,6 +37,10 @@ use tower_http::services::ServeDir;
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Cache-Control of everything else: revalidate before each use.
 pub const REVALIDATE: &str = "no-cache";
+/// Cache-Control of `embed.js`, which every view of every host page loads:
+/// kept five minutes, then revalidated, so a new build reaches the host
+/// pages within five minutes at the cost of one small request per view.
+pub const EMBED_LOADER: &str = "public, max-age=300, must-revalidate";
 /// The largest HTML page read to find its inline scripts for the policy.
 const MAX_PAGE_BYTES: usize = 1 << 20;
 
@@ -99,6 +103,8 @@ pub fn cache_control(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or_default();
     if has_content_hash(name) {
         IMMUTABLE
+    } else if path == "/embed.js" {
+        EMBED_LOADER
     } else {
         REVALIDATE
     }
@@ -177,7 +183,6 @@ mod tests {
         for plain in [
             "/",
             "/index.html",
-            "/embed.js",
             "/favicon.svg",
             "/my-page.html",
             "/cafe-beef.js",
@@ -185,6 +190,11 @@ mod tests {
         ] {
             assert_eq!(cache_control(plain), REVALIDATE, "{plain}");
         }
+        assert_eq!(cache_control("/embed.js"), EMBED_LOADER);
+        assert_eq!(
+            cache_control("/embed/cursors-embed-29c62c7e4fb1b2f3_bg.wasm"),
+            IMMUTABLE
+        );
     }
 
     #[test]

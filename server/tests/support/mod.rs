@@ -138,8 +138,23 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 /// A raw HTTP/1.1 GET; returns the response head (status line and
 /// headers) and the body.
 pub async fn http_get_with_head(addr: SocketAddr, path: &str) -> (String, String) {
+    http_get_with_headers(addr, path, &[]).await
+}
+
+/// A raw HTTP/1.1 GET with these extra request headers; returns the
+/// response head and the body.
+pub async fn http_get_with_headers(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (String, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
@@ -250,7 +265,7 @@ impl Client {
     /// Sends a move, reporting failure instead of panicking (for tests in
     /// which the server is expected to hang up).
     pub async fn try_move_to(&mut self, x: f64, y: f64) -> bool {
-        let text = ClientMessage::Move { x, y }.to_json();
+        let text = ClientMessage::Move { x, y, anchor: None }.to_json();
         self.socket.send(Message::text(text)).await.is_ok()
     }
 
@@ -282,7 +297,7 @@ impl Client {
     }
 
     pub async fn move_to(&mut self, x: f64, y: f64) {
-        self.send(&ClientMessage::Move { x, y }).await;
+        self.send(&ClientMessage::Move { x, y, anchor: None }).await;
     }
 
     /// The next protocol message; panics on close or timeout.
