@@ -34,9 +34,9 @@ use cursors_protocol::{ClientMessage, NameError, Point, RoomName, ServerMessage,
 use leptos::prelude::*;
 
 use crate::scene::Scene;
-use crate::socket::{Socket, SocketEvent};
 use crate::tabs::Tabs;
 use crate::timing::{after_rendering, now_ms};
+use cursors_client_web::socket::{Socket, SocketEvent};
 
 /// Signals the connection keeps up to date for the components (the room
 /// itself is in the [`Scene`]).
@@ -157,7 +157,7 @@ impl Connection {
                 self.send(&message);
             }
             Command::SendMove(Point { x, y }) => {
-                if self.send(&ClientMessage::Move { x, y }) {
+                if self.send(&ClientMessage::Move { x, y, anchor: None }) {
                     self.link.borrow_mut().move_sent();
                     self.counters
                         .update_value(|counters| counters.moves_sent += 1);

@@ -14,9 +14,9 @@
 //! - [`scene`] puts the roster behind fine-grained signals and runs the
 //!   animation, and [`social_scene`] does the same for the social layer;
 //! - [`connection`] carries out its link's decisions to keep the link to
-//!   the server alive across drops, through [`socket`], which wraps the
-//!   browser WebSocket, and [`tabs`], the channel on which tabs ask who
-//!   holds a resume token;
+//!   the server alive across drops, through the WebSocket wrapper of
+//!   `cursors-client-web` (`client/web/`, shared with the embed), and
+//!   [`tabs`], the channel on which tabs ask who holds a resume token;
 //! - [`board`] maps the pointer onto the board, [`scoped`] ends listeners
 //!   and timers with the component that started them, [`timing`] times the
 //!   page's own work and [`typing`] tells typing from the page's keys.
@@ -33,7 +33,6 @@ pub mod scene;
 pub mod scoped;
 pub mod social_scene;
 pub mod social_view;
-pub mod socket;
 pub mod tabs;
 pub mod timing;
 pub mod typing;

@@ -6,14 +6,9 @@
 //! handles, for the diagnostics overlay; the socket stamps when each frame
 //! arrived. Each reads this module rather than one another.
 
-use leptos::prelude::window;
-
-/// A precise clock for measuring the page's own work (milliseconds).
-pub fn now_ms() -> f64 {
-    window()
-        .performance()
-        .map_or_else(js_sys::Date::now, |performance| performance.now())
-}
+/// A precise clock for measuring the page's own work (milliseconds),
+/// shared with the embed.
+pub use cursors_client_web::now_ms;
 
 /// Runs `then` once the DOM updates that the current callback caused have
 /// been applied. Leptos runs its effects as tasks queued when a signal is

@@ -20,6 +20,8 @@
 //! - drawing: [`motion`] glides remote cursors, [`contrast`] picks a
 //!   readable label colour, [`social`] holds the rules of reactions,
 //!   points, trails, spotlight and announcements;
+//! - [`embedding`] says which room a host page is and where a cursor goes
+//!   on content laid out differently in each window (the embed);
 //! - [`diagnostics`] counts the page's own work and turns it into rates.
 
 pub mod address;
@@ -27,6 +29,7 @@ pub mod backoff;
 pub mod contrast;
 pub mod crowd;
 pub mod diagnostics;
+pub mod embedding;
 pub mod follow;
 pub mod link;
 pub mod motion;

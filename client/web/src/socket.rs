@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::timing::now_ms;
+use crate::now_ms;
 
 /// What the socket reports to its owner.
 #[derive(Debug)]

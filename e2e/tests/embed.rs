@@ -1,0 +1,442 @@
+//! The embed on someone else's page (issue 28): a plain host page, not
+//! ours, served from a second origin on 127.0.0.1 with the one tag, in
+//! real Chromium windows of different widths, against a real server.
+//!
+//! The host page carries a small inline script of the test's own that
+//! notes every WebSocket the page opens and every `console.warn`, so a
+//! test can tell "tried and was refused" from "never tried" without
+//! waiting an arbitrary time.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use cursors_e2e::{Page, Server};
+use cursors_server::token::{Claims, TokenKey};
+use cursors_test_support::ChromeDriver;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// How far apart (as a fraction of the element's box) the pointer's spot
+/// and the drawn cursor's may be.
+const TOLERANCE: f64 = 0.03;
+
+const SECRET: &[u8] = b"the embed test's room token secret, 32 bytes+";
+
+/// A host page: ids on its headings and paragraphs, text that wraps
+/// differently at each width, and enough of it to scroll.
+fn host_page(server: SocketAddr, tag_attributes: &str) -> String {
+    let filler = "Cursors that follow the content and not the window land on the same words \
+                  however the text wraps. "
+        .repeat(6);
+    let sections: String = (1..=6)
+        .map(|index| {
+            format!(
+                "<h2 id=\"heading-{index}\">Section {index}</h2>\n<p id=\"text-{index}\">{filler}</p>\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>A host page</title>
+<style>body {{ font: 18px/1.6 serif; margin: 0 auto; max-width: 60rem; padding: 1rem; }}</style>
+<script>
+  window.testNotes = {{ opened: 0, closed: 0, warnings: [] }};
+  const RealWebSocket = window.WebSocket;
+  window.WebSocket = function (...args) {{
+    const socket = new RealWebSocket(...args);
+    socket.addEventListener("open", () => window.testNotes.opened++);
+    socket.addEventListener("close", () => window.testNotes.closed++);
+    return socket;
+  }};
+  window.WebSocket.prototype = RealWebSocket.prototype;
+  Object.assign(window.WebSocket, {{ CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 }});
+  const realWarn = console.warn;
+  console.warn = (...words) => {{ window.testNotes.warnings.push(words.join(" ")); realWarn(...words); }};
+</script>
+</head>
+<body>
+<main>
+<h1 id="title">A plain page that is not ours</h1>
+{sections}
+</main>
+<script src="http://{server}/embed.js" defer {tag_attributes}></script>
+</body>
+</html>"#
+    )
+}
+
+/// Serves `page` at every path on a free port of 127.0.0.1 (another
+/// origin than the server's: another port), and a room token at `/token`.
+async fn host(
+    page: impl Fn() -> String + Clone + Send + Sync + 'static,
+    token: Option<String>,
+) -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let token = token.unwrap_or_default();
+    let app = Router::new()
+        .route("/token", get(move || async move { token }))
+        .fallback(get(move || {
+            let page = page.clone();
+            async move { Html(page()) }
+        }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+/// Runs `script` in the embed's shadow root (`root`), or gives `null`
+/// while there is none.
+async fn in_embed(page: &Page, script: &str, args: Vec<Value>) -> Result<Value> {
+    let body = format!(
+        "const host = document.querySelector('[data-testid=cursors-embed]');
+         if (!host || !host.shadowRoot) return null;
+         const root = host.shadowRoot;
+         {script}"
+    );
+    page.eval(&body, args).await
+}
+
+async fn embed_count(page: &Page) -> Result<Option<String>> {
+    let text = in_embed(
+        page,
+        "return root.querySelector('[data-testid=embed-count]').textContent;",
+        vec![],
+    )
+    .await?;
+    Ok(text.as_str().map(str::to_owned))
+}
+
+async fn wait_for_count(page: &Page, expected: &str) -> Result<()> {
+    page.wait_for(&format!("the badge to say {expected:?}"), async |page| {
+        Ok((embed_count(page).await?.as_deref() == Some(expected)).then_some(()))
+    })
+    .await
+}
+
+/// The box of the host element `id`, in viewport pixels.
+async fn element_box(page: &Page, id: &str) -> Result<[f64; 4]> {
+    let rect = page
+        .eval(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();
+             return [r.left, r.top, r.width, r.height];",
+            vec![json!(id)],
+        )
+        .await?;
+    serde_json::from_value(rect).context("element box")
+}
+
+/// Where the cursors drawn in the embed point (their tips), in viewport
+/// pixels, visible ones only.
+async fn drawn_cursors(page: &Page) -> Result<Vec<(f64, f64)>> {
+    let found = in_embed(
+        page,
+        "return [...root.querySelectorAll('[data-testid=cursor]')]
+           .map(c => c.getBoundingClientRect())
+           .filter(r => r.width > 0)
+           .map(r => [r.left, r.top]);",
+        vec![],
+    )
+    .await?;
+    if found.is_null() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_value(found).context("drawn cursors")
+}
+
+/// Moves the real pointer to `(x, y)` of element `id`'s box, in steps.
+async fn point_at(page: &Page, id: &str, x: f64, y: f64) -> Result<()> {
+    let [left, top, width, height] = element_box(page, id).await?;
+    let mut mouse = MouseActions::new("mouse".into());
+    for step in [0.9, 0.96, 1.0] {
+        mouse = mouse.then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(30)),
+            x: (left + x * width * step).round(),
+            y: (top + y * height * step).round(),
+        });
+    }
+    page.client.perform_actions(mouse).await?;
+    Ok(())
+}
+
+/// A drawn cursor at `(x, y)` of element `id`'s box on `page`, if any.
+async fn cursor_over(page: &Page, id: &str, x: f64, y: f64) -> Result<Option<(f64, f64)>> {
+    let [left, top, width, height] = element_box(page, id).await?;
+    Ok(drawn_cursors(page)
+        .await?
+        .into_iter()
+        .map(|(cx, cy)| ((cx - left) / width, (cy - top) / height))
+        .find(|(fx, fy)| (fx - x).abs() <= TOLERANCE && (fy - y).abs() <= TOLERANCE))
+}
+
+async fn notes(page: &Page) -> Result<Value> {
+    page.eval("return window.testNotes;", vec![]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_stays_over_the_same_words_at_two_widths_and_after_scrolling() -> Result<()> {
+    // The host's origin is known only once it listens: bind it first.
+    let host_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let host_addr = host_listener.local_addr()?;
+    drop(host_listener);
+    let host_origin = format!("http://{host_addr}");
+    let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
+        config.embed_origins = vec![host_origin.clone()];
+    })
+    .await?;
+    let page_html = host_page(server.addr, "");
+    let listener = TcpListener::bind(host_addr).await?;
+    let app = Router::new().fallback(get(move || {
+        let page = page_html.clone();
+        async move { Html(page) }
+    }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let driver = ChromeDriver::start()?;
+    let url = format!("{host_origin}/docs/guide.html?utm=ignored#section");
+    let wide = Page::open(&driver, 1300, 800, &url).await?;
+    let narrow = Page::open(&driver, 520, 800, &url).await?;
+    for page in [&wide, &narrow] {
+        wait_for_count(page, "2 people here").await?;
+    }
+
+    // The host page is left alone: one element more in its body, no
+    // attribute on html or body, and one global name.
+    let untouched = wide
+        .eval(
+            "return [document.body.lastElementChild.dataset.testid,
+                     document.documentElement.getAttributeNames().join(),
+                     document.body.getAttributeNames().join(),
+                     getComputedStyle(document.querySelector('[data-testid=cursors-embed]')).pointerEvents,
+                     typeof window.cursorsEmbed];",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        untouched,
+        json!(["cursors-embed", "lang", "", "none", "object"])
+    );
+
+    // The paragraph wraps differently at each width; the cursor stays on
+    // the same spot of it.
+    let [_, _, wide_width, wide_height] = element_box(&wide, "text-1").await?;
+    let [_, _, narrow_width, narrow_height] = element_box(&narrow, "text-1").await?;
+    assert!(
+        narrow_width < wide_width * 0.7 && narrow_height > wide_height * 1.3,
+        "text-1 is {wide_width}×{wide_height} wide and {narrow_width}×{narrow_height} narrow"
+    );
+    point_at(&wide, "text-1", 0.3, 0.6).await?;
+    narrow
+        .wait_for(
+            "the wide window's cursor over the same spot of text-1",
+            async |page| cursor_over(page, "text-1", 0.3, 0.6).await,
+        )
+        .await?;
+
+    // Scrolled, the cursor moves with the page.
+    narrow.eval("window.scrollBy(0, 250);", vec![]).await?;
+    narrow
+        .wait_for("the cursor to move with the scrolled page", async |page| {
+            cursor_over(page, "text-1", 0.3, 0.6).await
+        })
+        .await?;
+
+    // The other way round, over a heading.
+    point_at(&narrow, "heading-2", 0.1, 0.5).await?;
+    wide.wait_for("the narrow window's cursor over heading-2", async |page| {
+        cursor_over(page, "heading-2", 0.1, 0.5).await
+    })
+    .await?;
+
+    // The toggle, from the keyboard: focus it, press Enter; the cursors go,
+    // and stay gone after a reload.
+    in_embed(
+        &wide,
+        "root.querySelector('[data-testid=embed-toggle]').focus(); return true;",
+        vec![],
+    )
+    .await?;
+    let enter = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '\u{E007}' })
+        .then(KeyAction::Up { value: '\u{E007}' });
+    wide.client.perform_actions(enter).await?;
+    wide.wait_for("the cursors hidden", async |page| {
+        Ok(drawn_cursors(page).await?.is_empty().then_some(()))
+    })
+    .await?;
+    wide.client.refresh().await?;
+    wait_for_count(&wide, "2 people here").await?;
+    let pressed = in_embed(
+        &wide,
+        "return root.querySelector('[data-testid=embed-toggle]').getAttribute('aria-pressed');",
+        vec![],
+    )
+    .await?;
+    assert_eq!(pressed, json!("true"), "the toggle is remembered");
+
+    // The count follows who is here.
+    narrow.close().await?;
+    wait_for_count(&wide, "1 person here").await?;
+    wide.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_not_on_the_list_gets_the_script_but_no_socket() -> Result<()> {
+    let server = Server::start().await?;
+    let server_addr = server.addr;
+    let host_addr = host(move || host_page(server_addr, ""), None).await?;
+    let driver = ChromeDriver::start()?;
+    let page = Page::open(&driver, 900, 700, &format!("http://{host_addr}/")).await?;
+    let warning = page
+        .wait_for(
+            "the console to say which flag would allow this site",
+            async |page| {
+                let notes = notes(page).await?;
+                Ok(notes["warnings"].as_array().and_then(|warnings| {
+                    warnings
+                        .iter()
+                        .find_map(|warning| warning.as_str().map(str::to_owned))
+                }))
+            },
+        )
+        .await?;
+    assert!(
+        warning.contains(&format!("--embed-origins http://{host_addr}")),
+        "{warning}"
+    );
+    let state = page
+        .eval(
+            "return [window.testNotes.opened, window.testNotes.closed, typeof window.cursorsEmbed,
+                     document.querySelector('[data-testid=cursors-embed]') === null];",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        state,
+        json!([0, 0, "object", true]),
+        "the script ran, opened no socket, drew nothing"
+    );
+
+    // And the server refuses this origin's socket, whoever opens it.
+    page.eval(
+        "const socket = new WebSocket(arguments[0]);",
+        vec![json!(format!("ws://{server_addr}/ws?room=x"))],
+    )
+    .await?;
+    page.wait_for("the socket to be refused", async |page| {
+        let notes = notes(page).await?;
+        Ok((notes["closed"] == json!(1)).then_some(notes["opened"].clone()))
+    })
+    .await
+    .and_then(|opened| {
+        anyhow::ensure!(opened == json!(0), "it never opened");
+        Ok(())
+    })?;
+    page.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_token_key_a_valid_token_joins_and_a_tampered_one_does_not() -> Result<()> {
+    let key_dir = cursors_test_support::temp_dir("cursors-embed-key")?;
+    let key_file = key_dir.path().join("secret");
+    std::fs::write(&key_file, SECRET)?;
+    let host_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let host_addr = host_listener.local_addr()?;
+    drop(host_listener);
+    let host_origin = format!("http://{host_addr}");
+    let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
+        config.embed_origins = vec![host_origin.clone()];
+        config.token_key = Some(key_file.clone());
+    })
+    .await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let token = TokenKey::from_bytes(SECRET)?.sign(&Claims {
+        room: format!("{host_origin}/*"),
+        exp: now + 3600,
+        iat: Some(now),
+        nbf: None,
+        sub: Some("embed-test".into()),
+        name: None,
+    })?;
+    // One character of the signature changed.
+    let mut tampered = token.clone();
+    let last = tampered.pop().context("a token")?;
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+
+    let server_addr = server.addr;
+    let (valid, bad) = (token.clone(), tampered.clone());
+    let listener = TcpListener::bind(host_addr).await?;
+    let app = Router::new()
+        .route(
+            "/token",
+            get(move || {
+                let token = token.clone();
+                async move { token }
+            }),
+        )
+        .route(
+            "/valid",
+            get(move || {
+                let page = host_page(server_addr, &format!("data-token=\"{valid}\""));
+                async move { Html(page) }
+            }),
+        )
+        .route(
+            "/fetched",
+            get(move || async move {
+                Html(host_page(
+                    server_addr,
+                    "data-token-url=\"/token\" data-room=\"valid\"",
+                ))
+            }),
+        )
+        .route(
+            "/tampered",
+            get(move || {
+                let page = host_page(
+                    server_addr,
+                    &format!("data-token=\"{bad}\" data-room=\"valid\""),
+                );
+                async move { Html(page) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let driver = ChromeDriver::start()?;
+    // `/valid`'s room is its path, `_valid`; the others name the room `valid`.
+    let fetched = Page::open(&driver, 900, 700, &format!("{host_origin}/fetched")).await?;
+    wait_for_count(&fetched, "1 person here").await?;
+    let tampered_page = Page::open(&driver, 900, 700, &format!("{host_origin}/tampered")).await?;
+    tampered_page
+        .wait_for("two refused attempts", async |page| {
+            let notes = notes(page).await?;
+            Ok((notes["closed"].as_u64() >= Some(2)).then_some(()))
+        })
+        .await?;
+    assert_eq!(notes(&tampered_page).await?["opened"], json!(0));
+    assert_eq!(
+        embed_count(&tampered_page).await?.as_deref(),
+        Some("Connecting…")
+    );
+    assert_eq!(
+        embed_count(&fetched).await?.as_deref(),
+        Some("1 person here")
+    );
+    let valid_page = Page::open(&driver, 900, 700, &format!("{host_origin}/valid")).await?;
+    wait_for_count(&valid_page, "1 person here").await?;
+    for page in [fetched, tampered_page, valid_page] {
+        page.close().await?;
+    }
+    Ok(())
+}
