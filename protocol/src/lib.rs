@@ -12,6 +12,7 @@
 
 pub mod binary;
 mod client;
+mod light;
 mod names;
 #[doc(hidden)]
 pub mod quick;
