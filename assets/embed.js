@@ -30,6 +30,7 @@
     return text;
   };
 
+  // ANCHOR: start
   const start = async () => {
     const access = await fetch(new URL("embed/access", server), { cache: "no-store" });
     if (!access.ok) return say((await access.text()).trim());
@@ -47,4 +48,5 @@
   const begin = () => start().catch((error) => say(error));
   if (document.readyState === "complete") begin();
   else window.addEventListener("load", begin, { once: true });
+  // ANCHOR_END: start
 })();

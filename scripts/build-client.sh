@@ -33,7 +33,7 @@ say "building the embed (client/embed)"
   cp "$staging/cursors-embed.js" "$ROOT/dist/embed/cursors-embed-$hash.js"
   cp "$staging/cursors-embed_bg.wasm" "$ROOT/dist/embed/cursors-embed-${hash}_bg.wasm"
   sed -e "s|__EMBED_MODULE__|embed/cursors-embed-$hash.js|" \
-    -e "s|__EMBED_WASM__|embed/cursors-embed-${hash}_bg.wasm|" \
+    -e "s|__EMBED_WASM__|embed/cursors-embed-${hash}_bg.wasm|" -e "/ANCHOR/d" \
     "$ROOT/assets/embed.js" >"$ROOT/dist/embed.js"
 )
 say "precompressing the assets (brotli, gzip)"

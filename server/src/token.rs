@@ -168,6 +168,7 @@ impl TokenKey {
         self.algorithm
     }
 
+    // ANCHOR: verify
     /// Checks `token` for `room` at `now` (Unix seconds) and returns its
     /// claims.
     pub fn verify(&self, token: Option<&str>, room: &str, now: u64) -> Result<Claims, TokenError> {
@@ -215,6 +216,7 @@ impl TokenKey {
         }
         Ok(claims)
     }
+    // ANCHOR_END: verify
 
     /// Signs `claims` (for demos and tests: `cursors-server token`).
     pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
