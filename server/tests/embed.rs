@@ -68,11 +68,17 @@ async fn an_anchor_goes_through_as_it_came_and_a_plain_move_clears_it() {
         .await;
     let seen = watcher
         .recv_until(|message| match message {
-            ServerMessage::Cursors { moves } => moves.iter().find(|position| position.id == mover.id).cloned(),
+            ServerMessage::Cursors { moves } => moves
+                .iter()
+                .find(|position| position.id == mover.id)
+                .cloned(),
             _ => None,
         })
         .await;
-    assert_eq!((seen.x, seen.y, seen.anchor), (0.41, 0.12, Some(intro.clone())));
+    assert_eq!(
+        (seen.x, seen.y, seen.anchor),
+        (0.41, 0.12, Some(intro.clone()))
+    );
 
     // Someone arriving now sees the anchor in the welcome.
     let late = embedded(&server, DOCS, "_guide").await;
@@ -124,15 +130,24 @@ async fn access_says_which_flag_would_let_a_site_in() {
     let (head, body) =
         http_get_with_headers(server.addr, "/embed/access", &[("Origin", DOCS)]).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains(&format!("access-control-allow-origin: {DOCS}")), "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {DOCS}")),
+        "{head}"
+    );
     assert_eq!(body, "ok\n");
 
     let stranger = "http://elsewhere.example.test";
     let (head, body) =
         http_get_with_headers(server.addr, "/embed/access", &[("Origin", stranger)]).await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
-    assert!(head.contains(&format!("access-control-allow-origin: {stranger}")), "{head}");
-    assert!(body.contains(&format!("--embed-origins {stranger}")), "{body}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {stranger}")),
+        "{head}"
+    );
+    assert!(
+        body.contains(&format!("--embed-origins {stranger}")),
+        "{body}"
+    );
     server.stop().await.unwrap();
 }
 
@@ -143,7 +158,11 @@ async fn the_embeds_files_carry_cors_headers_for_the_listed_sites_only() {
     std::fs::write(dist.path().join("embed.js"), "// loader\n").unwrap();
     let wasm = "embed/cursors-embed-0123456789abcdef_bg.wasm";
     std::fs::write(dist.path().join(wasm), b"\0asm\x01\0\0\0").unwrap();
-    std::fs::write(dist.path().join("index.html"), "<!doctype html><title>x</title>").unwrap();
+    std::fs::write(
+        dist.path().join("index.html"),
+        "<!doctype html><title>x</title>",
+    )
+    .unwrap();
     let static_dir = dist.path().to_owned();
     let server = TestServer::start_with(|config| {
         config.embed_origins = vec![DOCS.to_owned()];
@@ -151,21 +170,37 @@ async fn the_embeds_files_carry_cors_headers_for_the_listed_sites_only() {
     })
     .await;
 
-    let (head, _) = http_get_with_headers(server.addr, &format!("/{wasm}"), &[("Origin", DOCS)]).await;
+    let (head, _) =
+        http_get_with_headers(server.addr, &format!("/{wasm}"), &[("Origin", DOCS)]).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains(&format!("access-control-allow-origin: {DOCS}")), "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {DOCS}")),
+        "{head}"
+    );
     assert!(head.contains("vary: "), "{head}");
     assert!(head.contains("content-type: application/wasm"), "{head}");
-    assert!(head.contains("cache-control: public, max-age=31536000, immutable"), "{head}");
+    assert!(
+        head.contains("cache-control: public, max-age=31536000, immutable"),
+        "{head}"
+    );
 
     let (head, _) = http_get_with_headers(server.addr, "/embed.js", &[("Origin", DOCS)]).await;
-    assert!(head.contains(&format!("access-control-allow-origin: {DOCS}")), "{head}");
-    assert!(head.contains("cache-control: public, max-age=300, must-revalidate"), "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {DOCS}")),
+        "{head}"
+    );
+    assert!(
+        head.contains("cache-control: public, max-age=300, must-revalidate"),
+        "{head}"
+    );
 
     for (path, origin) in [(format!("/{wasm}"), SHOP), ("/index.html".to_owned(), DOCS)] {
         let (head, _) = http_get_with_headers(server.addr, &path, &[("Origin", origin)]).await;
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(!head.contains("access-control-allow-origin"), "{path} for {origin}: {head}");
+        assert!(
+            !head.contains("access-control-allow-origin"),
+            "{path} for {origin}: {head}"
+        );
     }
     server.stop().await.unwrap();
 }
