@@ -43,6 +43,7 @@ impl ServerMessage {
                 id: id()?,
                 name: text_of(&fields, "name")?,
                 color: text_of(&fields, "color")?,
+                verified: flag(&fields, "verified")?,
                 peers: list_of(&fields, "peers", snapshot)?,
                 resume: optional(&fields, "resume", |value| Some(value.as_str()?.to_owned()))?,
                 expires: optional(&fields, "expires", Value::as_u64)?,
@@ -136,6 +137,14 @@ fn optional<T>(
     }
 }
 
+/// A `#[serde(default)]` bool: absent is false, but `null` is no bool.
+fn flag(fields: &Fields, key: &str) -> Option<bool> {
+    match fields.get(key) {
+        None => Some(false),
+        Some(value) => value.as_bool(),
+    }
+}
+
 fn object(value: &Value) -> Option<&Fields> {
     value.as_object()
 }
@@ -146,6 +155,7 @@ fn peer_info(value: &Value) -> Option<PeerInfo> {
         id: text_of(fields, "id")?,
         name: text_of(fields, "name")?,
         color: text_of(fields, "color")?,
+        verified: flag(fields, "verified")?,
     })
 }
 
@@ -157,11 +167,8 @@ fn snapshot(value: &Value) -> Option<PeerSnapshot> {
         color: text_of(fields, "color")?,
         x: optional(fields, "x", Value::as_f64)?,
         y: optional(fields, "y", Value::as_f64)?,
-        // `#[serde(default)]`: absent is false, but `null` is no bool.
-        away: match fields.get("away") {
-            None => false,
-            Some(value) => value.as_bool()?,
-        },
+        away: flag(fields, "away")?,
+        verified: flag(fields, "verified")?,
         anchor: optional(fields, "anchor", anchor)?,
     })
 }

@@ -15,6 +15,10 @@ pub enum ServerMessage {
         id: String,
         name: String,
         color: String,
+        /// Your name is the `name` claim of your room token (addition):
+        /// shown as verified, and a `hello` cannot change it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        verified: bool,
         peers: Vec<PeerSnapshot>,
         /// Reconnecting with `/ws?room=…&resume=TOKEN` within the grace
         /// period gives back this identity (see docs/PROTOCOL.md).
@@ -131,6 +135,10 @@ pub struct PeerInfo {
     pub id: String,
     pub name: String,
     pub color: String,
+    /// Their name comes from their room token (addition; present only when
+    /// true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
 }
 
 /// A user as listed in `welcome`: identity plus the cursor position, which
@@ -147,6 +155,9 @@ pub struct PeerSnapshot {
     /// Present (and true) only while that user is away.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub away: bool,
+    /// Present (and true) only when their name comes from their room token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
     /// The content under the cursor, if its page said (the embed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anchor: Option<Anchor>,
@@ -161,6 +172,7 @@ impl PeerSnapshot {
             x: position.map(|point| point.x),
             y: position.map(|point| point.y),
             away: false,
+            verified: info.verified,
             anchor: None,
         }
     }

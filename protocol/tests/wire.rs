@@ -514,6 +514,7 @@ impl Draws {
     fn snapshot(&mut self) -> cursors_protocol::PeerSnapshot {
         let shown = self.chance();
         cursors_protocol::PeerSnapshot {
+            verified: self.chance(),
             id: self.text(),
             name: self.text(),
             color: self.text(),
@@ -526,6 +527,7 @@ impl Draws {
     fn message(&mut self) -> ServerMessage {
         match self.below(17) {
             0 => ServerMessage::Welcome {
+                verified: self.chance(),
                 id: self.text(),
                 name: self.text(),
                 color: self.text(),
@@ -535,6 +537,7 @@ impl Draws {
             },
             1 => ServerMessage::Joined {
                 peer: cursors_protocol::PeerInfo {
+                    verified: self.chance(),
                     id: self.text(),
                     name: self.text(),
                     color: self.text(),

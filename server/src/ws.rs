@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use cursors_protocol::binary::BINARY_SUBPROTOCOL;
 use cursors_protocol::{
     ClientMessage, ErrorCode, POINTS_PER_SECOND, Point, REACTIONS_PER_SECOND, RoomName,
-    ServerMessage,
+    ServerMessage, normalize_name,
 };
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -49,7 +49,7 @@ use crate::config::FanoutMode;
 use crate::mailbox::Closed;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::room::timer::sleep_until_some;
-use crate::room::{DisconnectKind, Encoding, Membership};
+use crate::room::{DisconnectKind, Encoding, Grant, Membership};
 
 mod frames;
 pub(crate) mod handshake;
@@ -145,14 +145,21 @@ pub async fn upgrade(
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        let expires = claims.map(|claims| claims.exp);
+        // A `name` claim the protocol would refuse as a name is ignored
+        // rather than shown cut or changed.
+        let grant = Grant {
+            expires: claims.as_ref().map(|claims| claims.exp),
+            verified_name: claims
+                .and_then(|claims| claims.name)
+                .and_then(|name| normalize_name(&name).ok()),
+        };
         run_connection(
             app,
             socket,
             encoding,
             room,
             query.resume,
-            expires,
+            grant,
             peer,
             permit,
         )
@@ -211,8 +218,8 @@ fn instant_of(exp: u64) -> Instant {
 }
 
 /// The life of one WebSocket. `_permit` holds this connection's place under
-/// the connection caps until the function returns; `expires` is when its
-/// room token runs out (Unix seconds), if it has one.
+/// the connection caps until the function returns; `grant` says when its
+/// room token runs out and which name it vouches for, if it has one.
 #[allow(clippy::too_many_arguments)]
 async fn run_connection(
     app: AppState,
@@ -220,14 +227,14 @@ async fn run_connection(
     encoding: Encoding,
     room: RoomName,
     resume: Option<String>,
-    expires: Option<u64>,
+    grant: Grant,
     peer: SocketAddr,
     _permit: ConnectionPermit,
 ) {
     app.metrics.connection_opened();
     let mut membership = match app
         .hub
-        .join(&room, encoding, resume.as_deref(), expires)
+        .join(&room, encoding, resume.as_deref(), grant.clone())
         .await
     {
         Ok(membership) => membership,
@@ -239,8 +246,9 @@ async fn run_connection(
         }
     };
     tracing::info!(%peer, %room, id = membership.id(), "connected");
-    let ends = expires.map(instant_of);
-    let ending = Connection::new(&app, &membership, &room, ends)
+    let ends = grant.expires.map(instant_of);
+    let name_is_verified = grant.verified_name.is_some();
+    let ending = Connection::new(&app, &membership, &room, ends, name_is_verified)
         .run(socket, &room, peer)
         .await;
     tracing::info!(%peer, %room, id = membership.id(), ?ending, "disconnected");
@@ -274,6 +282,8 @@ struct Connection<'a> {
     room: RoomName,
     /// When the room token runs out: the socket does not outlive it.
     token_ends: Option<Instant>,
+    /// The name comes from the room token: a `hello` cannot change it.
+    name_is_verified: bool,
     rate_limiter: RateLimiter,
     /// Cursor chat has its own, lower limit; never closes on its own.
     say_limiter: RateLimiter,
@@ -289,6 +299,7 @@ impl<'a> Connection<'a> {
         membership: &'a Membership,
         room: &RoomName,
         token_ends: Option<Instant>,
+        name_is_verified: bool,
     ) -> Self {
         let config = &app.config;
         let now = std::time::Instant::now();
@@ -309,6 +320,7 @@ impl<'a> Connection<'a> {
             pong_due: None,
             room: room.clone(),
             token_ends,
+            name_is_verified,
             rate_limiter,
             say_limiter,
             react_limiter,
@@ -426,6 +438,10 @@ impl<'a> Connection<'a> {
         let sent = match ClientMessage::parse(text.as_str()) {
             Ok(ClientMessage::Move { x, y, anchor }) => {
                 self.membership.move_to(Point { x, y }, anchor).await
+            }
+            Ok(ClientMessage::Hello { .. }) if self.name_is_verified => {
+                self.refuse("your name comes from your room token and cannot be changed");
+                Ok(())
             }
             Ok(ClientMessage::Hello { name }) => self.membership.rename(name).await,
             Ok(ClientMessage::Leave) => self.membership.hide().await,

@@ -26,6 +26,7 @@ async fn welcome_lists_peers_with_their_last_positions() {
         peers,
         resume,
         expires,
+        ..
     } = &newcomer.welcome
     else {
         unreachable!()

@@ -63,9 +63,16 @@ async fn refused(url: &str) -> (u16, String) {
 async fn every_bad_token_is_refused_before_the_upgrade_with_its_reason() {
     let (server, _key) = server_with_tokens().await;
     let good = sign("lobby", now() + 3600);
+    // One character of the signature changed: its first, because the
+    // last also carries padding bits and may decode as no base64 at all.
+    let signature_start = good.rfind('.').expect("three parts") + 1;
+    let flipped = if good[signature_start..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
     let mut tampered = good.clone();
-    tampered.pop();
-    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    tampered.replace_range(signature_start..=signature_start, flipped);
     let cases = [
         ("?room=lobby".to_owned(), 401, "needs a token"),
         (
@@ -213,5 +220,71 @@ async fn a_refused_refresh_leaves_the_end_where_it_was() {
 async fn without_a_token_key_no_token_is_asked_for() {
     let server = TestServer::start().await;
     server.join("lobby").await;
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_name_claim_is_shown_as_verified_and_cannot_be_changed() {
+    let (server, _key) = server_with_tokens().await;
+    let named = key()
+        .sign(&Claims {
+            room: "lobby".to_owned(),
+            exp: now() + 3600,
+            iat: Some(now()),
+            nbf: None,
+            sub: Some("ada".to_owned()),
+            name: Some("  Ada Lovelace ".to_owned()),
+        })
+        .expect("signs");
+    let mut ada = Client::connect(&server.ws_url(&format!("?room=lobby&token={named}"))).await;
+    let ServerMessage::Welcome { name, verified, .. } = &ada.welcome else {
+        unreachable!("the first frame is the welcome")
+    };
+    assert_eq!((name.as_str(), *verified), ("Ada Lovelace", true));
+
+    let plain = sign("lobby", now() + 3600);
+    let mut bo = Client::connect(&server.ws_url(&format!("?room=lobby&token={plain}"))).await;
+    let listed = bo
+        .peers()
+        .iter()
+        .find(|peer| peer.id == ada.id)
+        .expect("Ada is listed")
+        .clone();
+    assert_eq!(
+        (listed.name.as_str(), listed.verified),
+        ("Ada Lovelace", true)
+    );
+    let ServerMessage::Welcome { verified, .. } = &bo.welcome else {
+        unreachable!()
+    };
+    assert!(!verified, "a token without a name gives no verified name");
+
+    // Ada's page cannot rename her; Bo's can rename Bo.
+    ada.send(&ClientMessage::Hello {
+        name: "Mallory".to_owned(),
+    })
+    .await;
+    let refused = ada
+        .recv_until(|message| match message {
+            ServerMessage::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(refused.contains("room token"), "{refused}");
+    bo.send(&ClientMessage::Hello {
+        name: "Bo".to_owned(),
+    })
+    .await;
+    let renamed = ada
+        .recv_until(|message| match message {
+            ServerMessage::Renamed { id, name } => Some((id.clone(), name.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        renamed,
+        (bo.id.clone(), "Bo".to_owned()),
+        "only Bo's rename went out"
+    );
     server.stop().await.expect("stops");
 }

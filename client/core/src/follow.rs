@@ -81,12 +81,14 @@ mod tests {
 
     fn welcome(peers: &[&str]) -> ServerMessage {
         ServerMessage::Welcome {
+            verified: false,
             id: "me".into(),
             name: "Ada".into(),
             color: "#e5484d".into(),
             peers: peers
                 .iter()
                 .map(|id| PeerSnapshot {
+                    verified: false,
                     anchor: None,
                     id: (*id).into(),
                     name: (*id).into(),
@@ -161,6 +163,7 @@ mod tests {
         // under the same id.
         let back = ServerMessage::Joined {
             peer: PeerInfo {
+                verified: false,
                 id: "bo".into(),
                 name: "Bo".into(),
                 color: "#30a46c".into(),

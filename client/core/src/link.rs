@@ -572,6 +572,7 @@ mod tests {
 
     fn welcome(name: &str, resume: Option<&str>) -> ServerMessage {
         ServerMessage::Welcome {
+            verified: false,
             id: "me".into(),
             name: name.into(),
             color: "#123456".into(),

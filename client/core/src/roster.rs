@@ -37,6 +37,8 @@ pub struct Peer {
     pub last_moved: f64,
     /// Their page is hidden or unfocused.
     pub away: bool,
+    /// Their name comes from their room token.
+    pub verified: bool,
 }
 
 impl Peer {
@@ -45,6 +47,7 @@ impl Peer {
         Self {
             position: snapshot.position(),
             anchor: snapshot.anchor,
+            verified: snapshot.verified,
             away: snapshot.away,
             id: snapshot.id,
             name: snapshot.name,
@@ -77,6 +80,8 @@ pub struct Me {
     pub id: String,
     pub name: String,
     pub color: String,
+    /// The name comes from the room token: not this page's to change.
+    pub verified: bool,
 }
 
 /// One line of the presence list.
@@ -126,6 +131,7 @@ impl Roster {
                 id,
                 name,
                 color,
+                verified,
                 peers,
                 ..
             } => {
@@ -139,7 +145,12 @@ impl Roster {
                     })
                     .collect();
                 self.peers.remove(&id);
-                self.me = Some(Me { id, name, color });
+                self.me = Some(Me {
+                    id,
+                    name,
+                    color,
+                    verified,
+                });
                 // A crowd says so right after its welcome.
                 changes.crowd = self.crowd.take().is_some();
                 changes.people = true;
@@ -149,6 +160,7 @@ impl Roster {
                 if !self.is_me(&peer.id) {
                     changes.people = true;
                     let entry = Peer {
+                        verified: peer.verified,
                         id: peer.id,
                         name: peer.name,
                         color: peer.color,
@@ -376,11 +388,13 @@ mod tests {
     fn welcomed() -> Roster {
         let mut roster = Roster::default();
         roster.apply(ServerMessage::Welcome {
+            verified: false,
             id: "me".into(),
             name: "Ada".into(),
             color: "#e5484d".into(),
             peers: vec![
                 PeerSnapshot {
+                    verified: false,
                     anchor: None,
                     id: "bo".into(),
                     name: "Bo".into(),
@@ -390,6 +404,7 @@ mod tests {
                     away: false,
                 },
                 PeerSnapshot {
+                    verified: false,
                     anchor: None,
                     id: "cy".into(),
                     name: "Cy".into(),
@@ -453,6 +468,7 @@ mod tests {
         let mut roster = welcomed();
         roster.apply(ServerMessage::Joined {
             peer: PeerInfo {
+                verified: false,
                 id: "di".into(),
                 name: "Di".into(),
                 color: "#f76b15".into(),
@@ -598,6 +614,7 @@ mod tests {
         let mut roster = welcomed();
         let joined = roster.apply(ServerMessage::Joined {
             peer: PeerInfo {
+                verified: false,
                 id: "di".into(),
                 name: "Di".into(),
                 color: "#f76b15".into(),
@@ -643,6 +660,7 @@ mod tests {
 
     fn snapshot(id: &str, at: Option<(f64, f64)>) -> PeerSnapshot {
         PeerSnapshot {
+            verified: false,
             anchor: None,
             id: id.into(),
             name: id.to_uppercase(),
@@ -755,6 +773,7 @@ mod tests {
         let mut roster = welcomed();
         roster.apply(crowd(300));
         let welcomed_again = roster.apply(ServerMessage::Welcome {
+            verified: false,
             id: "me".into(),
             name: "Ada".into(),
             color: "#e5484d".into(),
@@ -771,6 +790,7 @@ mod tests {
     fn a_new_welcome_replaces_everything() {
         let mut roster = welcomed();
         roster.apply(ServerMessage::Welcome {
+            verified: false,
             id: "me2".into(),
             name: "Ada".into(),
             color: "#000".into(),

@@ -49,6 +49,8 @@ pub struct Drawn<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub color: &'a str,
+    /// The name comes from their room token: shown with a check mark.
+    pub verified: bool,
     pub spot: Option<(f64, f64)>,
 }
 
@@ -210,12 +212,24 @@ impl Overlay {
         }
     }
 
-    /// The visitor's own name, on the button that changes it.
-    pub fn set_name(&self, name: &str) {
-        self.name_button.set_text_content(Some(name));
+    /// The visitor's own name, on the button that changes it; a name
+    /// vouched for by the room token shows a check mark and cannot change.
+    pub fn set_name(&self, name: &str, verified: bool) {
+        let shown = if verified {
+            format!("{name} ✓")
+        } else {
+            name.to_owned()
+        };
+        self.name_button.set_text_content(Some(&shown));
         self.name_button.dataset().set("name", name).ok();
+        let label = if verified {
+            format!("Your name: {name}, verified")
+        } else {
+            format!("Your name: {name}. Change it")
+        };
+        self.name_button.set_attribute("aria-label", &label).ok();
         self.name_button
-            .set_attribute("aria-label", &format!("Your name: {name}. Change it"))
+            .toggle_attribute_with_force("disabled", verified)
             .ok();
     }
 
@@ -304,9 +318,14 @@ fn label(element: &Element, cursor: &Drawn<'_>) {
         style.set_property("--ink", ink).ok();
         element.set_attribute("data-color", cursor.color).ok();
     }
+    let shown = if cursor.verified {
+        format!("{} ✓", cursor.name)
+    } else {
+        cursor.name.to_owned()
+    };
     if let Some(name) = element.last_element_child()
-        && name.text_content().as_deref() != Some(cursor.name)
+        && name.text_content().as_deref() != Some(shown.as_str())
     {
-        name.set_text_content(Some(cursor.name));
+        name.set_text_content(Some(&shown));
     }
 }

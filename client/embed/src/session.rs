@@ -109,7 +109,7 @@ impl Session {
         let overlay = Overlay::mount(&document, on_control)?;
         overlay.set_hidden(hidden);
         if let Some(name) = &remembered.name {
-            overlay.set_name(name);
+            overlay.set_name(name, false);
         }
         let session = Rc::new(Self {
             room_token: RefCell::new(settings.room_token.clone()),
@@ -407,7 +407,7 @@ impl Session {
                 let renamed = self.link.borrow_mut().rename(&raw);
                 match renamed {
                     Ok((name, commands)) => {
-                        self.overlay.set_name(&name);
+                        self.overlay.set_name(&name, false);
                         for command in commands {
                             self.carry_out(command);
                         }
@@ -439,7 +439,7 @@ impl Session {
         let roster = self.roster.borrow();
         self.overlay.set_count(roster.headcount());
         if let Some(me) = roster.me() {
-            self.overlay.set_name(&me.name);
+            self.overlay.set_name(&me.name, me.verified);
         }
         if self.hidden.get() {
             return;
@@ -452,6 +452,7 @@ impl Session {
                 id: &peer.id,
                 name: &peer.name,
                 color: &peer.color,
+                verified: peer.verified,
                 spot: peer
                     .position
                     .and_then(|point| spot_of(&self.window, point, peer.anchor.as_ref())),

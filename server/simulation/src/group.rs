@@ -186,7 +186,13 @@ impl GroupSimulation {
 
     fn join(&mut self, index: usize) {
         self.note(format!("someone joins on s{index}"));
-        let events = self.apply_local(index, Input::Join { resume: None });
+        let events = self.apply_local(
+            index,
+            Input::Join {
+                resume: None,
+                verified_name: None,
+            },
+        );
         for event in &events {
             if let Event::Admitted { connection, id, .. } = event {
                 self.servers[index]

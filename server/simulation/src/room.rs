@@ -353,7 +353,13 @@ impl RoomSimulation {
                 }
             ),
         });
-        let events = self.state.apply(Input::Join { resume: token }, self.now);
+        let events = self.state.apply(
+            Input::Join {
+                resume: token,
+                verified_name: None,
+            },
+            self.now,
+        );
         self.route(events, Some(joining))
     }
 

@@ -19,6 +19,8 @@ pub enum RoomCommand {
         resume: Option<String>,
         /// When the socket's room token ends (Unix seconds), for its welcome.
         expires: Option<u64>,
+        /// The token's `name` claim: the user's name, verified.
+        verified_name: Option<String>,
         reply: oneshot::Sender<Admission>,
     },
     Act {

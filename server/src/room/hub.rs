@@ -32,6 +32,16 @@ pub enum JoinError {
 #[error("the room is gone")]
 pub struct RoomGone;
 
+/// What a socket's room token grants it in the room (nothing without
+/// `--token-key`).
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    /// When the socket ends (Unix seconds): the token's `exp`.
+    pub expires: Option<u64>,
+    /// The token's `name` claim: the user's name, shown as verified.
+    pub verified_name: Option<String>,
+}
+
 /// Every running room of this server, and how to start one.
 pub struct RoomHub {
     directory: Arc<RoomDirectory>,
@@ -84,13 +94,13 @@ impl RoomHub {
 
     /// Joins `room`, starting it if needed. The returned membership's mailbox
     /// already holds the `welcome` frame, which says when the socket ends
-    /// (`expires`, its room token's `exp`) if it does.
+    /// (`grant.expires`, its room token's `exp`) if it does.
     pub async fn join(
         &self,
         room: &RoomName,
         encoding: Encoding,
         resume: Option<&str>,
-        expires: Option<u64>,
+        grant: Grant,
     ) -> Result<Membership, JoinError> {
         // An empty room shuts itself down; a join can race with that. The room
         // then refuses the join (drops the reply) and the next attempt starts
@@ -101,7 +111,8 @@ impl RoomHub {
             let join = RoomCommand::Join {
                 encoding,
                 resume: resume.map(str::to_owned),
-                expires,
+                expires: grant.expires,
+                verified_name: grant.verified_name.clone(),
                 reply,
             };
             if commands.send(join).await.is_err() {
@@ -323,9 +334,18 @@ mod tests {
         let hub = hub();
         let one = RoomName::parse(Some("one")).unwrap();
         let two = RoomName::parse(Some("two")).unwrap();
-        let ada = hub.join(&one, Encoding::Json, None, None).await.unwrap();
-        let bo = hub.join(&one, Encoding::Json, None, None).await.unwrap();
-        let cy = hub.join(&two, Encoding::Json, None, None).await.unwrap();
+        let ada = hub
+            .join(&one, Encoding::Json, None, Grant::default())
+            .await
+            .unwrap();
+        let bo = hub
+            .join(&one, Encoding::Json, None, Grant::default())
+            .await
+            .unwrap();
+        let cy = hub
+            .join(&two, Encoding::Json, None, Grant::default())
+            .await
+            .unwrap();
         // Counted by the room task once it has handled the joins.
         received(&cy).await;
         assert_eq!(hub.occupied_rooms(), 2);
@@ -359,12 +379,18 @@ mod tests {
     async fn a_membership_superseded_by_a_resume_can_no_longer_move_speak_or_rename() {
         let hub = hub();
         let room = RoomName::parse(Some("takeover")).unwrap();
-        let watcher = hub.join(&room, Encoding::Json, None, None).await.unwrap();
-        let first = hub.join(&room, Encoding::Json, None, None).await.unwrap();
+        let watcher = hub
+            .join(&room, Encoding::Json, None, Grant::default())
+            .await
+            .unwrap();
+        let first = hub
+            .join(&room, Encoding::Json, None, Grant::default())
+            .await
+            .unwrap();
         let token = resume_token(&received(&first).await);
         let id = first.id().to_owned();
         let second = hub
-            .join(&room, Encoding::Json, Some(&token), None)
+            .join(&room, Encoding::Json, Some(&token), Grant::default())
             .await
             .unwrap();
         assert_eq!(second.id(), id);

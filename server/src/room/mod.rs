@@ -51,7 +51,7 @@ pub mod timer;
 
 pub use backplane::{Alone, Backplane};
 pub use encode::Encoding;
-pub use hub::{JoinError, Membership, RoomGone, RoomHub};
+pub use hub::{Grant, JoinError, Membership, RoomGone, RoomHub};
 pub use redis::RedisBackplane;
 pub use state::{DisconnectKind, RoomRules};
 pub use task::RoomSettings;

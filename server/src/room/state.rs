@@ -85,7 +85,12 @@ pub struct RoomRules {
 pub enum Input {
     /// A new connection wants in, as a new user or, with the token of an
     /// earlier `welcome`, as that user again.
-    Join { resume: Option<String> },
+    /// `verified_name` is the `name` claim of its room token: shown as
+    /// verified, and never changed by the client.
+    Join {
+        resume: Option<String>,
+        verified_name: Option<String>,
+    },
     /// A member's connection did something. Ignored unless `from` is that
     /// member's live connection.
     Connection { from: ConnectionKey, action: Action },
@@ -233,6 +238,9 @@ pub struct User {
     pub anchor: Option<Anchor>,
     /// Their page is hidden or unfocused.
     pub away: bool,
+    /// Their name is the `name` claim of their room token: shown as
+    /// verified, and not theirs to change.
+    pub verified: bool,
 }
 
 /// What only the server holding the user's connection knows.
@@ -302,6 +310,7 @@ impl User {
             id: self.id.clone(),
             name: self.name.clone(),
             color: self.color.to_owned(),
+            verified: self.verified,
         }
     }
 
@@ -376,10 +385,15 @@ impl RoomState {
     pub fn apply(&mut self, input: Input, now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
         match input {
-            Input::Join { resume } => {
-                let resumed = resume.is_some_and(|token| self.resume(&token, &mut events));
+            Input::Join {
+                resume,
+                verified_name,
+            } => {
+                let resumed = resume.is_some_and(|token| {
+                    self.resume(&token, verified_name.as_deref(), &mut events)
+                });
                 if !resumed {
-                    self.join(&mut events);
+                    self.join(verified_name, &mut events);
                 }
             }
             Input::Connection { from, action } => {
@@ -515,7 +529,7 @@ impl RoomState {
         connection
     }
 
-    fn join(&mut self, events: &mut Vec<Event>) {
+    fn join(&mut self, verified_name: Option<String>, events: &mut Vec<Event>) {
         let id = loop {
             let candidate = identity::random_id_with_prefix(&mut self.rng, &self.rules.id_prefix);
             if !self.by_id.contains_key(&candidate) {
@@ -529,7 +543,8 @@ impl RoomState {
         );
         let user = User {
             id: id.clone(),
-            name: identity::friendly_name(&mut self.rng),
+            verified: verified_name.is_some(),
+            name: verified_name.unwrap_or_else(|| identity::friendly_name(&mut self.rng)),
             color: color.to_owned(),
             position: None,
             anchor: None,
@@ -583,10 +598,25 @@ impl RoomState {
     /// Gives a returning user their place back, if `token` is one of this
     /// room's. Tokens live in their room, so another room's token is simply
     /// unknown here. The others see nothing: no `left`, no `joined`.
-    fn resume(&mut self, token: &str, events: &mut Vec<Event>) -> bool {
+    fn resume(
+        &mut self,
+        token: &str,
+        verified_name: Option<&str>,
+        events: &mut Vec<Event>,
+    ) -> bool {
         let Some(key) = self.holder_of(token) else {
             return false;
         };
+        // The new socket's token vouches for a name: it is theirs from now.
+        if let Some(name) = verified_name {
+            let user = &self.members[&key].user;
+            if user.name != name || !user.verified {
+                if let Some(member) = self.members.get_mut(&key) {
+                    member.user.verified = true;
+                }
+                self.rename(key, name.to_owned(), events);
+            }
+        }
         // The page that comes back starts with its laser and spotlight off;
         // if the connection it replaces had them on, the others are told.
         self.set_laser(key, false, events);
@@ -639,6 +669,7 @@ impl RoomState {
             id: user.id.clone(),
             name: user.name.clone(),
             color: user.color.to_owned(),
+            verified: user.verified,
             peers: self
                 .members
                 .iter()
@@ -1100,12 +1131,16 @@ mod tests {
         }
 
         fn join(&mut self) -> Joined {
-            let events = self.apply(Input::Join { resume: None });
+            let events = self.apply(Input::Join {
+                resume: None,
+                verified_name: None,
+            });
             admitted(&events)
         }
 
         fn resume(&mut self, token: &str) -> (Joined, Vec<Event>) {
             let events = self.apply(Input::Join {
+                verified_name: None,
                 resume: Some(token.to_owned()),
             });
             (admitted(&events), events)
@@ -1194,7 +1229,10 @@ mod tests {
     fn a_join_is_admitted_first_then_announced_to_the_others() {
         let mut room = Room::new();
         let alice = room.join();
-        let events = room.apply(Input::Join { resume: None });
+        let events = room.apply(Input::Join {
+            resume: None,
+            verified_name: None,
+        });
         let bob = admitted(&events);
         let peer = room.state.user(bob.connection.member).unwrap().info();
         assert!(matches!(events[0], Event::Admitted { resumed: false, .. }));
@@ -1347,7 +1385,10 @@ mod tests {
         assert_eq!(room.act(&alice, Action::Away(false)), [presence(false)]);
         // A newcomer sees who is away.
         room.act(&alice, Action::Away(true));
-        let events = room.apply(Input::Join { resume: None });
+        let events = room.apply(Input::Join {
+            resume: None,
+            verified_name: None,
+        });
         assert!(welcome_peers(&events)[0].away);
     }
 
@@ -1443,7 +1484,10 @@ mod tests {
         let mut room = Room::new();
         let alice = room.join();
         room.act(&alice, Action::Spotlight(true));
-        let events = room.apply(Input::Join { resume: None });
+        let events = room.apply(Input::Join {
+            resume: None,
+            verified_name: None,
+        });
         let bob = admitted(&events);
         let caught_up: Vec<&Event> = events
             .iter()
@@ -1461,7 +1505,10 @@ mod tests {
         );
         // Once it is off, a newcomer hears of nothing.
         room.act(&alice, Action::Spotlight(false));
-        let events = room.apply(Input::Join { resume: None });
+        let events = room.apply(Input::Join {
+            resume: None,
+            verified_name: None,
+        });
         assert!(
             !events
                 .iter()

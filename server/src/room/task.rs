@@ -36,7 +36,7 @@ use super::encode::{EncodedBatch, Encoding, text_frame};
 use super::occupancy::{Occupancy, OccupiedRooms};
 use super::state::{
     Action, ConnectionKey, CursorFrame, DisconnectKind, Event, Input, MemberKey, RoomRules,
-    RoomState,
+    RoomState, User,
 };
 use super::timer::sleep_until_some;
 use crate::config::FanoutMode;
@@ -196,6 +196,7 @@ impl<L: RoomLink> RoomTask<L> {
                 encoding,
                 resume,
                 expires,
+                verified_name,
                 reply,
             } => {
                 if reply.is_closed() {
@@ -205,11 +206,26 @@ impl<L: RoomLink> RoomTask<L> {
                     Some(token) if !self.state.knows_token(&token) => {
                         // Maybe another server of the group issued it.
                         match self.link.claim(&token).await {
-                            Some(user) => Input::Adopt { user },
-                            None => Input::Join { resume: None },
+                            Some(user) => Input::Adopt {
+                                user: match verified_name {
+                                    Some(name) => User {
+                                        name,
+                                        verified: true,
+                                        ..user
+                                    },
+                                    None => user,
+                                },
+                            },
+                            None => Input::Join {
+                                resume: None,
+                                verified_name,
+                            },
                         }
                     }
-                    resume => Input::Join { resume },
+                    resume => Input::Join {
+                        resume,
+                        verified_name,
+                    },
                 };
                 let events = self.state.apply(input, Instant::now());
                 self.route(

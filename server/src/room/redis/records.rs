@@ -80,6 +80,7 @@ impl UserRecord {
     pub fn user(&self) -> User {
         let peer = &self.peer;
         User {
+            verified: peer.verified,
             id: peer.id.clone(),
             name: peer.name.clone(),
             color: peer.color.clone(),
@@ -231,6 +232,7 @@ mod tests {
     #[test]
     fn a_received_envelope_is_what_serde_reads_from_the_same_text() {
         let peer = PeerInfo {
+            verified: false,
             id: "ab1".to_owned(),
             name: "Happy Hare".to_owned(),
             color: "#0072b2".to_owned(),
@@ -305,6 +307,7 @@ mod tests {
 
     fn user(position: Option<Point>, away: bool) -> User {
         User {
+            verified: false,
             anchor: None,
             id: "ab1".to_owned(),
             name: "Happy Hare".to_owned(),

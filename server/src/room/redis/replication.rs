@@ -305,7 +305,13 @@ mod tests {
         }
 
         fn join_with(&mut self, resume: Option<String>) -> (Joined, Vec<Write>) {
-            let events = self.state.apply(Input::Join { resume }, self.now);
+            let events = self.state.apply(
+                Input::Join {
+                    resume,
+                    verified_name: None,
+                },
+                self.now,
+            );
             let joined = events
                 .iter()
                 .find_map(|event| match event {
@@ -403,6 +409,7 @@ mod tests {
             vec![Replicated::Message {
                 message: ServerMessage::Joined {
                     peer: PeerInfo {
+                        verified: false,
                         id: me.id.clone(),
                         name,
                         color: written[0].peer.color.clone(),
@@ -452,6 +459,7 @@ mod tests {
         let mut room = Room::new();
         let (me, _) = room.join();
         let remote = User {
+            verified: false,
             anchor: None,
             id: "bb0001".into(),
             name: "Far Away".into(),
@@ -547,6 +555,7 @@ mod tests {
             Input::Remote {
                 server: "server-b".into(),
                 change: RemoteChange::Present(vec![User {
+                    verified: false,
                     anchor: None,
                     id: "bb0001".into(),
                     name: "Far Away".into(),
@@ -828,6 +837,7 @@ mod tests {
         let record = |id: &str, server: &str, x: Option<f64>| {
             let mut record = UserRecord::new(
                 &User {
+                    verified: false,
                     anchor: None,
                     id: id.into(),
                     name: format!("User {id}"),
@@ -869,6 +879,7 @@ mod tests {
         let mut room = Room::new();
         let record = UserRecord::new(
             &User {
+                verified: false,
                 anchor: None,
                 id: "bb1".into(),
                 name: "Far Away".into(),
@@ -882,7 +893,13 @@ mod tests {
         for input in room.replicator.others(std::slice::from_ref(&record)) {
             room.state.apply(input, room.now);
         }
-        let events = room.state.apply(Input::Join { resume: None }, room.now);
+        let events = room.state.apply(
+            Input::Join {
+                resume: None,
+                verified_name: None,
+            },
+            room.now,
+        );
         let welcome = events
             .iter()
             .find_map(|event| match event {
@@ -939,6 +956,7 @@ mod tests {
         let mut room = Room::new();
         let (_me, _) = room.join();
         let user = |id: &str| User {
+            verified: false,
             anchor: None,
             id: id.into(),
             name: format!("User {id}"),

@@ -572,7 +572,10 @@ mod tests {
         }
 
         fn join(&mut self) -> (Member, Vec<Event>) {
-            let events = self.apply(Input::Join { resume: None });
+            let events = self.apply(Input::Join {
+                resume: None,
+                verified_name: None,
+            });
             let member = events
                 .iter()
                 .find_map(|event| match event {

@@ -127,6 +127,7 @@ impl RoomState {
                 let key = self.next_member;
                 self.next_member += 1;
                 let user = User {
+                    verified: peer.verified,
                     anchor: None,
                     id: peer.id.clone(),
                     name: peer.name.clone(),
@@ -248,6 +249,7 @@ impl RoomState {
             match self.by_id.get(&user.id).copied() {
                 None => {
                     let peer = PeerInfo {
+                        verified: user.verified,
                         id: user.id.clone(),
                         name: user.name.clone(),
                         color: user.color.clone(),
@@ -356,6 +358,7 @@ mod tests {
 
     fn user(id: &str, name: &str) -> User {
         User {
+            verified: false,
             anchor: None,
             id: id.into(),
             name: name.into(),
@@ -377,6 +380,7 @@ mod tests {
             server,
             ServerMessage::Joined {
                 peer: PeerInfo {
+                    verified: false,
                     id: id.into(),
                     name: format!("User {id}"),
                     color: "#0090ff".into(),
@@ -393,7 +397,13 @@ mod tests {
     }
 
     fn local_join(state: &mut RoomState, now: Instant) -> (ConnectionKey, String) {
-        let events = state.apply(Input::Join { resume: None }, now);
+        let events = state.apply(
+            Input::Join {
+                resume: None,
+                verified_name: None,
+            },
+            now,
+        );
         match &events[0] {
             Event::Admitted { connection, id, .. } => (*connection, id.clone()),
             other => panic!("not admitted: {other:?}"),
@@ -477,7 +487,13 @@ mod tests {
             }]
         );
         // A newcomer here is welcomed with it.
-        let events = state.apply(Input::Join { resume: None }, now);
+        let events = state.apply(
+            Input::Join {
+                resume: None,
+                verified_name: None,
+            },
+            now,
+        );
         let Event::Admitted {
             welcome: ServerMessage::Welcome { peers, .. },
             ..
