@@ -48,7 +48,7 @@ fn host_page(server: SocketAddr, tag_attributes: &str) -> String {
 <title>A host page</title>
 <style>body {{ font: 18px/1.6 serif; margin: 0 auto; max-width: 60rem; padding: 1rem; }}</style>
 <script>
-  window.testNotes = {{ opened: 0, closed: 0, warnings: [] }};
+  window.testNotes = {{ opened: 0, closed: 0, warnings: [], globals: Object.getOwnPropertyNames(window) }};
   const RealWebSocket = window.WebSocket;
   window.WebSocket = function (...args) {{
     const socket = new RealWebSocket(...args);
@@ -223,6 +223,19 @@ async fn a_cursor_stays_over_the_same_words_at_two_widths_and_after_scrolling() 
         untouched,
         json!(["cursors-embed", "lang", "", "none", "object"])
     );
+    let new_globals = wide
+        .eval(
+            // Besides the test's own notes and ChromeDriver's `ret_nodes`.
+            "return Object.getOwnPropertyNames(window).filter(name =>
+               !window.testNotes.globals.includes(name) && !['testNotes', 'ret_nodes'].includes(name));",
+            vec![],
+        )
+        .await?;
+    assert_eq!(new_globals, json!(["cursorsEmbed"]), "one global name");
+    // axe-core looks into the shadow root too: the embed adds no violation
+    // to a host page that has none.
+    let violations = wide.accessibility_violations().await?;
+    assert!(violations.is_empty(), "{violations:#?}");
 
     // The paragraph wraps differently at each width; the cursor stays on
     // the same spot of it.

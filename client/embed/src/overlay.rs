@@ -85,9 +85,11 @@ impl Overlay {
         style.set_text_content(Some(STYLE));
         let layer = create("div")?;
         layer.set_attribute("aria-hidden", "true").ok();
-        let bar = create("div")?;
+        // A landmark of its own (complementary), so that a screen reader
+        // finds the controls, and the host page's content outside its own
+        // landmarks is not blamed on us (axe's `region` rule).
+        let bar = create("aside")?;
         bar.set_class_name("bar");
-        bar.set_attribute("role", "group").ok();
         bar.set_attribute("aria-label", "Live cursors").ok();
         let count = create("span")?;
         count.set_attribute("data-testid", "embed-count").ok();
