@@ -7,6 +7,8 @@
 //! bounded by a generous limit so a broken build fails instead of hanging;
 //! no test asserts on how long anything took.
 
+pub mod embed;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
