@@ -396,18 +396,32 @@ async fn heartbeat(
         if !status.borrow().up {
             continue;
         }
+        // Two commands, not one script: on a Redis Cluster the set of
+        // servers and this server's tag live on different shards.
         let servers: Result<Vec<String>, _> = group
             .client
             .eval(
                 HEARTBEAT_SCRIPT,
-                vec![SERVERS_KEY.to_owned(), tag_key(&group.tag)],
+                vec![SERVERS_KEY.to_owned()],
                 vec![
                     group.server_id.clone(),
                     HEARTBEAT_TTL.as_millis().to_string(),
-                    TAG_LEASE.as_millis().to_string(),
                 ],
             )
             .await;
+        let renewed: Result<(), _> = group
+            .client
+            .set(
+                tag_key(&group.tag),
+                group.server_id.as_str(),
+                Some(Expiration::PX(TAG_LEASE.as_millis() as i64)),
+                None,
+                false,
+            )
+            .await;
+        if renewed.is_err() {
+            group.metrics.backplane_error();
+        }
         match servers {
             Ok(servers) if tokio::time::Instant::now() >= judge_from => {
                 alive.send_if_modified(|current| {
