@@ -25,7 +25,7 @@
 //! room waits for a write, and while Redis is away nothing piles up (the
 //! queue is bounded, and fred's own buffer is too).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -539,6 +539,7 @@ async fn reconcile(group: Arc<Group>, shutdown: CancellationToken) {
         if group.clustered {
             // fred refreshes its map of slots on a MOVED answer; a slot
             // whose subscription Redis simply dropped never answers that.
+            // One `CLUSTER SLOTS` a second, on fred's spare connection.
             let refresh = tokio::time::timeout(RECONCILE_LIMIT, group.subscriber.sync_cluster());
             if !matches!(refresh.await, Ok(Ok(()))) {
                 tracing::debug!("could not read the cluster's map of slots");
@@ -550,15 +551,26 @@ async fn reconcile(group: Arc<Group>, shutdown: CancellationToken) {
             .map(|channel| (channel.clone(), group.owner(channel, routing.as_ref())))
             .collect();
         let plan = lock(&group.reconciler).plan(tokio::time::Instant::now(), served);
+        // A node that failed one subscription is skipped for the rest of
+        // this look: mid-failover each would wait out the limit, one after
+        // another, while the rooms wait for the same lock.
+        let mut failed = HashSet::new();
         for step in plan {
-            resubscribe(&group, step).await;
+            if failed.contains(&step.node) {
+                continue;
+            }
+            let node = step.node.clone();
+            if !resubscribe(&group, step).await {
+                failed.insert(node);
+            }
         }
     }
 }
 
 /// Carries out one step of the reconciler's plan: subscribes the channel
 /// again (unless its room closed or did it meanwhile) and tells its room.
-async fn resubscribe(group: &Group, step: Resubscribe) {
+/// False if Redis refused or did not answer in time.
+async fn resubscribe(group: &Group, step: Resubscribe) -> bool {
     let Resubscribe { channel, node } = step;
     // One at a time with the rooms' own (un)subscribing, so a room that
     // closes meanwhile is not subscribed again behind its back.
@@ -566,7 +578,7 @@ async fn resubscribe(group: &Group, step: Resubscribe) {
     if !lock(&group.rooms).contains_key(&channel)
         || lock(&group.reconciler).is_confirmed(&channel, &node)
     {
-        return;
+        return true;
     }
     let subscribe = group.subscriber.ssubscribe(channel.clone());
     match tokio::time::timeout(RECONCILE_LIMIT, subscribe).await {
@@ -576,12 +588,14 @@ async fn resubscribe(group: &Group, step: Resubscribe) {
             if let Some(listener) = lock(&group.rooms).get(&channel) {
                 listener.resubscribed.send_modify(|count| *count += 1);
             }
+            true
         }
         outcome => {
             group.metrics.backplane_error();
             if let Ok(Err(error)) = outcome {
                 tracing::debug!(%error, %channel, "could not subscribe again; retrying at the next look");
             }
+            false
         }
     }
 }
