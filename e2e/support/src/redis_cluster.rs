@@ -1,7 +1,8 @@
 //! A real Redis Cluster of Debian's `redis-server`: three primaries and
 //! three replicas on free loopback ports, each node in a folder of its own,
-//! joined by `redis-cli --cluster create`. Every node is killed on drop, so
-//! a failing test leaves none running.
+//! joined by `redis-cli --cluster create`. Every node is killed on drop (of
+//! the cluster, or of a node whose cluster never formed), so a failing test
+//! leaves none running.
 //!
 //! A cluster node also listens on its *bus* port, its port + 10000, so a
 //! port is only taken when both are free. The node timeout is short (two
@@ -355,11 +356,11 @@ impl RedisCluster {
     }
 }
 
-impl Drop for RedisCluster {
+/// Each node is killed when dropped, so nodes started before a failure (of
+/// a later node, or of the cluster's creation) do not outlive it either.
+impl Drop for Node {
     fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.kill();
-        }
+        self.kill();
     }
 }
 
