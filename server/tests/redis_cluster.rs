@@ -298,3 +298,37 @@ async fn the_users_of_a_killed_server_vanish_on_a_cluster_too() {
     let newcomer = Seat::join(&two, "crash").await;
     assert_eq!(newcomer.known, HashSet::from([stays]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_carry_on_after_redis_cuts_the_subscribers_off() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let cluster = start_redis_cluster();
+    let one = start_server_process(&cluster.url(), FLAGS);
+    let two = start_server_process(&cluster.url(), FLAGS);
+    let placed = rooms_on_every_shard(&cluster);
+    let mut rooms = Vec::new();
+    for (name, _, _) in placed.iter().step_by(ROOMS_PER_SHARD) {
+        rooms.push(Room::open(name, &one, &two).await);
+    }
+    let silent = silent_rooms(&mut rooms, 0.25, Instant::now() + BOUND).await;
+    assert!(silent.is_empty(), "not shared before the cut: {silent:?}");
+
+    // Every node drops its subscriber connections (as a restart of the
+    // network would): no slot moves, the servers reconnect, and what they
+    // were subscribed to is gone.
+    for primary in cluster.primaries().expect("the primaries") {
+        cluster
+            .cli(primary, &["CLIENT", "KILL", "TYPE", "pubsub"])
+            .expect("CLIENT KILL");
+    }
+    let started = Instant::now();
+    let silent = silent_rooms(&mut rooms, 0.75, started + BOUND).await;
+    assert!(
+        silent.is_empty(),
+        "{} of {} rooms silent {BOUND:?} after the cut: {silent:?}",
+        silent.len(),
+        rooms.len()
+    );
+    eprintln!("rooms carried on after {:?}", started.elapsed());
+    check_presence(&mut rooms, &one, &two).await;
+}
