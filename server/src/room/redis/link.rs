@@ -92,13 +92,14 @@ impl RedisRoomLink {
     /// dropped it: after a reconnect, or when its slot moved). Whether it
     /// worked.
     ///
-    /// An error *answer* is tried once more at once. Right after the
-    /// subscriber connects, fred re-subscribes what it tracks, and with
-    /// nothing tracked yet Redis answers that with "wrong number of
-    /// arguments", an answer our first `SSUBSCRIBE` can receive: the room
-    /// would then think itself alone and, among other things, give its
-    /// first user the colour of someone on another server. A timeout is
-    /// not tried again (Redis is slow or away; `next` retries soon).
+    /// An error *answer* is tried once more at once. It was seen when
+    /// fred's own re-subscription (no longer used, see `subscriptions.rs`)
+    /// sent an empty `SUBSCRIBE` right after the subscriber connected, and
+    /// Redis's "wrong number of arguments" reached our first `SSUBSCRIBE`:
+    /// the room would then think itself alone and, among other things,
+    /// give its first user the colour of someone on another server. Kept
+    /// for any such stray answer. A timeout is not tried again (Redis is
+    /// slow or away; `next` retries soon).
     async fn subscribe(&mut self) -> bool {
         let _one_at_a_time = self.group.subscriptions.lock().await;
         let (resubscribed, told) = watch::channel(0);
