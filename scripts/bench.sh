@@ -8,6 +8,7 @@
 #   scripts/bench.sh            all scenarios (about 12 minutes, 3 to 4 more for the crowd)
 #   DURATION=5 scripts/bench.sh shorter runs
 #   ONLY=cluster scripts/bench.sh   only the several-servers scenarios
+#   ONLY=redis-cluster scripts/bench.sh   two servers on one Redis, then on a Redis Cluster
 #   ONLY=single scripts/bench.sh    only the one-server scenarios
 #   ONLY=crowd scripts/bench.sh     only the crowd (rooms of 1,000 to 10,000)
 set -euo pipefail
@@ -72,6 +73,20 @@ start_servers_sharing_redis() { # count
   sleep 4
 }
 
+REDIS_CLUSTER_URL=""
+start_servers_sharing_redis_cluster() { # count
+  stop_server
+  if [ -z "$REDIS_CLUSTER_URL" ]; then # one cluster for the whole run
+    "$ROOT/scripts/setup.sh" --redis
+    rm -rf target/bench/redis-cluster
+    start_redis_cluster target/bench/redis-cluster
+  fi
+  for _ in $(seq "$1"); do
+    add_server coalesced --redis-url "$REDIS_CLUSTER_URL" "${EVERYBODY_SEES_EVERYBODY[@]}"
+  done
+  sleep 4
+}
+
 # The generator must keep its schedule: a move it fails to send would be
 # charged to the server as a position never delivered. Where allowed, it
 # runs at a higher priority than the server, so that when the two cores are
@@ -100,8 +115,8 @@ loadgen() { # scenario fanout [loadgen args...]
 say "results go to $results"
 ONLY="${ONLY:-all}"
 case "$ONLY" in
-  all | single | cluster | crowd) ;;
-  *) die "ONLY=$ONLY: expected single, cluster or crowd" ;;
+  all | single | cluster | redis-cluster | crowd) ;;
+  *) die "ONLY=$ONLY: expected single, cluster, redis-cluster or crowd" ;;
 esac
 if [ "$ONLY" = all ] || [ "$ONLY" = single ]; then
 for fanout in coalesced immediate; do
@@ -141,6 +156,22 @@ for users in 50 100 200; do
   loadgen "one room, one server with Redis" coalesced --users "$users" --rooms 1 --rate 60
   start_servers_sharing_redis 2
   loadgen "one room over two servers" coalesced --users "$users" --rooms 1 --rate 60
+done
+stop_server
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = redis-cluster ]; then
+# Two servers sharing rooms through one Redis, then through a Redis Cluster
+# (3 primaries + 3 replicas, all on this machine): one room, whose channel
+# lives on one shard, and 50 rooms of 10, spread over the three. Only the
+# servers' CPU is measured (the generator is given their pids), not Redis's.
+for backplane in redis redis-cluster; do
+  for users in 50 100; do
+    start_servers_sharing_"${backplane//-/_}" 2
+    loadgen "one room over two servers, $backplane" coalesced --users "$users" --rooms 1 --rate 60
+  done
+  start_servers_sharing_"${backplane//-/_}" 2
+  loadgen "50 rooms of 10 over two servers, $backplane" coalesced --users 500 --rooms 50 --rate 60
 done
 stop_server
 fi

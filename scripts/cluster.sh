@@ -5,10 +5,22 @@
 # land on both servers and still see each other. Kill one server and watch
 # its users reconnect to the other with the same name and colour.
 #
+# With --redis-cluster the servers share a Redis Cluster instead of one
+# Redis: six nodes (three primaries, a replica each) on free ports. Kill a
+# primary and watch its replica take over while every room carries on.
+#
 #   scripts/cluster.sh            build, start everything, Ctrl-C stops it
 #   PORT=3000 REDIS_PORT=6380 scripts/cluster.sh   (Redis on a free port unless given)
+#   scripts/cluster.sh --redis-cluster             (a Redis Cluster, on free ports)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+redis_cluster=false
+for arg in "$@"; do
+  case "$arg" in
+    --redis-cluster) redis_cluster=true ;;
+    *) die "unknown option $arg (try --redis-cluster)" ;;
+  esac
+done
 "$ROOT/scripts/setup.sh" --redis --haproxy
 "$ROOT/scripts/build-client.sh"
 cd "$ROOT"
@@ -21,15 +33,24 @@ run_dir="$ROOT/target/cluster"
 mkdir -p "$run_dir"
 stop_on_exit
 
-say "starting Redis"
-start_redis "$run_dir/redis" "${REDIS_PORT:-}"
-say "Redis answers on 127.0.0.1:$REDIS_PORT"
+if $redis_cluster; then
+  say "starting a Redis Cluster (3 primaries + 3 replicas)"
+  rm -rf "$run_dir/redis-cluster"
+  start_redis_cluster "$run_dir/redis-cluster"
+  redis_url="$REDIS_CLUSTER_URL"
+  say "the Redis Cluster is ok: $redis_url"
+else
+  say "starting Redis"
+  start_redis "$run_dir/redis" "${REDIS_PORT:-}"
+  redis_url="redis://127.0.0.1:$REDIS_PORT"
+  say "Redis answers on 127.0.0.1:$REDIS_PORT"
+fi
 
 for index in 0 1; do
   port="${SERVER_PORTS[$index]}"
   say "starting server $((index + 1)) on 127.0.0.1:$port"
   target/release/cursors-server --addr "127.0.0.1:$port" --static-dir "$ROOT/dist" \
-    --redis-url "redis://127.0.0.1:$REDIS_PORT" --allowed-origin "http://127.0.0.1:$PORT" \
+    --redis-url "$redis_url" --allowed-origin "http://127.0.0.1:$PORT" \
     >"$run_dir/server-$((index + 1)).log" 2>&1 &
   track $!
   echo $! >"$run_dir/server-$((index + 1)).pid"
@@ -70,5 +91,9 @@ wait_for_port "$PORT" "haproxy (log in $run_dir)" "$haproxy_pid"
 
 say "open http://127.0.0.1:$PORT/ in a few tabs (or ?room=NAME); logs in $run_dir"
 say "kill a server to watch its users move over: kill -9 \$(cat $run_dir/server-1.pid)"
+if $redis_cluster; then
+  say "the cluster's nodes: redis-cli -p ${REDIS_PORTS[0]} cluster nodes"
+  say "kill a primary to watch its replica take over: kill -9 \$(cat $run_dir/redis-cluster/node-PORT/redis.pid)"
+fi
 say "Ctrl-C stops everything"
 wait "$haproxy_pid" || true

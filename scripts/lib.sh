@@ -180,3 +180,62 @@ start_redis() { # dir [port]
   done
   die "redis-server did not start (log: $dir/redis.log)"
 }
+
+# Starts a Redis Cluster of six redis-server nodes on 127.0.0.1 (three
+# primaries, a replica each), each in DIR/node-PORT (its log there as
+# redis.log, its pid as redis.pid), tracked for stop_on_exit; returns once
+# every node says the cluster is ok. A cluster node also listens on its bus
+# port, PORT + 10000, so both must be free. A short node timeout (2 s) so
+# that a killed primary's replica takes over in seconds. Sets REDIS_PORTS
+# (an array) and REDIS_CLUSTER_URL (the form --redis-url takes).
+start_redis_cluster() { # dir
+  local dir="$1" port node addresses=() found
+  { command -v redis-server && command -v redis-cli; } >/dev/null \
+    || die "redis-server and redis-cli are missing: run scripts/setup.sh --redis"
+  REDIS_PORTS=()
+  while [ "${#REDIS_PORTS[@]}" -lt 6 ]; do
+    found=false
+    for _ in $(seq 50); do
+      port=$((20000 + RANDOM % 35000))
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+      (exec 3<>"/dev/tcp/127.0.0.1/$((port + 10000))") 2>/dev/null && continue
+      [[ " ${REDIS_PORTS[*]} " == *" $port "* ]] && continue
+      found=true
+      break
+    done
+    $found || die "no free pair of ports (PORT, PORT+10000) found on 127.0.0.1"
+    node="$dir/node-$port"
+    mkdir -p "$node"
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$node" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --cluster-replica-validity-factor 0 >"$node/redis.log" 2>&1 &
+    track $!
+    echo $! >"$node/redis.pid"
+    if (wait_for_port "$port" "redis-server (cluster node)" $!) 2>/dev/null; then
+      REDIS_PORTS+=("$port")
+      addresses+=("127.0.0.1:$port")
+    else
+      say "port $port was taken meanwhile: trying another"
+    fi
+  done
+  redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes \
+    >"$dir/create.log" 2>&1 || die "redis-cli --cluster create failed (log: $dir/create.log)"
+  for _ in $(seq 300); do
+    local ok=0
+    for port in "${REDIS_PORTS[@]}"; do
+      redis-cli -p "$port" cluster info 2>/dev/null | tr -d '\r' | grep -qx 'cluster_state:ok' \
+        && ok=$((ok + 1))
+    done
+    if [ "$ok" -eq 6 ]; then
+      REDIS_CLUSTER_URL="redis-cluster://127.0.0.1:${REDIS_PORTS[0]}"
+      local separator="?"
+      for port in "${REDIS_PORTS[@]:1}"; do
+        REDIS_CLUSTER_URL+="${separator}node=127.0.0.1:$port"
+        separator="&"
+      done
+      return
+    fi
+    sleep 0.1
+  done
+  die "the Redis Cluster did not become ok (logs under $dir)"
+}

@@ -196,7 +196,9 @@ pub struct Config {
 
     /// Redis shared with other servers, e.g. `redis://127.0.0.1:6379`: users
     /// of one room on any of them see each other (see the README's "Several
-    /// servers"). Without it the server runs alone.
+    /// servers"). A Redis Cluster (7+) is given as
+    /// `redis-cluster://HOST:PORT?node=HOST:PORT&node=HOST:PORT` (one node
+    /// or more; the rest are discovered). Without it the server runs alone.
     #[arg(long, env = "CURSORS_REDIS_URL")]
     pub redis_url: Option<String>,
 

@@ -1,6 +1,7 @@
 //! The real processes the tests of every crate start, written once: a free
 //! loopback port and the wait until something accepts on it ([`ports`]), a
-//! `redis-server` ([`redis`]), a `cursors-server` binary ([`server`]),
+//! `redis-server` ([`redis`]), a Redis Cluster of them ([`redis_cluster`]),
+//! a `cursors-server` binary ([`server`]),
 //! ChromeDriver ([`chromedriver`]), and temporary folders (the `tempfile`
 //! crate, re-exported so every test crate uses the same one).
 //!
@@ -16,6 +17,7 @@
 pub mod chromedriver;
 pub mod ports;
 pub mod redis;
+pub mod redis_cluster;
 pub mod server;
 
 use std::fs::File;
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub use chromedriver::ChromeDriver;
 pub use ports::{free_loopback_address, free_port, wait_until_accepts, wait_until_refused};
 pub use redis::Redis;
+pub use redis_cluster::RedisCluster;
 pub use server::{ServerLaunch, ServerProcess};
 pub use tempfile::{self, TempDir};
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use cursors_protocol::{ClientMessage, PeerSnapshot, ServerMessage};
 use cursors_server::Config;
 use cursors_test_support::{
-    Logs, Redis, ServerLaunch, ServerProcess, SupportError, free_loopback_address,
+    Logs, Redis, RedisCluster, ServerLaunch, ServerProcess, SupportError, free_loopback_address,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,6 +39,11 @@ fn process_logs() -> Logs {
 /// A real Redis on a free loopback port.
 pub fn start_redis() -> Redis {
     Redis::start(process_logs()).expect("redis-server starts")
+}
+
+/// A real Redis Cluster (three primaries, three replicas) on free ports.
+pub fn start_redis_cluster() -> RedisCluster {
+    RedisCluster::start(process_logs()).expect("a Redis Cluster starts")
 }
 
 /// The real server binary on a free port, one of a group sharing
@@ -312,6 +317,29 @@ impl Client {
                 Message::Text(text) => {
                     return ServerMessage::parse(text.as_str())
                         .unwrap_or_else(|error| panic!("server sent bad JSON {text}: {error}"));
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next protocol message if one comes within `wait`; panics on
+    /// close (a wait that may well see nothing, unlike [`Self::recv`]).
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<ServerMessage> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?
+                .expect("socket still open")
+                .expect("a valid frame");
+            match frame {
+                Message::Text(text) => {
+                    return Some(
+                        ServerMessage::parse(text.as_str())
+                            .unwrap_or_else(|error| panic!("server sent bad JSON {text}: {error}")),
+                    );
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected frame {other:?}"),

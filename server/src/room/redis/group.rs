@@ -9,18 +9,29 @@
 //!   are counted, rather than making the others wait);
 //! - the **writer** sends the writes the rooms queue, pipelined, in order;
 //! - the **heartbeat** refreshes this server's entry in `cursors:servers`
-//!   and tells the rooms which servers are alive.
+//!   and tells the rooms which servers are alive;
+//! - the **reconciler** subscribes the rooms' channels again where fred
+//!   would not (after a reconnect, or when a slot moved to another node of
+//!   a Redis Cluster), and tells each room it did, so the room
+//!   re-synchronises (`subscriptions.rs` decides; the task does the I/O).
+//!
+//! `--redis-url` is one Redis (`redis://HOST:PORT`) or a Redis Cluster in
+//! fred's form, `redis-cluster://HOST:PORT?node=HOST:PORT&node=…` (any of
+//! its nodes; fred reads the rest from the cluster). Every multi-key
+//! command and script touches keys of one slot: one room's (its
+//! `{room:NAME}` hash tag), or one server-wide key at a time.
 //!
 //! The rooms only queue writes ([`Group::queue`]) and read their inbox: no
 //! room waits for a write, and while Redis is away nothing piles up (the
 //! queue is bounded, and fred's own buffer is too).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
+use fred::types::cluster::ClusterRouting;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
@@ -28,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::records::{Envelope, Received, SERVERS_KEY, UserRecord, Write, tag_key};
 use super::scripts::{FORGET_SCRIPT, HEARTBEAT_SCRIPT};
+use super::subscriptions::{Reconciler, Resubscribe};
 use super::sync::Status;
 use crate::identity;
 use crate::metrics::Metrics;
@@ -42,6 +54,9 @@ const TAG_LEASE: Duration = Duration::from_secs(30);
 const WRITE_QUEUE: usize = 4096;
 /// Writes in flight at once on the connection (fred pipelines them).
 const WRITES_IN_FLIGHT: usize = 64;
+/// The longest the reconciler waits for one subscription or a look at the
+/// cluster's map before it moves on (and tries again at its next look).
+const RECONCILE_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackplaneError {
@@ -59,8 +74,12 @@ pub struct Group {
     pub tag: String,
     pub client: Client,
     pub subscriber: SubscriberClient,
+    /// Whether Redis is a cluster (its slots have owners that can change).
+    clustered: bool,
     /// Each open room's inbox, by channel.
-    rooms: Mutex<HashMap<String, mpsc::Sender<Envelope>>>,
+    rooms: Mutex<HashMap<String, Listener>>,
+    /// Which channels are subscribed where; see `subscriptions.rs`.
+    reconciler: Mutex<Reconciler>,
     /// Subscribing and unsubscribing one at a time, so that a room closing
     /// cannot unsubscribe the channel a new task of the same room opened.
     pub subscriptions: tokio::sync::Mutex<()>,
@@ -80,6 +99,7 @@ impl Group {
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, BackplaneError> {
         let mut config = Config::from_url(url).map_err(BackplaneError::Url)?;
+        let clustered = config.server.is_clustered();
         // Keep trying when Redis is not there at start, instead of failing.
         config.fail_fast = false;
         let policy = ReconnectPolicy::new_exponential(0, 100, 5_000, 2);
@@ -104,7 +124,8 @@ impl Group {
             .map_err(BackplaneError::Client)?;
         client.connect();
         subscriber.connect();
-        let _resubscribe = subscriber.manage_subscriptions();
+        // Not fred's `manage_subscriptions`: it gives up before the sharded
+        // channels (see `subscriptions.rs`); the reconciler task does it.
 
         let server_id = identity::resume_token(&mut rand::rng())[..12].to_owned();
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -130,7 +151,9 @@ impl Group {
             tag,
             client,
             subscriber,
+            clustered,
             rooms: Mutex::new(HashMap::new()),
+            reconciler: Mutex::new(Reconciler::default()),
             subscriptions: tokio::sync::Mutex::new(()),
             writes,
             status,
@@ -145,7 +168,8 @@ impl Group {
         ));
         tokio::spawn(dispatch(group.clone(), shutdown.clone()));
         tokio::spawn(write(group.clone(), write_queue, shutdown.clone()));
-        tokio::spawn(heartbeat(group.clone(), alive_sender, shutdown));
+        tokio::spawn(heartbeat(group.clone(), alive_sender, shutdown.clone()));
+        tokio::spawn(reconcile(group.clone(), shutdown));
         Ok(group)
     }
 
@@ -157,9 +181,49 @@ impl Group {
         }
     }
 
-    /// Routes the messages of `channel` to `inbox` from now on.
-    pub fn listen(&self, channel: &str, inbox: mpsc::Sender<Envelope>) {
-        lock(&self.rooms).insert(channel.to_owned(), inbox);
+    /// Routes the messages of `channel` to `inbox` from now on, and tells
+    /// `resubscribed` each time the reconciler subscribes it again.
+    pub fn listen(
+        &self,
+        channel: &str,
+        inbox: mpsc::Sender<Envelope>,
+        resubscribed: watch::Sender<u64>,
+    ) {
+        lock(&self.rooms).insert(
+            channel.to_owned(),
+            Listener {
+                inbox,
+                resubscribed,
+            },
+        );
+    }
+
+    /// A room's own subscription to `channel` succeeded: the reconciler
+    /// counts it as made on the node that owns the slot now.
+    pub fn subscribed(&self, channel: &str) {
+        if let Some(node) = self.owner(channel, self.routing().as_ref()) {
+            lock(&self.reconciler).subscribed(channel, node);
+        }
+    }
+
+    /// The cluster's map of slots as the subscriber knows it (`None` on one
+    /// Redis, or before the first look).
+    fn routing(&self) -> Option<ClusterRouting> {
+        if self.clustered {
+            self.subscriber.cached_cluster_state()
+        } else {
+            None
+        }
+    }
+
+    /// The node that serves `channel`'s slot, by `routing`; on one Redis,
+    /// always the same one (named by the empty string).
+    fn owner(&self, channel: &str, routing: Option<&ClusterRouting>) -> Option<String> {
+        if !self.clustered {
+            return Some(String::new());
+        }
+        let slot = ClusterRouting::hash_key(channel.as_bytes());
+        routing?.get_server(slot).map(ToString::to_string)
     }
 
     /// Stops routing `channel` to `inbox`; whether it was still routed
@@ -168,12 +232,21 @@ impl Group {
         let mut rooms = lock(&self.rooms);
         let mine = rooms
             .get(channel)
-            .is_some_and(|listening| listening.same_channel(inbox));
+            .is_some_and(|listening| listening.inbox.same_channel(inbox));
         if mine {
             rooms.remove(channel);
+            lock(&self.reconciler).closed(channel);
         }
         mine
     }
+}
+
+/// Where the messages of one room's channel go, and how the room learns
+/// its channel was subscribed again.
+struct Listener {
+    inbox: mpsc::Sender<Envelope>,
+    /// Bumped by the reconciler after each re-subscription.
+    resubscribed: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Group {
@@ -309,7 +382,9 @@ async fn dispatch(group: Arc<Group>, shutdown: CancellationToken) {
                 continue;
             }
         };
-        let inbox = lock(&group.rooms).get(&*message.channel).cloned();
+        let inbox = lock(&group.rooms)
+            .get(&*message.channel)
+            .map(|listener| listener.inbox.clone());
         if let Some(inbox) = inbox
             && inbox.try_send(envelope).is_err()
         {
@@ -396,18 +471,32 @@ async fn heartbeat(
         if !status.borrow().up {
             continue;
         }
+        // Two commands, not one script: on a Redis Cluster the set of
+        // servers and this server's tag live on different shards.
         let servers: Result<Vec<String>, _> = group
             .client
             .eval(
                 HEARTBEAT_SCRIPT,
-                vec![SERVERS_KEY.to_owned(), tag_key(&group.tag)],
+                vec![SERVERS_KEY.to_owned()],
                 vec![
                     group.server_id.clone(),
                     HEARTBEAT_TTL.as_millis().to_string(),
-                    TAG_LEASE.as_millis().to_string(),
                 ],
             )
             .await;
+        let renewed: Result<(), _> = group
+            .client
+            .set(
+                tag_key(&group.tag),
+                group.server_id.as_str(),
+                Some(Expiration::PX(TAG_LEASE.as_millis() as i64)),
+                None,
+                false,
+            )
+            .await;
+        if renewed.is_err() {
+            group.metrics.backplane_error();
+        }
         match servers {
             Ok(servers) if tokio::time::Instant::now() >= judge_from => {
                 alive.send_if_modified(|current| {
@@ -420,6 +509,93 @@ async fn heartbeat(
             }
             Ok(_) => {}
             Err(_) => group.metrics.backplane_error(),
+        }
+    }
+}
+
+/// Subscribes the rooms' channels again where they are not (any more);
+/// see `subscriptions.rs`. Looks every second, and at once when the
+/// subscriber reconnects.
+async fn reconcile(group: Arc<Group>, shutdown: CancellationToken) {
+    let mut reconnections = group.subscriber.reconnect_rx();
+    loop {
+        let next = lock(&group.reconciler).next_check(tokio::time::Instant::now());
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(next) => {}
+            Ok(_) = reconnections.recv() => {
+                lock(&group.reconciler).reconnected();
+                continue;
+            }
+        }
+        if !lock(&group.reconciler).due(tokio::time::Instant::now()) {
+            continue;
+        }
+        if !group.subscriber.is_connected() {
+            // A reconnect comes first; it makes every channel due.
+            lock(&group.reconciler).disconnected(tokio::time::Instant::now());
+            continue;
+        }
+        if group.clustered {
+            // fred refreshes its map of slots on a MOVED answer; a slot
+            // whose subscription Redis simply dropped never answers that.
+            // One `CLUSTER SLOTS` a second, on fred's spare connection.
+            let refresh = tokio::time::timeout(RECONCILE_LIMIT, group.subscriber.sync_cluster());
+            if !matches!(refresh.await, Ok(Ok(()))) {
+                tracing::debug!("could not read the cluster's map of slots");
+            }
+        }
+        let routing = group.routing();
+        let served: Vec<(String, Option<String>)> = lock(&group.rooms)
+            .keys()
+            .map(|channel| (channel.clone(), group.owner(channel, routing.as_ref())))
+            .collect();
+        let plan = lock(&group.reconciler).plan(tokio::time::Instant::now(), served);
+        // A node that failed one subscription is skipped for the rest of
+        // this look: mid-failover each would wait out the limit, one after
+        // another, while the rooms wait for the same lock.
+        let mut failed = HashSet::new();
+        for step in plan {
+            if failed.contains(&step.node) {
+                continue;
+            }
+            let node = step.node.clone();
+            if !resubscribe(&group, step).await {
+                failed.insert(node);
+            }
+        }
+    }
+}
+
+/// Carries out one step of the reconciler's plan: subscribes the channel
+/// again (unless its room closed or did it meanwhile) and tells its room.
+/// False if Redis refused or did not answer in time.
+async fn resubscribe(group: &Group, step: Resubscribe) -> bool {
+    let Resubscribe { channel, node } = step;
+    // One at a time with the rooms' own (un)subscribing, so a room that
+    // closes meanwhile is not subscribed again behind its back.
+    let _one_at_a_time = group.subscriptions.lock().await;
+    if !lock(&group.rooms).contains_key(&channel)
+        || lock(&group.reconciler).is_confirmed(&channel, &node)
+    {
+        return true;
+    }
+    let subscribe = group.subscriber.ssubscribe(channel.clone());
+    match tokio::time::timeout(RECONCILE_LIMIT, subscribe).await {
+        Ok(Ok(())) => {
+            tracing::debug!(%channel, %node, "subscribed again");
+            lock(&group.reconciler).subscribed(&channel, node);
+            if let Some(listener) = lock(&group.rooms).get(&channel) {
+                listener.resubscribed.send_modify(|count| *count += 1);
+            }
+            true
+        }
+        outcome => {
+            group.metrics.backplane_error();
+            if let Ok(Err(error)) = outcome {
+                tracing::debug!(%error, %channel, "could not subscribe again; retrying at the next look");
+            }
+            false
         }
     }
 }

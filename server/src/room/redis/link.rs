@@ -50,6 +50,9 @@ pub struct RedisRoomLink {
     inbox_sender: mpsc::Sender<Envelope>,
     status: watch::Receiver<Status>,
     alive: watch::Receiver<Arc<Vec<String>>>,
+    /// Changes each time the group's reconciler subscribes the room's
+    /// channel again (pub/sub lost what was said meanwhile).
+    resubscribed: watch::Receiver<u64>,
     replicator: Replicator,
     schedule: SyncSchedule,
 }
@@ -74,6 +77,7 @@ impl RedisRoomLink {
             inbox_sender,
             status: group.status.clone(),
             alive: group.alive.clone(),
+            resubscribed: watch::channel(0).1,
             schedule: SyncSchedule::default(),
             group,
         }
@@ -83,24 +87,30 @@ impl RedisRoomLink {
         *self.status.borrow()
     }
 
-    /// Registers the room's inbox and subscribes to its channel (fred
-    /// subscribes again by itself after a reconnect). Whether it worked.
+    /// Registers the room's inbox and subscribes to its channel (the
+    /// group's reconciler subscribes it again whenever Redis may have
+    /// dropped it: after a reconnect, or when its slot moved). Whether it
+    /// worked.
     ///
-    /// An error *answer* is tried once more at once. Right after the
-    /// subscriber connects, fred re-subscribes what it tracks, and with
-    /// nothing tracked yet Redis answers that with "wrong number of
-    /// arguments", an answer our first `SSUBSCRIBE` can receive: the room
-    /// would then think itself alone and, among other things, give its
-    /// first user the colour of someone on another server. A timeout is
-    /// not tried again (Redis is slow or away; `next` retries soon).
+    /// An error *answer* is tried once more at once. It was seen when
+    /// fred's own re-subscription (no longer used, see `subscriptions.rs`)
+    /// sent an empty `SUBSCRIBE` right after the subscriber connected, and
+    /// Redis's "wrong number of arguments" reached our first `SSUBSCRIBE`:
+    /// the room would then think itself alone and, among other things,
+    /// give its first user the colour of someone on another server. Kept
+    /// for any such stray answer. A timeout is not tried again (Redis is
+    /// slow or away; `next` retries soon).
     async fn subscribe(&mut self) -> bool {
         let _one_at_a_time = self.group.subscriptions.lock().await;
+        let (resubscribed, told) = watch::channel(0);
+        self.resubscribed = told;
         self.group
-            .listen(&self.keys.channel, self.inbox_sender.clone());
+            .listen(&self.keys.channel, self.inbox_sender.clone(), resubscribed);
         for _attempt in 0..2 {
             let subscribe = self.group.subscriber.ssubscribe(self.keys.channel.clone());
             let outcome = tokio::time::timeout(ROUND_TRIP_LIMIT, subscribe).await;
             if let Ok(Ok(())) = outcome {
+                self.group.subscribed(&self.keys.channel);
                 return true;
             }
             self.group.metrics.backplane_error();
@@ -201,6 +211,10 @@ impl RoomLink for RedisRoomLink {
                 Ok(()) = self.alive.changed() => {
                     let servers = self.alive.borrow_and_update().as_ref().clone();
                     return Incoming::Input(Input::ServersAlive { servers });
+                }
+                Ok(()) = self.resubscribed.changed() => {
+                    self.resubscribed.borrow_and_update();
+                    return Incoming::Resync;
                 }
             }
         }

@@ -37,17 +37,22 @@
 //!   it reads becomes inputs, unit-tested without Redis;
 //! - `sync.rs`: the pure schedule of when a room re-synchronises (retry,
 //!   second pass), unit-tested with made-up instants;
+//! - `subscriptions.rs`: the pure rules of which channels to subscribe
+//!   again (after a reconnect, or a slot that moved to another node of a
+//!   Redis Cluster), unit-tested the same way;
 //! - `group.rs`: this server's connections and the server-wide tasks
-//!   (status, dispatch, writer, heartbeat);
+//!   (status, dispatch, writer, heartbeat, reconciler);
 //! - `records.rs` and `scripts.rs`: the keys, records, envelopes and
 //!   writes; the Lua scripts.
 //!
 //! **Why fred.** Both well-kept Rust clients (`redis` and `fred`) are async
 //! on tokio. fred is built around a long-lived connection: it reconnects by
-//! itself with a backoff policy, its `SubscriberClient` re-subscribes every
-//! channel (sharded ones included) after a reconnect, and its command queue
-//! can be bounded, which is what keeps memory bounded while Redis is away.
-//! With `redis` those three would be ours to write.
+//! itself with a backoff policy, it follows a Redis Cluster's slots, and
+//! its command queue can be bounded, which is what keeps memory bounded
+//! while Redis is away. With `redis` those would be ours to write. Its
+//! re-subscription after a reconnect we do not use: it gives up before
+//! the sharded channels, and nothing in fred acts when a cluster drops a
+//! subscription because a slot moved; `subscriptions.rs` does both.
 //!
 //! **When Redis is in trouble** every server goes on serving its own users.
 //! The outage is logged once when it starts and once when it ends. While it
@@ -66,6 +71,7 @@ mod link;
 pub mod records;
 pub mod replication;
 mod scripts;
+mod subscriptions;
 mod sync;
 
 use std::sync::Arc;

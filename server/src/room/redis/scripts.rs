@@ -29,16 +29,15 @@ return 0
 "#;
 
 // ANCHOR: heartbeat_script
-/// KEYS: servers, this server's tag lease. ARGV: server id, heartbeat
-/// lifetime (ms), tag lease (ms). Refreshes this server's entry by Redis's
-/// own clock, drops the expired ones, renews the tag, and returns the
-/// servers alive.
+/// KEYS: servers. ARGV: server id, heartbeat lifetime (ms). Refreshes this
+/// server's entry by Redis's own clock, drops the expired ones, and returns
+/// the servers alive. (The id tag's lease is renewed by a command of its
+/// own: on a Redis Cluster it lives on another shard.)
 pub const HEARTBEAT_SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 "#;
 // ANCHOR_END: heartbeat_script
