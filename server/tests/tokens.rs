@@ -288,3 +288,70 @@ async fn a_name_claim_is_shown_as_verified_and_cannot_be_changed() {
     );
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sharing_redis_honour_the_same_tokens() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let key_path = folder.path().join("secret");
+    std::fs::write(&key_path, SECRET).expect("write the key");
+    let key_flag = key_path.to_str().expect("a UTF-8 path");
+    let redis = support::start_redis();
+    let one = support::start_server_process(&redis.url(), &["--token-key", key_flag]);
+    let two = support::start_server_process(&redis.url(), &["--token-key", key_flag]);
+
+    let named = key()
+        .sign(&Claims {
+            room: "shared".to_owned(),
+            exp: now() + 3600,
+            iat: Some(now()),
+            nbf: None,
+            sub: Some("ada".to_owned()),
+            name: Some("Ada Lovelace".to_owned()),
+        })
+        .expect("signs");
+    let plain = sign("shared", now() + 3600);
+    let ada = Client::connect(&one.ws_url(&format!("?room=shared&token={named}"))).await;
+    support::wait_for_user(&redis, "shared", &ada.id);
+    let mut bo = Client::connect(&two.ws_url(&format!("?room=shared&token={plain}"))).await;
+    // Bo, on the other server, sees Ada with her verified name.
+    let listed = match bo.peers().iter().find(|peer| peer.id == ada.id) {
+        Some(peer) => (peer.name.clone(), peer.verified),
+        None => {
+            bo.recv_until(|message| match message {
+                ServerMessage::Joined { peer } if peer.id == ada.id => {
+                    Some((peer.name.clone(), peer.verified))
+                }
+                _ => None,
+            })
+            .await
+        }
+    };
+    assert_eq!(listed, ("Ada Lovelace".to_owned(), true));
+
+    // The same refusals on either server.
+    for server in [&one, &two] {
+        let (status, body) = refused(&server.ws_url("?room=shared")).await;
+        assert_eq!(
+            (status, body.contains("needs a token")),
+            (401, true),
+            "{body}"
+        );
+        let (status, _) = refused(&server.ws_url(&format!("?room=elsewhere&token={plain}"))).await;
+        assert_eq!(status, 403);
+    }
+
+    // Ada's connection vanishes; her resume token alone does not open the
+    // room on the other server, and with a room token it gives her back.
+    let resume = ada.resume_token();
+    let ada_id = ada.id.clone();
+    ada.vanish();
+    let (status, _) = refused(&two.ws_url(&format!("?room=shared&resume={resume}"))).await;
+    assert_eq!(status, 401, "a resume token never replaces a room token");
+    let back =
+        Client::connect(&two.ws_url(&format!("?room=shared&resume={resume}&token={named}"))).await;
+    assert_eq!(back.id, ada_id, "resumed on the other server");
+    let ServerMessage::Welcome { name, verified, .. } = &back.welcome else {
+        unreachable!("the first frame is the welcome")
+    };
+    assert_eq!((name.as_str(), *verified), ("Ada Lovelace", true));
+}
