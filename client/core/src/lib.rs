@@ -28,6 +28,7 @@ pub mod address;
 pub mod backoff;
 pub mod contrast;
 pub mod crowd;
+pub mod decimal;
 pub mod diagnostics;
 pub mod embedding;
 pub mod follow;
