@@ -105,9 +105,10 @@ pub fn fixed(value: f64, decimals: usize) -> String {
 /// Whether `value` lies exactly half a unit of the last digit above the
 /// decimal `0.digits × 10^point`.
 fn halfway_above(value: f64, digits: &str, point: i64) -> bool {
-    let Ok(base) = digits.parse::<u128>() else {
-        return false;
-    };
+    // At most 17 digits: no overflow.
+    let base = digits
+        .bytes()
+        .fold(0u128, |base, digit| base * 10 + u128::from(digit - b'0'));
     // The halfway point is (10 × digits + 5) × 10^k, an odd number a times
     // 10^k, with k the place after the last digit.
     let a = base * 10 + 5;
@@ -195,7 +196,7 @@ fn decimal_digits(text: &str) -> (bool, String, i64) {
     };
     let (whole, part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let mut point = whole.len() as i64 + exponent;
-    let all = format!("{whole}{part}");
+    let all = [whole, part].concat();
     let trimmed = all.trim_start_matches('0');
     point -= (all.len() - trimmed.len()) as i64;
     (negative, trimmed.trim_end_matches('0').to_owned(), point)
