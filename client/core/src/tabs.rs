@@ -69,7 +69,8 @@ impl TabMessage {
     }
 
     /// `None` for anything that is not one of ours: an object whose only
-    /// field is `ask` or `held`, a string.
+    /// field is `ask` or `held`, a string. (A field given twice keeps the
+    /// last, where serde's derive refused the frame.)
     pub fn from_text(text: &str) -> Option<Self> {
         let Value::Object(fields) = serde_json::from_str(text).ok()? else {
             return None;
