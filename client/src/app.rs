@@ -14,6 +14,7 @@ use std::time::Duration;
 use cursors_client_core::address::{random_room_name, room_link};
 use cursors_client_core::contrast::label_colors;
 use cursors_client_core::crowd::{headcount_label, unlisted};
+use cursors_client_core::decimal::fixed;
 use cursors_client_core::diagnostics::{Counters, Rates, debug_requested};
 use cursors_client_core::roster::Person;
 use cursors_client_core::status::Status;
@@ -157,7 +158,7 @@ fn TopBar(room: RoomName) -> impl IntoView {
             <NameField/>
             <span class="spacer"></span>
             <span class="rtt" data-testid="rtt">
-                {move || round_trip_ms.get().map(|rtt| format!("{rtt:.0} ms"))}
+                {move || round_trip_ms.get().map(|rtt| format!("{} ms", fixed(rtt, 0)))}
             </span>
             <ConnectionStatus/>
         </header>
@@ -539,9 +540,8 @@ fn DiagnosticsPanel() -> impl IntoView {
         totals.set(later);
         previous.set_value((now, later));
     });
-    let rate = move |read: fn(&Rates) -> f64, decimals: usize| {
-        move || format!("{:.*}", decimals, rates.with(read))
-    };
+    let rate =
+        move |read: fn(&Rates) -> f64, decimals: usize| move || fixed(rates.with(read), decimals);
     let total = move |read: fn(&Counters) -> u64| move || totals.with(read).to_string();
     view! {
         <aside class="diagnostics" data-testid="diagnostics" aria-label="diagnostics">
@@ -551,7 +551,7 @@ fn DiagnosticsPanel() -> impl IntoView {
                 <dd data-testid="diag-connection">{move || status.with(Status::state)}</dd>
                 <dt>"round trip"</dt>
                 <dd data-testid="diag-rtt">
-                    {move || round_trip_ms.get().map_or_else(|| "–".to_owned(), |rtt| format!("{rtt:.0} ms"))}
+                    {move || round_trip_ms.get().map_or_else(|| "–".to_owned(), |rtt| format!("{} ms", fixed(rtt, 0)))}
                 </dd>
                 <dt>"frames in/s"</dt>
                 <dd data-testid="diag-frames" data-total=total(|counters| counters.cursor_frames)>

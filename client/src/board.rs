@@ -6,6 +6,7 @@
 //! remote cursor moves by `transform` (which the compositor applies without
 //! laying the page out again), the chat input by percentages.
 
+use cursors_client_core::decimal::{fixed, plain};
 use cursors_protocol::Point;
 
 /// The board's box in viewport pixels, as `getBoundingClientRect` reports it.
@@ -46,18 +47,23 @@ pub fn to_board(client_x: f64, client_y: f64, rect: BoardRect) -> Option<Point> 
 
 /// The CSS `left`/`top` that put an element's top-left corner on `point`.
 pub fn to_css_position(point: Point) -> String {
-    format!("left: {}%; top: {}%;", point.x * 100.0, point.y * 100.0)
+    format!(
+        "left: {}%; top: {}%;",
+        plain(point.x * 100.0),
+        plain(point.y * 100.0)
+    )
 }
 
 // ANCHOR: to-css-transform
 /// The CSS `transform` that moves an element whose top-left corner sits at
 /// the board's top-left corner onto `point`, on a board of `width` ×
 /// `height` pixels. Tenths of a pixel are plenty and keep the string short.
+/// ([`fixed`] writes what `format!("{:.1}")` would, with less code.)
 pub fn to_css_transform(point: Point, width: f64, height: f64) -> String {
     format!(
-        "translate3d({:.1}px, {:.1}px, 0)",
-        point.x * width,
-        point.y * height
+        "translate3d({}px, {}px, 0)",
+        fixed(point.x * width, 1),
+        fixed(point.y * height, 1)
     )
 }
 // ANCHOR_END: to-css-transform

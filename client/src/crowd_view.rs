@@ -11,6 +11,7 @@
 //! nothing per animation frame.
 
 use cursors_client_core::crowd::{CountSpeaker, HEAT_CELLS, heat_levels};
+use cursors_client_core::decimal::fixed;
 use cursors_client_core::roster::Person;
 use leptos::prelude::*;
 
@@ -39,7 +40,7 @@ pub fn CrowdHeat() -> impl IntoView {
                 let opacity = move || {
                     levels.with(|levels| {
                         let level = levels.as_ref().map_or(0.0, |levels| levels[cell]);
-                        format!("{:.2}", level * HEAT_OPACITY)
+                        fixed(level * HEAT_OPACITY, 2)
                     })
                 };
                 view! { <div class="heat-cell" style:opacity=opacity></div> }

@@ -194,7 +194,7 @@ impl Scene {
 
     fn refresh_people(&self) {
         let roster = self.roster.borrow();
-        let people = roster.people();
+        let people = roster.people_by(|name| js_sys::JsString::from(name).to_lower_case().into());
         if self.people.with_untracked(|old| *old != people) {
             self.people.set(people);
         }

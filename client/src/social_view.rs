@@ -13,6 +13,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use cursors_client_core::decimal::plain;
 use cursors_client_core::social::{SendLimit, is_tap, reaction_for_key};
 use cursors_protocol::{Point, REACTIONS};
 use leptos::ev;
@@ -93,8 +94,9 @@ pub fn LaserLayer() -> impl IntoView {
                     .segments
                     .iter()
                     .map(|(from, to, opacity)| {
+                        // `plain` writes what an `f64` attribute would.
                         view! {
-                            <line x1=from.x y1=from.y x2=to.x y2=to.y stroke-opacity=*opacity
+                            <line x1=plain(from.x) y1=plain(from.y) x2=plain(to.x) y2=plain(to.y) stroke-opacity=plain(*opacity)
                                 vector-effect="non-scaling-stroke"/>
                         }
                     })

@@ -11,6 +11,8 @@
 //! 60 Hz, the page receives about 60 frames a second, not 3,000 messages,
 //! each carrying many positions.
 
+use crate::decimal::plain;
+
 /// Running totals since the page loaded.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Counters {
@@ -47,12 +49,12 @@ impl Counters {
             ),
             self.cursor_frames,
             self.positions,
-            self.cursor_frame_ms,
+            plain(self.cursor_frame_ms),
             self.other_messages,
-            self.other_message_ms,
+            plain(self.other_message_ms),
             self.moves_sent,
             self.frames_drawn,
-            self.drawing_ms,
+            plain(self.drawing_ms),
         )
     }
 }

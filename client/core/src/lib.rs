@@ -22,12 +22,15 @@
 //!   points, trails, spotlight and announcements;
 //! - [`embedding`] says which room a host page is and where a cursor goes
 //!   on content laid out differently in each window (the embed);
-//! - [`diagnostics`] counts the page's own work and turns it into rates.
+//! - [`diagnostics`] counts the page's own work and turns it into rates,
+//!   and [`decimal`] writes numbers as `format!` does, with less code in
+//!   the wasm.
 
 pub mod address;
 pub mod backoff;
 pub mod contrast;
 pub mod crowd;
+pub mod decimal;
 pub mod diagnostics;
 pub mod embedding;
 pub mod follow;

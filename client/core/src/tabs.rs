@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// How long a page waits for another tab to claim a token. Tabs of one
 /// browser answer within a few milliseconds, a busy background tab in
@@ -31,9 +31,10 @@ pub const ASK_WAIT: Duration = Duration::from_millis(250);
 /// The `BroadcastChannel` the tabs of one origin talk on.
 pub const CHANNEL: &str = "cursors.tabs";
 
-/// What tabs say to each other.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What tabs say to each other, as JSON: `{"ask":TOKEN}` or
+/// `{"held":TOKEN}`. Written and read by hand rather than with serde's
+/// derive, whose enum code weighed on the page's wasm for two shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TabMessage {
     /// "Does a tab hold this token?"
     Ask(String),
@@ -59,12 +60,33 @@ impl TabMessage {
     }
 
     pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let (tag, token) = match self {
+            TabMessage::Ask(token) => ("ask", token),
+            TabMessage::Held(token) => ("held", token),
+        };
+        let token = serde_json::to_string(token).unwrap_or_default();
+        format!("{{\"{tag}\":{token}}}")
     }
 
-    /// `None` for anything that is not one of ours.
+    /// `None` for anything that is not one of ours: an object whose only
+    /// field is `ask` or `held`, a string. (A field given twice keeps the
+    /// last, where serde's derive refused the frame.)
     pub fn from_text(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        let Value::Object(fields) = serde_json::from_str(text).ok()? else {
+            return None;
+        };
+        let mut fields = fields.into_iter();
+        let (tag, Value::String(token)) = fields.next()? else {
+            return None;
+        };
+        if fields.next().is_some() {
+            return None;
+        }
+        match tag.as_str() {
+            "ask" => Some(TabMessage::Ask(token)),
+            "held" => Some(TabMessage::Held(token)),
+            _ => None,
+        }
     }
 }
 
@@ -106,5 +128,23 @@ mod tests {
         }
         assert_eq!(TabMessage::from_text("{\"something\":\"else\"}"), None);
         assert_eq!(TabMessage::from_text("not json"), None);
+        assert_eq!(
+            TabMessage::Ask("a\"b".into()).to_text(),
+            r#"{"ask":"a\"b"}"#,
+            "the shape serde's derive wrote"
+        );
+        assert_eq!(
+            TabMessage::from_text(r#" {"held" : "t"} "#),
+            Some(TabMessage::Held("t".into()))
+        );
+        for stranger in [
+            r#"{"ask":"t","held":"t"}"#,
+            r#"{"ask":1}"#,
+            r#"{"Ask":"t"}"#,
+            r#""ask""#,
+            r#"{}"#,
+        ] {
+            assert_eq!(TabMessage::from_text(stranger), None, "{stranger}");
+        }
     }
 }
