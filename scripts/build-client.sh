@@ -18,8 +18,8 @@ say "building the embed (client/embed)"
   wasm_build_env
   cd "$ROOT"
   cargo build --locked --quiet -p cursors-embed --lib \
-    --target wasm32-unknown-unknown --profile embed-release
-  built="${CARGO_TARGET_DIR:-$ROOT/target}/wasm32-unknown-unknown/embed-release/cursors_embed.wasm"
+    --target wasm32-unknown-unknown --profile wasm-release
+  built="${CARGO_TARGET_DIR:-$ROOT/target}/wasm32-unknown-unknown/wasm-release/cursors_embed.wasm"
   staging="$(mktemp -d)"
   trap 'rm -rf "$staging"' EXIT
   wasm-bindgen --target web --no-typescript --out-name cursors-embed \
