@@ -69,6 +69,13 @@ async fn a_cursor_stays_over_the_same_words_at_two_widths_and_after_scrolling() 
     for page in [&wide, &narrow] {
         wait_for_count(page, "2 people here").await?;
     }
+    // Nothing on the host page moved: the browser's own layout-shift
+    // entries sum to zero. (The bar was anchored at its right edge once;
+    // its count growing from "Connecting…" moved it, 0.0025.)
+    for page in [&wide, &narrow] {
+        let shift = notes(page).await?["layoutShift"].as_f64();
+        assert_eq!(shift, Some(0.0), "the embed shifted the host page's layout");
+    }
 
     // The host page is left alone: one element more in its body, no
     // attribute on html or body, and one global name.

@@ -4,7 +4,7 @@
 //!
 //! The host element is fixed over the viewport and lets the pointer
 //! through (`pointer-events: none`), so the page under it works as before;
-//! only the bar of controls (the count, the visitor's name, the toggle)
+//! only the bar of controls (the toggle, the count, the visitor's name)
 //! takes clicks and keyboard focus. Being fixed and out of the flow, it
 //! moves nothing on the page when it appears: no layout shift.
 
@@ -24,7 +24,8 @@ const STYLE: &str = "\
 .cursor{position:absolute;left:0;top:0;transition:transform 90ms linear;will-change:transform}\
 .cursor svg{display:block;width:18px;height:18px;fill:var(--color);stroke:#fff;stroke-width:1.5}\
 .name{position:absolute;left:14px;top:16px;padding:1px 6px;border-radius:4px;white-space:nowrap;background:var(--label);color:var(--ink)}\
-.bar{position:absolute;right:12px;bottom:12px;display:flex;gap:6px;align-items:center;padding:4px 6px;border-radius:8px;background:#1c2024;color:#fff;pointer-events:auto;box-shadow:0 1px 4px rgba(0,0,0,.3)}\
+.bar{position:absolute;left:12px;bottom:12px;display:flex;gap:6px;align-items:center;padding:4px 6px;border-radius:8px;background:#1c2024;color:#fff;pointer-events:auto;box-shadow:0 1px 4px rgba(0,0,0,.3)}\
+[data-testid=embed-count]{min-width:8.5em}\
 button,input{font:inherit;color:#fff;background:#2f3640;border:1px solid #8b95a1;border-radius:6px;padding:2px 8px;margin:0}\
 button{cursor:pointer}\
 input{width:10em}\
@@ -111,7 +112,11 @@ impl Overlay {
         toggle.set_attribute("type", "button").ok();
         toggle.set_attribute("data-testid", "embed-toggle").ok();
         name_form.append_child(&name_input).ok();
-        for child in [&count, name_button.as_ref(), &name_form, &toggle] {
+        // Anchored at its left edge, with what changes width last (the
+        // count keeps a width that fits its texts, the name comes last):
+        // when the count or the name changes, nothing in the bar moves,
+        // which browsers would count as a layout shift of the host page.
+        for child in [&toggle, &count, name_button.as_ref(), &name_form] {
             bar.append_child(child).ok();
         }
         for child in [&style, &layer, &bar] {
@@ -198,6 +203,9 @@ impl Overlay {
             _listeners: listeners,
         };
         overlay.set_count(0);
+        // Never empty: an empty button is lower than one with a name, and
+        // the bar growing when the name arrives would shift it.
+        overlay.name_button.set_text_content(Some("…"));
         overlay.set_hidden(false);
         Ok(overlay)
     }
