@@ -329,3 +329,77 @@ async fn with_token_key_a_valid_token_joins_and_a_tampered_one_does_not() -> Res
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_url_the_embed_refreshes_its_token_before_it_ends() {
+    refresh_test().await.expect("the refresh test");
+}
+
+async fn refresh_test() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let key_dir = cursors_test_support::temp_dir("cursors-embed-refresh")?;
+    let key_file = key_dir.path().join("secret");
+    std::fs::write(&key_file, SECRET)?;
+    let host_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let host_origin = format!("http://{}", host_listener.local_addr()?);
+    let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
+        config.embed_origins = vec![host_origin.clone()];
+        config.token_key = Some(key_file.clone());
+    })
+    .await?;
+    // Each token lasts 33 s: the embed asks for the next one 30 s before
+    // the end, so about every 3 s, and only once the server said the last
+    // one was taken (`refreshed` plans the next fetch).
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let counter = fetched.clone();
+    let room = format!("{host_origin}/*");
+    let page = host_page(server.addr, "data-token-url=\"/token\"");
+    let app = Router::new()
+        .route(
+            "/token",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|since| since.as_secs())
+                    .unwrap_or_default();
+                let token = TokenKey::from_bytes(SECRET)
+                    .and_then(|key| {
+                        key.sign(&Claims {
+                            room: room.clone(),
+                            exp: now + 33,
+                            iat: Some(now),
+                            nbf: None,
+                            sub: Some("refresh-test".into()),
+                            name: None,
+                        })
+                    })
+                    .unwrap_or_default();
+                async move { token }
+            }),
+        )
+        .fallback(get(move || {
+            let page = page.clone();
+            async move { Html(page) }
+        }));
+    tokio::spawn(async move { axum::serve(host_listener, app).await });
+
+    let driver = ChromeDriver::start()?;
+    let visitor = Page::open(&driver, 900, 700, &format!("{host_origin}/refreshing")).await?;
+    wait_for_count(&visitor, "1 person here").await?;
+    visitor
+        .wait_for("a third token (two refreshes taken)", async |_| {
+            Ok((fetched.load(Ordering::SeqCst) >= 3).then_some(()))
+        })
+        .await?;
+    let notes = notes(&visitor).await?;
+    assert_eq!(
+        (notes["opened"].clone(), notes["closed"].clone()),
+        (json!(1), json!(0)),
+        "one socket all along, refreshed in place"
+    );
+    visitor.close().await?;
+    Ok(())
+}

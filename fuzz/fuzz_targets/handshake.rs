@@ -87,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
     // The same `Origin` rules as the server's default: its own host only,
     // plus one configured origin.
     let admission = Admission {
-        origins: OriginPolicy::new(&["https://cursors.example/".to_owned()]),
+        origins: OriginPolicy::new(&["https://cursors.example/".to_owned()], &[]),
         tokens: None,
         limits: ConnectionLimits::new(10, 10),
     };
