@@ -103,4 +103,5 @@ cat "$dir/loadgen.txt"
 say "resident memory of each server, KiB (every 30 s; $dir/rss.csv)"
 column -s, -t "$dir/rss.csv"
 say "WARN and ERROR lines the servers logged"
-grep -h -E " (WARN|ERROR) " "$dir"/server-*.log | sed -E 's/\x1b\[[0-9;]*m//g' | cut -c1-200 || echo "(none)"
+# The logs are coloured: strip the colour codes before looking.
+sed -E 's/\x1b\[[0-9;]*m//g' "$dir"/server-*.log | grep -E " (WARN|ERROR) " | cut -c1-200 || echo "(none)"
