@@ -45,17 +45,15 @@ async fn host(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_stays_over_the_same_words_at_two_widths_and_after_scrolling() -> Result<()> {
-    // The host's origin is known only once it listens: bind it first.
-    let host_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let host_addr = host_listener.local_addr()?;
-    drop(host_listener);
-    let host_origin = format!("http://{host_addr}");
+    // The host's origin is known only once it listens: bind it first, and
+    // keep it bound, so no other program takes the port meanwhile.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let host_origin = format!("http://{}", listener.local_addr()?);
     let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
         config.embed_origins = vec![host_origin.clone()];
     })
     .await?;
     let page_html = host_page(server.addr, "");
-    let listener = TcpListener::bind(host_addr).await?;
     let app = Router::new().fallback(get(move || {
         let page = page_html.clone();
         async move { Html(page) }
@@ -232,10 +230,8 @@ async fn with_token_key_a_valid_token_joins_and_a_tampered_one_does_not() -> Res
     let key_dir = cursors_test_support::temp_dir("cursors-embed-key")?;
     let key_file = key_dir.path().join("secret");
     std::fs::write(&key_file, SECRET)?;
-    let host_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let host_addr = host_listener.local_addr()?;
-    drop(host_listener);
-    let host_origin = format!("http://{host_addr}");
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let host_origin = format!("http://{}", listener.local_addr()?);
     let server = Server::start_configured("127.0.0.1:0".parse()?, |config| {
         config.embed_origins = vec![host_origin.clone()];
         config.token_key = Some(key_file.clone());
@@ -265,7 +261,6 @@ async fn with_token_key_a_valid_token_joins_and_a_tampered_one_does_not() -> Res
 
     let server_addr = server.addr;
     let (valid, bad) = (token.clone(), tampered.clone());
-    let listener = TcpListener::bind(host_addr).await?;
     let app = Router::new()
         .route(
             "/token",

@@ -39,6 +39,20 @@ fn sign(room: &str, exp: u64) -> String {
         .expect("signs")
 }
 
+/// A token for `room`, good for an hour, that vouches for `name`.
+fn sign_named(room: &str, name: &str) -> String {
+    key()
+        .sign(&Claims {
+            room: room.to_owned(),
+            exp: now() + 3600,
+            iat: Some(now()),
+            nbf: None,
+            sub: Some("ada".to_owned()),
+            name: Some(name.to_owned()),
+        })
+        .expect("signs")
+}
+
 async fn server_with_tokens() -> (TestServer, tempfile::TempDir) {
     let folder = tempfile::tempdir().expect("a temporary folder");
     let path = folder.path().join("secret");
@@ -226,16 +240,7 @@ async fn without_a_token_key_no_token_is_asked_for() {
 #[tokio::test]
 async fn a_name_claim_is_shown_as_verified_and_cannot_be_changed() {
     let (server, _key) = server_with_tokens().await;
-    let named = key()
-        .sign(&Claims {
-            room: "lobby".to_owned(),
-            exp: now() + 3600,
-            iat: Some(now()),
-            nbf: None,
-            sub: Some("ada".to_owned()),
-            name: Some("  Ada Lovelace ".to_owned()),
-        })
-        .expect("signs");
+    let named = sign_named("lobby", "  Ada Lovelace ");
     let mut ada = Client::connect(&server.ws_url(&format!("?room=lobby&token={named}"))).await;
     let ServerMessage::Welcome { name, verified, .. } = &ada.welcome else {
         unreachable!("the first frame is the welcome")
@@ -299,16 +304,7 @@ async fn two_servers_sharing_redis_honour_the_same_tokens() {
     let one = support::start_server_process(&redis.url(), &["--token-key", key_flag]);
     let two = support::start_server_process(&redis.url(), &["--token-key", key_flag]);
 
-    let named = key()
-        .sign(&Claims {
-            room: "shared".to_owned(),
-            exp: now() + 3600,
-            iat: Some(now()),
-            nbf: None,
-            sub: Some("ada".to_owned()),
-            name: Some("Ada Lovelace".to_owned()),
-        })
-        .expect("signs");
+    let named = sign_named("shared", "Ada Lovelace");
     let plain = sign("shared", now() + 3600);
     let ada = Client::connect(&one.ws_url(&format!("?room=shared&token={named}"))).await;
     support::wait_for_user(&redis, "shared", &ada.id);

@@ -60,8 +60,6 @@ pub struct Overlay {
     layer: Element,
     count: Element,
     name_button: HtmlElement,
-    name_form: Element,
-    name_input: HtmlInputElement,
     toggle: Element,
     cursors: std::cell::RefCell<HashMap<String, Element>>,
     _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
@@ -196,8 +194,6 @@ impl Overlay {
             layer,
             count,
             name_button,
-            name_form,
-            name_input,
             toggle,
             cursors: Default::default(),
             _listeners: listeners,
@@ -273,7 +269,7 @@ impl Overlay {
             let element = match cursors.get(cursor.id) {
                 Some(element) => element.clone(),
                 None => {
-                    let Some(element) = make_cursor(document, cursor) else {
+                    let Some(element) = make_cursor(document) else {
                         continue;
                     };
                     self.layer.append_child(&element).ok();
@@ -300,11 +296,10 @@ impl Overlay {
     /// Takes the overlay off the page.
     pub fn unmount(&self) {
         self.host.remove();
-        let _ = (&self.name_form, &self.name_input);
     }
 }
 
-fn make_cursor(document: &Document, _cursor: &Drawn<'_>) -> Option<Element> {
+fn make_cursor(document: &Document) -> Option<Element> {
     let element = document.create_element("div").ok()?;
     element.set_class_name("cursor");
     element.set_attribute("data-testid", "cursor").ok();
