@@ -11,8 +11,10 @@
 #   MINUTES=4 USERS=500 scripts/soak.sh      # a shorter look
 #
 # At the end it prints the generator's two rows (steady, then with churn:
-# delivery, latency, each server's CPU and memory), the memory samples, and
-# every WARN or ERROR the servers logged. Loopback only; it stops by itself.
+# delivery, latency, the servers' CPU and memory), whether every observer
+# still heard every moving member of its room in the last 5 s, the memory
+# samples, and every WARN or ERROR the servers logged. Loopback only; it
+# stops by itself.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -54,7 +56,7 @@ say "soaking for $MINUTES min: $USERS users in $ROOMS rooms at $RATE moves/s, th
 target/release/cursors-loadgen --url "$(IFS=,; echo "${urls[*]}")" \
   --server-pid "$(IFS=,; echo "${server_pids[*]}")" --users "$USERS" --rooms "$ROOMS" \
   --rate "$RATE" --duration "$half" --warmup 10 --churn-rate "$CHURN" --churn-stay 3 \
-  --scenario soak --fanout coalesced --header >"$dir/loadgen.txt" 2>"$dir/loadgen.log" &
+  --final-check 5 --scenario soak --fanout coalesced --header >"$dir/loadgen.txt" 2>"$dir/loadgen.log" &
 generator=$!
 track "$generator"
 
@@ -101,7 +103,7 @@ wait "$generator" || say "the generator exited with an error (log: $dir/loadgen.
 say "the generator's rows (steady window, then the churn window)"
 cat "$dir/loadgen.txt"
 say "resident memory of each server, KiB (every 30 s; $dir/rss.csv)"
-column -s, -t "$dir/rss.csv"
+awk -F, '{ printf "%-8s %-18s %s\n", $1, $2, $3 }' "$dir/rss.csv"
 say "WARN and ERROR lines the servers logged"
 # The logs are coloured: strip the colour codes before looking.
 sed -E 's/\x1b\[[0-9;]*m//g' "$dir"/server-*.log | grep -E " (WARN|ERROR) " | cut -c1-200 || echo "(none)"

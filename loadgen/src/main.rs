@@ -20,6 +20,7 @@
 mod backlog;
 mod churn;
 mod coords;
+mod hearing;
 mod procstat;
 mod user;
 mod validity;
@@ -33,7 +34,7 @@ use hdrhistogram::Histogram;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use user::{Report, Traffic};
+use user::{Deliveries, Report, Traffic};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -77,6 +78,11 @@ struct Args {
     /// Seconds each of them stays.
     #[arg(long, default_value_t = 3.0)]
     churn_stay: f64,
+    /// At the end, check that every observer heard every moving member of
+    /// its room within about this many seconds of the end, and print the
+    /// pairs that did not (0: no check).
+    #[arg(long, default_value_t = 0.0)]
+    final_check: f64,
     /// PID of the server, for its CPU and memory from /proc (repeat for
     /// several servers: their CPU and memory are added up).
     #[arg(long, value_delimiter = ',')]
@@ -194,11 +200,8 @@ impl WindowCpu {
 
 /// Every user's report, added up.
 struct Totals {
-    latency: Histogram<u64>,
-    cross_server: Histogram<u64>,
-    churn_latency: Histogram<u64>,
-    delivered: u64,
-    fresh: u64,
+    steady_deliveries: DeliveryTotals,
+    churn_deliveries: DeliveryTotals,
     reordered: u64,
     closed_early: u64,
     sent: u64,
@@ -247,11 +250,8 @@ impl PerReceiver {
 impl Totals {
     fn new() -> Self {
         Self {
-            latency: user::new_latency_histogram(),
-            cross_server: user::new_latency_histogram(),
-            churn_latency: user::new_latency_histogram(),
-            delivered: 0,
-            fresh: 0,
+            steady_deliveries: DeliveryTotals::new(),
+            churn_deliveries: DeliveryTotals::new(),
             reordered: 0,
             closed_early: 0,
             sent: 0,
@@ -278,19 +278,43 @@ impl Totals {
             return Ok(()); // non-observers only load the server and count
         }
         self.observers += 1;
+        self.steady_deliveries.add(&report.steady_deliveries)?;
+        self.churn_deliveries.add(&report.churn_deliveries)?;
+        self.reordered += report.reordered;
+        self.largest_cursors_frame = self.largest_cursors_frame.max(report.largest_cursors_frame);
+        Ok(())
+    }
+}
+
+/// One window's deliveries over all observers.
+struct DeliveryTotals {
+    latency: Histogram<u64>,
+    cross_server: Histogram<u64>,
+    delivered: u64,
+    fresh: u64,
+}
+
+impl DeliveryTotals {
+    fn new() -> Self {
+        Self {
+            latency: user::new_latency_histogram(),
+            cross_server: user::new_latency_histogram(),
+            delivered: 0,
+            fresh: 0,
+        }
+    }
+
+    fn add(&mut self, deliveries: &Deliveries) -> Result<()> {
         for (total, histogram) in [
-            (&mut self.latency, &report.latency_micros),
-            (&mut self.cross_server, &report.cross_server_micros),
-            (&mut self.churn_latency, &report.churn_latency_micros),
+            (&mut self.latency, &deliveries.latency_micros),
+            (&mut self.cross_server, &deliveries.cross_server_micros),
         ] {
             if let Some(histogram) = histogram {
                 total.add(histogram)?;
             }
         }
-        self.delivered += report.delivered;
-        self.reordered += report.reordered;
-        self.fresh += report.fresh;
-        self.largest_cursors_frame = self.largest_cursors_frame.max(report.largest_cursors_frame);
+        self.delivered += deliveries.delivered;
+        self.fresh += deliveries.fresh;
         Ok(())
     }
 }
@@ -392,7 +416,7 @@ async fn run(args: Args) -> Result<()> {
             servers,
         };
         let clock = clock.clone();
-        tasks.spawn(async move { (role, user::run(socket, plan, clock).await) });
+        tasks.spawn(async move { (user, role, user::run(socket, plan, clock).await) });
     }
     let churn = churning.then(|| {
         let (measure_from, until) = timeline.churn.unwrap_or((stop_at, stop_at));
@@ -431,9 +455,15 @@ async fn run(args: Args) -> Result<()> {
     let measure_end = server_sample()?;
 
     let mut totals = Totals::new();
+    let mut last_sequence = vec![0; args.users as usize];
+    let mut heard = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (role, report) = joined?;
+        let (user, role, mut report) = joined?;
         totals.add(role, &report)?;
+        last_sequence[user as usize] = report.last_sequence;
+        if role.observer && !role.stalled && args.final_check > 0.0 {
+            heard.push((user, std::mem::take(&mut report.newest_seen)));
+        }
     }
     let churned = match churn {
         Some(task) => Some(task.await?),
@@ -463,7 +493,49 @@ async fn run(args: Args) -> Result<()> {
             &memory,
         );
     } else {
-        print_relay_row(&args, &totals, &steady, &memory, servers);
+        let steady_window = RelayWindow {
+            scenario: args.scenario.clone(),
+            deliveries: &totals.steady_deliveries,
+            sent: totals.sent,
+            cpu: &steady,
+        };
+        print_relay_row(
+            &args,
+            &steady_window,
+            &totals,
+            &memory,
+            servers,
+            args.header,
+        );
+        // With churn, a second row: the same figures over the churn window.
+        if let Some(cpu) = &during_churn {
+            let churn_window = RelayWindow {
+                scenario: format!("{}, {} joins+leaves/s", args.scenario, args.churn_rate),
+                deliveries: &totals.churn_deliveries,
+                sent: totals.sent_during_churn,
+                cpu,
+            };
+            print_relay_row(&args, &churn_window, &totals, &memory, servers, false);
+        }
+    }
+    if args.final_check > 0.0 {
+        let room_mates = |observer: u64, sender: u64| {
+            let (observer_role, sender_role) = (role_of(&args, observer), role_of(&args, sender));
+            observer != sender
+                && observer_role.room == sender_role.room
+                && sender_role.mover
+                && !sender_role.stalled
+        };
+        let slack = (args.rate * args.final_check).ceil() as u64;
+        let found = hearing::unheard(&heard, &last_sequence, room_mates, slack);
+        println!(
+            "\nAt the end: {} of {} observer–sender pairs in a room were more than {} s behind; {} of {} observers short.",
+            found.unheard_pairs,
+            found.pairs,
+            args.final_check,
+            found.observers_short,
+            heard.len()
+        );
     }
     Ok(())
 }
@@ -588,8 +660,11 @@ fn print_crowd_row(
     let bytes = per_receiver_per_second(totals.steady.bytes, receivers, seconds);
     let most_bytes = totals.steady.most_bytes as f64 / seconds;
     // Observers are a sample of receivers: their deliveries, scaled to all.
-    let delivered_per_second =
-        per_receiver_per_second(totals.delivered, totals.observers, seconds) * receivers as f64;
+    let delivered_per_second = per_receiver_per_second(
+        totals.steady_deliveries.delivered,
+        totals.observers,
+        seconds,
+    ) * receivers as f64;
     let server_cores = steady.server_cores();
     let nanos_per_delivered = server_cores
         .filter(|_| delivered_per_second > 0.0)
@@ -627,7 +702,7 @@ fn print_crowd_row(
                 ),
                 format!("{extra_frames:+.2} / {extra_news:+.2}"),
                 format!("{:+.2}", extra_bytes / 1000.0),
-                millis_at(&totals.churn_latency, 0.99),
+                millis_at(&totals.churn_deliveries.latency, 0.99),
                 cpu.server_cores()
                     .map_or("-".into(), |cores| format!("{cores:.2}")),
             ]
@@ -669,8 +744,8 @@ fn print_crowd_row(
         args.users,
         movers,
         args.rate,
-        millis_at(&totals.latency, 0.5),
-        millis_at(&totals.latency, 0.99),
+        millis_at(&totals.steady_deliveries.latency, 0.5),
+        millis_at(&totals.steady_deliveries.latency, 0.99),
         updates,
         fewest_updates,
         bytes / 1000.0,
@@ -695,12 +770,22 @@ fn print_crowd_row(
     );
 }
 
+/// One measured window of the relay table: its deliveries, the moves sent
+/// in it and the CPU spent over it.
+struct RelayWindow<'a> {
+    scenario: String,
+    deliveries: &'a DeliveryTotals,
+    sent: u64,
+    cpu: &'a WindowCpu,
+}
+
 fn print_relay_row(
     args: &Args,
+    window: &RelayWindow<'_>,
     totals: &Totals,
-    steady: &WindowCpu,
     memory: &Memory,
     servers: user::ServerMap,
+    header: bool,
 ) {
     // What the observers should have received (every moving member of their
     // room but themselves, at the rate), and what the whole room should have.
@@ -726,17 +811,18 @@ fn print_relay_row(
         }
     }
     let seconds = args.duration;
-    let latency = &totals.latency;
+    let latency = &window.deliveries.latency;
     let millis = |quantile: f64| latency.value_at_quantile(quantile) as f64 / 1000.0;
-    let generator_cores = steady.generator_cores();
-    let server_cores = steady
+    let generator_cores = window.cpu.generator_cores();
+    let server_cores = window
+        .cpu
         .server_cores()
         .map_or("-".into(), |cores| format!("{cores:.2}"));
     let (rss, rss_per_connection) = memory.columns();
     // The generator must keep its own schedule: moves it failed to send
     // would be charged to the server as positions never delivered.
     let sent_of_schedule = (scheduled_per_second > 0.0)
-        .then(|| totals.sent as f64 / (scheduled_per_second * args.duration));
+        .then(|| window.sent as f64 / (scheduled_per_second * args.duration));
     let verdict = validity::verdict(validity::Generator {
         cores: generator_cores,
         threads: usize::from(args.threads),
@@ -751,23 +837,24 @@ fn print_relay_row(
         fraction(count).map_or("-".into(), |fraction| format!("{:.1}%", 100.0 * fraction))
     };
     // Observers are a sample of receivers: scale their share to the room.
-    let delivered_per_second =
-        fraction(totals.delivered).map_or(0.0, |fraction| fraction * expected_per_second);
+    let delivered_per_second = fraction(window.deliveries.delivered)
+        .map_or(0.0, |fraction| fraction * expected_per_second);
     // Server CPU per delivered position, in microseconds: what coalescing
     // (and, across servers, the backplane) costs per position that arrives.
-    let cpu_per_position = match steady.server_cores() {
+    let cpu_per_position = match window.cpu.server_cores() {
         Some(cores) if delivered_per_second > 0.0 => {
             format!("{:.3}", cores * 1e6 / delivered_per_second)
         }
         _ => "-".into(),
     };
-    let cross = if servers.servers > 1 && !totals.cross_server.is_empty() {
-        let at = |quantile: f64| totals.cross_server.value_at_quantile(quantile) as f64 / 1000.0;
+    let cross_server = &window.deliveries.cross_server;
+    let cross = if servers.servers > 1 && !cross_server.is_empty() {
+        let at = |quantile: f64| cross_server.value_at_quantile(quantile) as f64 / 1000.0;
         format!("{:.2} / {:.2} / {:.2}", at(0.5), at(0.99), at(0.999))
     } else {
         "-".into()
     };
-    if args.header {
+    if header {
         println!(
             "| scenario | fanout | encoding | users | rooms | servers | Hz | delivered/s | of N(N−1)·Hz | fresh: ≤{}ms of delivered | fresh of N(N−1)·Hz | p50 ms | p99 ms | p99.9 ms | max ms | cross-server p50 / p99 / p99.9 ms | server CPU | server CPU µs per delivered | server RSS MiB (idle→peak) | RSS/conn KiB | gen CPU | sent of schedule | closed early | out of order | valid |",
             args.fresh_ms
@@ -778,7 +865,7 @@ fn print_relay_row(
     }
     println!(
         "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} |",
-        args.scenario,
+        window.scenario,
         args.fanout,
         if args.binary { "binary" } else { "JSON" },
         args.users,
@@ -786,18 +873,18 @@ fn print_relay_row(
         servers.servers,
         args.rate,
         delivered_per_second,
-        share(totals.delivered),
-        if totals.delivered > 0 {
+        share(window.deliveries.delivered),
+        if window.deliveries.delivered > 0 {
             format!(
                 "{:.1}%",
-                100.0 * totals.fresh as f64 / totals.delivered as f64
+                100.0 * window.deliveries.fresh as f64 / window.deliveries.delivered as f64
             )
         } else {
             "-".into()
         },
         // The strict reading: every position sent counts, so one merged
         // into a newer one by coalescing counts as not fresh.
-        share(totals.fresh),
+        share(window.deliveries.fresh),
         millis(0.5),
         millis(0.99),
         millis(0.999),

@@ -200,29 +200,59 @@ fn wire_bytes(payload: usize) -> u64 {
 
 /// What one user saw during the measured windows.
 pub struct Report {
-    /// Created on the first delivery: a histogram is hundreds of KB, and
-    /// 10,000 idle users must not allocate gigabytes mid-measurement.
-    pub latency_micros: Option<Histogram<u64>>,
-    /// The same, for positions whose sender is on another server.
-    pub cross_server_micros: Option<Histogram<u64>>,
-    /// The same, during the churn window.
-    pub churn_latency_micros: Option<Histogram<u64>>,
-    /// New positions in the steady window: a sender's sequence newer than
-    /// any seen before. Positions seen again (in a snapshot sent to catch
-    /// up) do not count.
-    pub delivered: u64,
+    /// Other users' new positions in the steady window, and in the churn
+    /// window (observers only).
+    pub steady_deliveries: Deliveries,
+    pub churn_deliveries: Deliveries,
     /// A sender's position older than one already seen: must stay 0.
     pub reordered: u64,
-    pub fresh: u64,
     /// Moves sent in the steady window, and in the churn window.
     pub sent: u64,
     pub sent_during_churn: u64,
+    /// The sequence of this user's last move (0: it never moved).
+    pub last_sequence: u64,
+    /// Newest sequence seen from each sender, indexed by user number
+    /// (observers only; empty for the others): what they saw at the end.
+    pub newest_seen: Vec<u64>,
     pub closed_early: bool,
     pub steady: Traffic,
     pub during_churn: Traffic,
     /// Most positions in one `cursors` frame (observers only): in a crowd
     /// at most `--visible-cursors`.
     pub largest_cursors_frame: usize,
+}
+
+/// The positions one observer received in one window, and how late.
+#[derive(Default)]
+pub struct Deliveries {
+    /// Created on the first delivery: a histogram is hundreds of KB, and
+    /// 10,000 idle users must not allocate gigabytes mid-measurement.
+    pub latency_micros: Option<Histogram<u64>>,
+    /// The same, for positions whose sender is on another server.
+    pub cross_server_micros: Option<Histogram<u64>>,
+    /// New positions: a sender's sequence newer than any seen before.
+    /// Positions seen again (in a snapshot sent to catch up) do not count.
+    pub delivered: u64,
+    /// Of them, those that arrived within `Plan::fresh_within`.
+    pub fresh: u64,
+}
+
+impl Deliveries {
+    fn record(&mut self, latency_micros: u64, fresh: bool, crossed_servers: bool) {
+        self.delivered += 1;
+        self.fresh += u64::from(fresh);
+        let latency = latency_micros.max(1);
+        let _ = self
+            .latency_micros
+            .get_or_insert_with(new_latency_histogram)
+            .record(latency);
+        if crossed_servers {
+            let _ = self
+                .cross_server_micros
+                .get_or_insert_with(new_latency_histogram)
+                .record(latency);
+        }
+    }
 }
 
 /// The lean view of a server frame the generator needs: only `cursors`
@@ -344,7 +374,6 @@ async fn connect_from(
 fn observe(
     plan: &Plan,
     clock: &SendClock,
-    newest_seen: &mut [u64],
     report: &mut Report,
     window: Window,
     fresh_micros: u64,
@@ -358,7 +387,7 @@ fn observe(
     if user == plan.user {
         return; // our own position, echoed in the shared frame
     }
-    let Some(newest) = newest_seen.get_mut(user as usize) else {
+    let Some(newest) = report.newest_seen.get_mut(user as usize) else {
         return; // not a user of this run
     };
     if sent < *newest {
@@ -381,27 +410,15 @@ fn observe(
         // because it took this long.
         return;
     }
-    if window == Window::Churn {
-        let histogram = report
-            .churn_latency_micros
-            .get_or_insert_with(new_latency_histogram);
-        let _ = histogram.record(latency.max(1));
-        return;
-    }
-    report.delivered += 1;
-    if latency <= fresh_micros {
-        report.fresh += 1;
-    }
-    let histogram = report
-        .latency_micros
-        .get_or_insert_with(new_latency_histogram);
-    let _ = histogram.record(latency.max(1));
-    if plan.servers.server_of(user) != plan.servers.server_of(plan.user) {
-        let histogram = report
-            .cross_server_micros
-            .get_or_insert_with(new_latency_histogram);
-        let _ = histogram.record(latency.max(1));
-    }
+    let deliveries = match window {
+        Window::Steady => &mut report.steady_deliveries,
+        Window::Churn => &mut report.churn_deliveries,
+    };
+    deliveries.record(
+        latency,
+        latency <= fresh_micros,
+        plan.servers.server_of(user) != plan.servers.server_of(plan.user),
+    );
 }
 
 /// Sends move number `sequence` (stamped in the shared clock).
@@ -414,14 +431,13 @@ async fn send_move(socket: &mut Socket, plan: &Plan, clock: &SendClock, sequence
 
 pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Report {
     let mut report = Report {
-        latency_micros: None,
-        cross_server_micros: None,
-        churn_latency_micros: None,
-        delivered: 0,
+        steady_deliveries: Deliveries::default(),
+        churn_deliveries: Deliveries::default(),
         reordered: 0,
-        fresh: 0,
         sent: 0,
         sent_during_churn: 0,
+        last_sequence: 0,
+        newest_seen: Vec::new(),
         closed_early: false,
         steady: Traffic::default(),
         during_churn: Traffic::default(),
@@ -440,10 +456,9 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
         report.closed_early = true;
         return report;
     }
-    // Newest sequence seen from each sender, indexed by user. Only observers
-    // fill it, on their first measured frame, so 10,000 idle users do not
-    // allocate 10,000 tables.
-    let mut newest_seen: Vec<u64> = Vec::new();
+    // Newest sequence seen from each sender, indexed by user
+    // (`report.newest_seen`). Only observers fill it, on their first
+    // measured frame, so 10,000 idle users do not allocate 10,000 tables.
     let end = plan.end();
 
     loop {
@@ -464,6 +479,7 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
                     report.closed_early = true;
                     break;
                 }
+                report.last_sequence = sequence;
                 match plan.window(now) {
                     Some(Window::Steady) => report.sent += 1,
                     Some(Window::Churn) => report.sent_during_churn += 1,
@@ -489,13 +505,13 @@ pub async fn run(mut socket: Socket, plan: Plan, clock: Arc<SendClock>) -> Repor
                 if !plan.observer {
                     continue;
                 }
-                if newest_seen.is_empty() {
-                    newest_seen = vec![0; plan.users as usize];
+                if report.newest_seen.is_empty() {
+                    report.newest_seen = vec![0; plan.users as usize];
                 }
                 let mut positions = 0;
                 let mut observe = |x: f64, y: f64| {
                     positions += 1;
-                    observe(&plan, &clock, &mut newest_seen, &mut report, window, fresh_micros, now, x, y);
+                    observe(&plan, &clock, &mut report, window, fresh_micros, now, x, y);
                 };
                 match frame {
                     Message::Text(text) => {
