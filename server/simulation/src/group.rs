@@ -9,16 +9,21 @@
 //! leave in every way; messages arrive late; a server is cut off from
 //! Redis and comes back (re-synchronising as `link.rs` does: write its
 //! users again, read the others'); a server dies without a goodbye and the
-//! others hear only that its heartbeat stopped. Every so often the world
+//! others hear only that its heartbeat stopped. People who lost their
+//! connection come back with their resume token, to the same server or to
+//! another, which claims the token in the store and adopts them (as
+//! `task.rs` does with `link.claim`), maybe before the first server heard
+//! of it. Every so often the world
 //! settles: partitions heal, every server re-synchronises, every flush is
 //! done and every message delivered; then every living server must show
-//! the same people with the same name, colour, place and presence, and
-//! nobody of a dead server may be left anywhere.
+//! the same people with the same name, colour, place and presence, nobody
+//! of a dead server may be left anywhere, everybody connected is shown
+//! everywhere, and no person is held by two servers at once.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use cursors_protocol::{Point, RoomName};
+use cursors_protocol::{Point, RoomName, ServerMessage};
 use cursors_server::FanoutMode;
 use cursors_server::room::RoomRules;
 use cursors_server::room::redis::records::{Envelope, RoomKeys, UserRecord, Write};
@@ -53,6 +58,8 @@ struct Server {
     inbox: VecDeque<Envelope>,
     /// Its own users' live connections, by id.
     connections: BTreeMap<String, ConnectionKey>,
+    /// The latest resume token it gave each of its users, by id.
+    tokens: BTreeMap<String, String>,
     last_heartbeat: Instant,
 }
 
@@ -71,8 +78,14 @@ pub struct GroupSimulation {
     step: usize,
     history: Vec<String>,
     /// Ids of the users of servers that died: never again anywhere once
-    /// the world has settled.
+    /// the world has settled (unless they came back on another server).
     dead_users: Vec<String>,
+    /// The resume tokens of people whose connection ended, with their id:
+    /// what a person coming back presents, in time or too late.
+    tokens_out: Vec<(String, String)>,
+    /// Broken at once (not only after settling): what and when.
+    broken: Option<String>,
+    resumes_elsewhere: usize,
 }
 
 impl GroupSimulation {
@@ -102,6 +115,7 @@ impl GroupSimulation {
                     alive: true,
                     inbox: VecDeque::new(),
                     connections: BTreeMap::new(),
+                    tokens: BTreeMap::new(),
                     last_heartbeat: now,
                 }
             })
@@ -113,6 +127,9 @@ impl GroupSimulation {
             step: 0,
             history: Vec::new(),
             dead_users: Vec::new(),
+            tokens_out: Vec::new(),
+            broken: None,
+            resumes_elsewhere: 0,
         }
     }
 
@@ -120,6 +137,9 @@ impl GroupSimulation {
         while self.step < steps && !choices.exhausted() {
             self.step += 1;
             self.one_step(choices);
+            if let Some(what) = self.broken.take() {
+                return self.fail(what);
+            }
             if self.step.is_multiple_of(SETTLE_EVERY) {
                 self.settle();
                 self.check()?;
@@ -135,6 +155,9 @@ impl GroupSimulation {
             self.history.remove(0);
         }
         self.history.push(format!("step {}: {what}", self.step));
+        if std::env::var_os("SIMULATION_TRACE").is_some() {
+            eprintln!("step {}: {what}", self.step);
+        }
     }
 
     fn fail<T>(&self, what: String) -> Result<T, Failure> {
@@ -151,7 +174,8 @@ impl GroupSimulation {
             return self.advance(choices);
         }
         match choices.below(100) {
-            0..=14 => self.join(index),
+            0..=11 => self.join(index),
+            12..=14 => self.come_back(index, choices),
             15..=44 => {
                 let point = Point {
                     x: choices.coordinate(),
@@ -193,13 +217,112 @@ impl GroupSimulation {
                 verified_name: None,
             },
         );
-        for event in &events {
-            if let Event::Admitted { connection, id, .. } = event {
-                self.servers[index]
-                    .connections
-                    .insert(id.clone(), *connection);
+        self.admitted(index, &events);
+    }
+
+    /// Someone whose connection ended comes back with their token to
+    /// server `index`: as that server's task does, a token it issued is
+    /// resumed there, another is claimed in the store (once: the claim
+    /// takes it) and its user adopted; a spent or unknown one makes a
+    /// newcomer.
+    fn come_back(&mut self, index: usize, choices: &mut impl Choices) {
+        if self.tokens_out.is_empty() {
+            return self.join(index);
+        }
+        let (id, token) =
+            self.tokens_out[choices.below(self.tokens_out.len() as u32) as usize].clone();
+        let server = &self.servers[index];
+        let input = if server.state.knows_token(&token) {
+            Input::Join {
+                resume: Some(token.clone()),
+                verified_name: None,
+            }
+        } else {
+            let claimed = if server.connected {
+                self.store
+                    .tokens
+                    .remove(&token)
+                    .and_then(|claimed| self.store.users.get(&claimed))
+                    .map(|record| record.user())
+            } else {
+                None // Redis away: the claim fails, the person is new
+            };
+            match claimed {
+                Some(user) => Input::Adopt { user },
+                None => Input::Join {
+                    resume: None,
+                    verified_name: None,
+                },
+            }
+        };
+        let adopting = matches!(input, Input::Adopt { .. });
+        let resuming = adopting
+            || matches!(
+                input,
+                Input::Join {
+                    resume: Some(_),
+                    ..
+                }
+            );
+        self.note(format!(
+            "{id} comes back on s{index}{}",
+            if adopting {
+                " (token claimed from the store)"
+            } else if resuming {
+                " (its own token)"
+            } else {
+                " (token spent or unknown: a newcomer)"
+            }
+        ));
+        let events = self.apply_local(index, input);
+        let Some((admitted, resumed)) = self.admitted(index, &events) else {
+            self.broken = Some(format!("{id} came back on s{index} and was not admitted"));
+            return;
+        };
+        if resuming && (admitted != id || !resumed) {
+            self.broken = Some(format!(
+                "{id} came back on s{index} with a good token but was admitted as {admitted} (resumed: {resumed})"
+            ));
+        }
+        if adopting {
+            self.resumes_elsewhere += 1;
+            // Back on a living server: no longer a dead server's ghost.
+            self.dead_users.retain(|dead| *dead != id);
+        }
+    }
+
+    /// Notes the connection (and token) of an admission among `events`;
+    /// returns who was admitted and whether as a returning user.
+    fn admitted(&mut self, index: usize, events: &[Event]) -> Option<(String, bool)> {
+        let mut admitted = None;
+        for event in events {
+            if let Event::Admitted {
+                connection,
+                id,
+                welcome,
+                resumed,
+            } = event
+            {
+                let server = &mut self.servers[index];
+                server.connections.insert(id.clone(), *connection);
+                if let ServerMessage::Welcome {
+                    resume: Some(token),
+                    ..
+                } = welcome
+                {
+                    server.tokens.insert(id.clone(), token.clone());
+                }
+                // Held here now: any other server's live connection for
+                // the same person was superseded or is a stale record.
+                for (other, server) in self.servers.iter_mut().enumerate() {
+                    if other != index {
+                        server.connections.remove(id);
+                    }
+                }
+                admitted = Some((id.clone(), *resumed));
             }
         }
+        admitted
     }
 
     fn act(&mut self, index: usize, choices: &mut impl Choices, action: Action) {
@@ -209,8 +332,16 @@ impl GroupSimulation {
         }
         let id = ids[choices.below(ids.len() as u32) as usize].clone();
         let from = self.servers[index].connections[&id];
-        if matches!(action, Action::Disconnect(_)) {
+        if let Action::Disconnect(kind) = action {
             self.servers[index].connections.remove(&id);
+            if let Some(token) = self.servers[index].tokens.get(&id) {
+                // Even after an expulsion the page may try its token: it
+                // must then make a newcomer, not bring the person back.
+                self.tokens_out.push((id.clone(), token.clone()));
+            }
+            if kind == DisconnectKind::Expelled {
+                self.servers[index].tokens.remove(&id);
+            }
         }
         self.note(format!("{id} on s{index}: {action:?}"));
         self.apply_local(index, Input::Connection { from, action });
@@ -233,12 +364,30 @@ impl GroupSimulation {
     }
 
     /// An input from the group: applied, not shared back; users it
-    /// removed as ghosts are forgotten in the store.
+    /// removed as ghosts of a dead server are forgotten in the store (as
+    /// `task.rs` does).
     fn apply_remote(&mut self, index: usize, input: Input) {
         let server = &mut self.servers[index];
+        let removes_ghosts = input.removes_ghosts();
+        let trace = std::env::var_os("SIMULATION_TRACE").is_some();
+        if trace {
+            eprintln!("    s{index} hears {input:?}");
+        }
         let events = server.state.apply(input, self.now);
+        if trace {
+            for event in &events {
+                eprintln!("      -> {event:?}");
+            }
+        }
+        // A connection here superseded by another server's claim is over.
+        for event in &events {
+            if let Event::Superseded { connection } = event {
+                server.connections.retain(|_, live| live != connection);
+            }
+        }
         let ghosts: Vec<String> = events
             .iter()
+            .filter(|_| removes_ghosts)
             .filter_map(|event| event.left().map(str::to_owned))
             .collect();
         if server.connected
@@ -261,6 +410,12 @@ impl GroupSimulation {
                 }
                 Write::SetUsers { records, .. } => {
                     for record in records {
+                        if std::env::var_os("SIMULATION_TRACE").is_some() {
+                            eprintln!(
+                                "    s{from} writes {} as {}'s",
+                                record.peer.id, record.server
+                            );
+                        }
                         self.store.users.insert(record.peer.id.clone(), record);
                     }
                 }
@@ -359,8 +514,14 @@ impl GroupSimulation {
     fn resync(&mut self, index: usize) {
         let existing: Vec<UserRecord> = self.store.users.values().cloned().collect();
         let server = &mut self.servers[index];
+        let given_up = server
+            .replicator
+            .claimed_elsewhere(&server.state, &existing);
         let writes = server.replicator.resync(&server.state, &existing);
         self.write(index, writes);
+        for input in given_up {
+            self.apply_remote(index, input);
+        }
         let records: Vec<UserRecord> = self.store.users.values().cloned().collect();
         let inputs = self.servers[index].replicator.others(&records);
         for input in inputs {
@@ -372,12 +533,23 @@ impl GroupSimulation {
     /// must remove once its heartbeat is gone.
     fn kill(&mut self, index: usize) {
         self.note(format!("s{index} is killed"));
-        let server = &mut self.servers[index];
-        server.alive = false;
-        server.inbox.clear();
-        self.dead_users
-            .extend(server.state.local_users().map(|(user, _)| user.id.clone()));
-        server.connections.clear();
+        self.servers[index].alive = false;
+        self.servers[index].inbox.clear();
+        // Its users die with it, except those another living server holds
+        // now (it adopted them; this one had not heard yet).
+        let held_elsewhere = |id: &str| {
+            self.servers.iter().any(|server| {
+                server.alive && server.state.local_users().any(|(user, _)| user.id == id)
+            })
+        };
+        let dead: Vec<String> = self.servers[index]
+            .state
+            .local_users()
+            .map(|(user, _)| user.id.clone())
+            .filter(|id| !held_elsewhere(id))
+            .collect();
+        self.dead_users.extend(dead);
+        self.servers[index].connections.clear();
     }
 
     /// Heals every partition, lets every heartbeat expire or renew, and
@@ -412,6 +584,30 @@ impl GroupSimulation {
     /// After settling: every living server shows the same people, as they
     /// are, and no dead server's user is left anywhere.
     fn check(&self) -> Result<(), Failure> {
+        let living = || self.servers.iter().filter(|server| server.alive);
+        let mut held_by: BTreeMap<&str, &str> = BTreeMap::new();
+        for server in living() {
+            for (user, _) in server.state.local_users() {
+                if let Some(other) = held_by.insert(&user.id, &server.name) {
+                    return self.fail(format!(
+                        "{} is held by both {other} and {}: two members for one person",
+                        user.id, server.name
+                    ));
+                }
+            }
+        }
+        for server in living() {
+            for id in server.connections.keys() {
+                if let Some(blind) =
+                    living().find(|other| other.state.users().all(|user| user.id != *id))
+                {
+                    return self.fail(format!(
+                        "{id} is connected to {} but {} does not show them",
+                        server.name, blind.name
+                    ));
+                }
+            }
+        }
         let mut shown: Vec<(&str, Vec<&User>)> = Vec::new();
         for server in self.servers.iter().filter(|server| server.alive) {
             let mut users: Vec<&User> = server.state.users().collect();

@@ -207,6 +207,19 @@ pub enum Event {
 }
 // ANCHOR_END: event
 
+impl Input {
+    /// Whether the users this input removes are ghosts of a dead server,
+    /// whose records the group's store should forget too. Only the word on
+    /// who is alive says so. A user missing from another server's
+    /// `present` list may have been claimed by a third server whose
+    /// `claimed` has not arrived yet: their record is that server's, and
+    /// forgetting it would hide a live user from everyone who reads it
+    /// next (found by the group simulation, seed 21).
+    pub fn removes_ghosts(&self) -> bool {
+        matches!(self, Input::ServersAlive { .. })
+    }
+}
+
 impl Event {
     /// The id of the user this event tells everybody has left, if it does.
     pub fn left(&self) -> Option<&str> {

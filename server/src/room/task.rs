@@ -178,9 +178,11 @@ impl<L: RoomLink> RoomTask<L> {
     /// Applies what another server said; routes it to the members here
     /// without sharing it back.
     fn apply_from_group(&mut self, input: Input) {
+        let removes_ghosts = input.removes_ghosts();
         let events = self.state.apply(input, Instant::now());
         let ghosts: Vec<String> = events
             .iter()
+            .filter(|_| removes_ghosts)
             .filter_map(|event| event.left().map(str::to_owned))
             .collect();
         self.route(events, None, Origin::Group);

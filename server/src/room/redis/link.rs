@@ -230,6 +230,9 @@ impl RoomLink for RedisRoomLink {
             return Vec::new();
         }
         let existing = self.read_records().await.unwrap_or_default();
+        // Users claimed by another server while we were away come first:
+        // the room gives them up before it hears that server's list.
+        let mut inputs = self.replicator.claimed_elsewhere(state, &existing);
         let writes = self.replicator.resync(state, &existing);
         self.queue_all(writes);
         // Synchronised with this generation; the second pass counts from
@@ -238,10 +241,10 @@ impl RoomLink for RedisRoomLink {
         // Read the others again rather than reuse `existing`: the later the
         // read, the more of the other servers have written theirs back (a
         // Redis that restarted empty holds nothing until they have).
-        match self.read_records().await {
-            Some(records) => self.replicator.others(&records),
-            None => Vec::new(),
+        if let Some(records) = self.read_records().await {
+            inputs.extend(self.replicator.others(&records));
         }
+        inputs
     }
 
     /// Claims, for a new connection here, the user another server issued

@@ -126,8 +126,14 @@ impl Replicator {
     /// `left` was lost), and announce them all in one `present`. `existing`
     /// is what the room's `users` hash holds now.
     pub fn resync(&mut self, state: &RoomState, existing: &[UserRecord]) -> Vec<Write> {
+        let claimed = self.claimed_elsewhere(state, existing);
         let records: Vec<UserRecord> = state
             .local_users()
+            .filter(|(user, _)| {
+                !claimed.iter().any(|input| {
+                    matches!(input, Input::Remote { change: RemoteChange::Claimed { id }, .. } if *id == user.id)
+                })
+            })
             .map(|(user, token)| self.record(user, token))
             .collect();
         self.tokens = records
@@ -155,6 +161,27 @@ impl Replicator {
         writes
     }
     // ANCHOR_END: resync
+
+    /// This server's users whose record in `existing` names another server:
+    /// that server claimed their token, and its `claimed` message was lost
+    /// while we were away. They are that server's now; [`Replicator::resync`]
+    /// leaves them out, and these inputs tell the room, as the lost message
+    /// would have (a live connection here is superseded, a detached one
+    /// forgotten without a `left`). Found by the group simulation.
+    pub fn claimed_elsewhere(&self, state: &RoomState, existing: &[UserRecord]) -> Vec<Input> {
+        existing
+            .iter()
+            .filter(|record| {
+                record.server != self.server && state.local_user(&record.peer.id).is_some()
+            })
+            .map(|record| Input::Remote {
+                server: record.server.clone(),
+                change: RemoteChange::Claimed {
+                    id: record.peer.id.clone(),
+                },
+            })
+            .collect()
+    }
 
     /// The other servers' users among `records` read from the room's
     /// `users` hash, as one `Present` input per server. Records of servers
@@ -793,6 +820,65 @@ mod tests {
         assert_eq!(
             published(&writes),
             vec![Replicated::Present { users: written }]
+        );
+    }
+
+    /// Found by the group simulation (seed 43): a user dropped here, came
+    /// back on server b while this server was cut off from Redis (so the
+    /// `claimed` message never reached it), and this server's resync wrote
+    /// its stale copy over b's record. When its grace then ran out here,
+    /// its `left` removed the user everywhere while they were live on b.
+    #[test]
+    fn a_user_claimed_elsewhere_during_an_outage_is_given_up_at_the_resync() {
+        let mut room = Room::new();
+        let (stays, _) = room.join();
+        let (me, _) = room.join();
+        room.act(&me, Action::Disconnect(DisconnectKind::Dropped));
+        let mut claimed = UserRecord::new(
+            &room.state.local_user(&me.id).expect("here").0.clone(),
+            "server-b",
+            "b-token",
+        );
+        claimed.peer.name = "Renamed on b".into();
+
+        let existing = [claimed.clone()];
+        let given_up = room.replicator.claimed_elsewhere(&room.state, &existing);
+        let writes = room.replicator.resync(&room.state, &existing);
+
+        // b holds them now: they are b's to write, and no token of ours
+        // for them is registered again.
+        let ids: Vec<_> = records(&writes).into_iter().map(|r| r.peer.id).collect();
+        assert_eq!(ids, vec![stays.id.clone()]);
+        assert!(!writes.iter().any(|write| matches!(
+            write,
+            Write::SetToken { id, .. } if *id == me.id
+        )));
+        assert!(
+            !writes
+                .iter()
+                .any(|write| matches!(write, Write::Forget { .. }))
+        );
+        // The room is told, as if b's `claimed` had arrived.
+        assert_eq!(
+            given_up,
+            vec![Input::Remote {
+                server: "server-b".into(),
+                change: RemoteChange::Claimed { id: me.id.clone() },
+            }]
+        );
+        room.apply(given_up[0].clone());
+        assert!(room.state.local_user(&me.id).is_none());
+        // Once their grace here would have ended, nothing says they left.
+        room.now += Duration::from_secs(60);
+        let writes = room.apply(Input::Tick { occupied_rooms: 1 });
+        assert!(
+            !published(&writes).iter().any(|body| matches!(
+                body,
+                Replicated::Message {
+                    message: ServerMessage::Left { .. }
+                }
+            )),
+            "{writes:?}"
         );
     }
 
