@@ -429,9 +429,10 @@ impl RoomState {
 
     // ANCHOR: crowd_flush
     /// A crowd's flush: for each cell, the positions of its view that
-    /// changed, as one frame shared by the cell's receivers; a receiver
-    /// whose followed person moved outside that view gets the same plus
-    /// that position. `moves` (everyone's latest) go to the group.
+    /// changed, as one frame shared by the cell's receivers; the receivers
+    /// who follow someone get the same (plus that person's position if it
+    /// changed) in a frame that names their own view. `moves` (everyone's
+    /// latest) go to the group.
     pub(super) fn crowd_frames(&self, moves: Vec<CursorPosition>) -> Event {
         let Some(crowd) = &self.crowd else {
             return Event::Cursors {
@@ -457,16 +458,18 @@ impl RoomState {
                 .iter()
                 .filter_map(|shown| dirty_position(&shown.key))
                 .collect();
+            // Followers get a frame of their own even when the followed
+            // person did not move: its view (the cell's and the followed)
+            // is what a follower who fell behind is sent a snapshot of.
             let mut plain = Vec::new();
-            let mut followers: BTreeMap<MemberKey, (Vec<MemberKey>, CursorPosition)> =
+            let mut followers: BTreeMap<MemberKey, (Vec<MemberKey>, Option<CursorPosition>)> =
                 BTreeMap::new();
             for key in receivers {
-                let extra = crowd.receivers.get(key).and_then(|receiver| receiver.extra);
-                match extra.and_then(|followed| Some((followed, dirty_position(&followed)?))) {
-                    Some((followed, position)) => {
+                match crowd.receivers.get(key).and_then(|receiver| receiver.extra) {
+                    Some(followed) => {
                         followers
                             .entry(followed)
-                            .or_insert_with(|| (Vec::new(), position))
+                            .or_insert_with(|| (Vec::new(), dirty_position(&followed)))
                             .0
                             .push(*key);
                     }
@@ -482,7 +485,10 @@ impl RoomState {
             }
             for (followed, (to, position)) in followers {
                 let mut moves = cell_moves.clone();
-                moves.push(position);
+                moves.extend(position);
+                if moves.is_empty() {
+                    continue;
+                }
                 frames.push(CursorFrame {
                     to,
                     moves,
@@ -863,6 +869,56 @@ mod tests {
                 "{action:?}: {told:?}"
             );
         }
+    }
+
+    /// Found by the room simulation (seed 212): a follower's frame, in a
+    /// flush where the followed person did not move, was shared with the
+    /// plain receivers of its cell and named their view. A follower whose
+    /// connection had fallen behind was then sent that view's snapshot in
+    /// place of the batches it missed, without the followed person, whose
+    /// last move was in one of those batches: their cursor stayed where it
+    /// was until they moved again.
+    #[test]
+    fn a_followers_frame_names_its_own_view_even_when_the_followed_did_not_move() {
+        let mut room = Room::new();
+        let members = crowd_of(&mut room, 20);
+        let (follower, far) = (&members[0], &members[19]);
+        room.act(follower, Action::Follow(Some(far.id.clone())));
+        room.tick_after(SELECT_EVERY);
+        room.move_to(far, 0.9, 0.9);
+        room.tick_after(Duration::from_millis(120));
+        // Only someone in the follower's corner moves now.
+        let neighbour = members[1..4]
+            .iter()
+            .find(|member| {
+                let shown = room.state.shown_to(follower.key()).expect("a crowd");
+                shown.contains(&member.key())
+            })
+            .expect("someone in the follower's view")
+            .clone();
+        room.move_to(&neighbour, 0.02, 0.02);
+        let events = room.tick_after(Duration::from_millis(120));
+        let Some(Event::CrowdCursors { frames, .. }) = events
+            .iter()
+            .find(|event| matches!(event, Event::CrowdCursors { .. }))
+        else {
+            panic!("no crowd flush: {events:?}");
+        };
+        let frame = frames
+            .iter()
+            .find(|frame| frame.to.contains(&follower.key()))
+            .expect("the follower's frame");
+        let snapshot: Vec<String> = room
+            .state
+            .view_positions(frame.view)
+            .into_iter()
+            .map(|position| position.id)
+            .collect();
+        assert!(
+            snapshot.contains(&far.id),
+            "the follower's snapshot {snapshot:?} lacks the followed {}",
+            far.id
+        );
     }
 
     #[test]
