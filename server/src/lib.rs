@@ -40,12 +40,15 @@ mod ws;
 /// What the fuzz targets in `fuzz/` feed directly: everything the server
 /// reads from a client before the upgrade (the request's method, version
 /// and headers; its room and origin), and what it reads back from Redis
-/// (records and envelopes). These stay private to the server otherwise.
+/// (records and envelopes); and the outbound mailbox, which the room
+/// simulation fills the way the room task does. These stay private to the
+/// server otherwise.
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::admission::{
         Admission, ConnectionLimits, OriginPolicy, Refusal, Request as AdmissionRequest,
     };
+    pub use crate::mailbox::{BatchDelivery, Closed, Mailbox};
     pub use crate::room::redis::records::{Envelope, Received, Replicated, UserRecord};
     pub use crate::ws::handshake::{Handshake, NotAnUpgrade, check};
 }

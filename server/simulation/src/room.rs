@@ -7,23 +7,35 @@
 //! duplicate their tab; old sockets keep talking after a takeover; the
 //! clock runs, its timer fires late (a frozen process), and the room grows
 //! into a crowd and shrinks out of it. Every event the rules return is
-//! routed the way the room task routes it, to the pages of the people
-//! attached, each of which keeps only what it was told ([`Page`]).
+//! routed the way the room task routes it: into the outbound mailbox of
+//! each person attached (the server's own `Mailbox`, with the task's rule
+//! for cursor batches: one waiting, or the room's snapshot in its place),
+//! which their page reads, keeping only what it was told ([`Page`]). A
+//! page may stop reading for a while, its connection stuck writing, as a
+//! slow phone's does: its batches are then replaced by snapshots, and if
+//! more events pile up than the mailbox holds, it is expelled, as the
+//! connection task does.
 //!
 //! After every step the invariants are checked (see [`RoomSimulation::check`]):
 //! one member per person, unique ids, no ghost on any page, everyone's
 //! latest position on every page that shows them once nothing waits for a
 //! flush, no position older than one already delivered, no crowd frame over
 //! K positions, a followed person always shown, nobody kept past their
-//! grace. A failure names the step and what broke.
+//! grace. A page that is not reading is exempt until it reads again. A
+//! failure names the step and what broke.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::extract::ws::Message;
 
 use cursors_protocol::{CursorPosition, Point, ServerMessage};
 use cursors_server::FanoutMode;
+use cursors_server::fuzzing::{Closed, Mailbox};
 use cursors_server::room::RoomRules;
 use cursors_server::room::crowd::{CrowdRules, SELECT_EVERY};
+use cursors_server::room::encode::text_frame;
 use cursors_server::room::state::{
     Action, ConnectionKey, DisconnectKind, Event, Input, MemberKey, RoomState,
 };
@@ -68,6 +80,10 @@ struct Person {
     token: String,
     /// Their page, while a connection is attached.
     page: Option<Page>,
+    /// That connection's outbound mailbox, which the page reads.
+    mailbox: Option<Arc<Mailbox>>,
+    /// The page stopped reading: its connection is stuck writing.
+    lagging: bool,
     /// When their grace ends, while detached.
     detached_until: Option<Instant>,
     position: Option<Point>,
@@ -100,6 +116,8 @@ enum Joining {
 pub struct RoomSimulation {
     state: RoomState,
     rules: RoomRules,
+    /// Each mailbox's capacity (the server's `--outbound-queue`).
+    outbound_queue: usize,
     now: Instant,
     people: BTreeMap<String, Person>,
     /// Connections that ended or were superseded: what they send is ignored.
@@ -111,6 +129,8 @@ pub struct RoomSimulation {
     next_sequence: u64,
     /// People expelled in this step: their `left` is due now.
     expelled: BTreeSet<String>,
+    /// People whose mailbox overflowed: their connection is to be expelled.
+    overflowed: BTreeSet<String>,
     history: Vec<String>,
     step: usize,
     summary: Summary,
@@ -138,9 +158,11 @@ impl RoomSimulation {
             id_prefix: String::new(),
             crowd,
         };
+        let outbound_queue = [4, 16, 256][choices.below(3) as usize];
         Self {
             state: RoomState::new(rules.clone(), StdRng::seed_from_u64(room_seed)),
             rules,
+            outbound_queue,
             now: Instant::now(),
             people: BTreeMap::new(),
             stale: Vec::new(),
@@ -148,6 +170,7 @@ impl RoomSimulation {
             sent: HashMap::new(),
             next_sequence: 0,
             expelled: BTreeSet::new(),
+            overflowed: BTreeSet::new(),
             history: Vec::new(),
             step: 0,
             summary: Summary::default(),
@@ -240,7 +263,11 @@ impl RoomSimulation {
                 }
                 None => self.join(None, Joining::Newcomer),
             },
-            30..=49 => self.advance(choices),
+            30..=32 => match Self::pick(choices, &attached) {
+                Some(id) => self.lag(&id),
+                None => self.advance(choices),
+            },
+            33..=49 => self.advance(choices),
             50..=81 => {
                 let action = match roll {
                     50..=53 => Action::Hide,
@@ -403,6 +430,8 @@ impl RoomSimulation {
             }
             Action::Disconnect(kind) => {
                 person.page = None;
+                person.mailbox = None;
+                person.lagging = false;
                 person.position = None;
                 person.received.clear();
                 let grace = match kind {
@@ -495,14 +524,15 @@ impl RoomSimulation {
                 }
                 Event::Broadcast { except, message } => {
                     let to = self.attached_members(|member| Some(member) != except);
-                    self.deliver(&to, &message)?;
+                    self.post_event(&to, &message);
                 }
                 Event::Cursors { except, moves } => {
                     let to = self.attached_members(|member| Some(member) != except);
-                    self.deliver(&to, &ServerMessage::Cursors { moves })?;
+                    let snapshot = self.state.visible_positions();
+                    self.post_batch(&to, moves, snapshot);
                 }
-                Event::Narrowcast { to, message } => self.deliver(&to, &message)?,
-                Event::CatchUp { to, message } => self.deliver(&[to], &message)?,
+                Event::Narrowcast { to, message } => self.post_event(&to, &message),
+                Event::CatchUp { to, message } => self.post_event(&[to], &message),
                 Event::CrowdCursors { frames, .. } => {
                     let visible = self.rules.crowd.map_or(usize::MAX, |crowd| crowd.visible);
                     for frame in frames {
@@ -512,8 +542,19 @@ impl RoomSimulation {
                                 frame.moves.len()
                             ));
                         }
-                        let message = ServerMessage::Cursors { moves: frame.moves };
-                        self.deliver(&frame.to, &message)?;
+                        let snapshot = self.state.view_positions(frame.view);
+                        if self.trace {
+                            eprintln!(
+                                "      snapshot for {:?} of {:?}: {:?}",
+                                frame.to,
+                                frame.view,
+                                snapshot
+                                    .iter()
+                                    .map(|position| &position.id)
+                                    .collect::<Vec<_>>()
+                            );
+                        }
+                        self.post_batch(&frame.to, frame.moves, snapshot);
                     }
                 }
                 Event::Claimed { .. } => {}
@@ -522,7 +563,7 @@ impl RoomSimulation {
         if joining.is_some() {
             return self.fail("a join was not admitted");
         }
-        Ok(())
+        self.read_mailboxes()
     }
 
     fn attached_members(&self, wanted: impl Fn(MemberKey) -> bool) -> Vec<MemberKey> {
@@ -575,6 +616,8 @@ impl RoomSimulation {
                         connection,
                         token: token.clone(),
                         page: Some(page),
+                        mailbox: Some(Arc::new(Mailbox::new(self.outbound_queue))),
+                        lagging: false,
                         detached_until: None,
                         position: None,
                         away: false,
@@ -608,7 +651,12 @@ impl RoomSimulation {
                 }
                 person.connection = connection;
                 person.token = token.clone();
+                if let Some(old) = &person.mailbox {
+                    old.supersede();
+                }
                 person.page = Some(page);
+                person.mailbox = Some(Arc::new(Mailbox::new(self.outbound_queue)));
+                person.lagging = false;
                 person.detached_until = None;
                 // A second tab takes over where the first one pointed: the
                 // others keep seeing that spot until it moves. (A detached
@@ -636,24 +684,144 @@ impl RoomSimulation {
         Ok(())
     }
 
-    fn deliver(&mut self, to: &[MemberKey], message: &ServerMessage) -> Result<(), Failure> {
-        let wanted: BTreeSet<MemberKey> = to.iter().copied().collect();
-        let mut problems = Vec::new();
-        for person in self.people.values_mut() {
-            if !wanted.contains(&person.connection.member) {
-                continue;
+    /// Queues an event for each of `to` attached, as the task does. A full
+    /// mailbox closes itself; its connection is expelled when read.
+    fn post_event(&mut self, to: &[MemberKey], message: &ServerMessage) {
+        let frame = text_frame(message);
+        for (id, mailbox) in self.mailboxes_of(to) {
+            if mailbox.push_event(frame.clone()) == Err(Closed::Overflowed) {
+                self.overflowed.insert(id);
             }
-            let Some(page) = &mut person.page else {
+        }
+    }
+
+    /// Queues a cursor batch for each of `to` attached, with the task's
+    /// rule: behind one unsent batch in the coalesced fan-out (the queue's
+    /// bound in the immediate one), the snapshot goes instead.
+    fn post_batch(
+        &self,
+        to: &[MemberKey],
+        moves: Vec<CursorPosition>,
+        snapshot: Vec<CursorPosition>,
+    ) {
+        let keep = match self.rules.fanout {
+            FanoutMode::Coalesced => 1,
+            FanoutMode::Immediate => self.outbound_queue,
+        };
+        let batch = Message::Text(text_frame(&ServerMessage::Cursors { moves }));
+        let snapshot = Message::Text(text_frame(&ServerMessage::Cursors { moves: snapshot }));
+        for (_, mailbox) in self.mailboxes_of(to) {
+            mailbox.push_cursor_batch(batch.clone(), keep, || snapshot.clone());
+        }
+    }
+
+    fn mailboxes_of(&self, to: &[MemberKey]) -> Vec<(String, Arc<Mailbox>)> {
+        let wanted: BTreeSet<MemberKey> = to.iter().copied().collect();
+        self.people
+            .values()
+            .filter(|person| wanted.contains(&person.connection.member))
+            .filter_map(|person| Some((person.id.clone(), person.mailbox.clone()?)))
+            .collect()
+    }
+
+    /// A page stops reading, or reads again. Stopping, its connection has
+    /// just taken what was waiting and is stuck writing it (so the
+    /// mailbox's tighter bound applies); reading again, that write ends.
+    fn lag(&mut self, id: &str) -> Result<(), Failure> {
+        let Some(person) = self.people.get_mut(id) else {
+            return Ok(());
+        };
+        person.lagging = !person.lagging;
+        let lagging = person.lagging;
+        self.note(format!(
+            "{id}'s page {}",
+            if lagging {
+                "stops reading"
+            } else {
+                "reads again"
+            }
+        ));
+        if lagging {
+            self.read(id, true)
+        } else {
+            if let Some(mailbox) = &self.people[id].mailbox {
+                mailbox.written();
+            }
+            self.read_mailboxes()
+        }
+    }
+
+    /// Every page that reads takes what waits for it; a connection whose
+    /// mailbox overflowed is expelled, as the connection task does (1008).
+    fn read_mailboxes(&mut self) -> Result<(), Failure> {
+        loop {
+            let readers: Vec<String> = self
+                .people
+                .values()
+                .filter(|person| person.mailbox.is_some() && !person.lagging)
+                .map(|person| person.id.clone())
+                .collect();
+            for id in readers {
+                self.read(&id, false)?;
+            }
+            // A stuck connection is closed as soon as its mailbox is (it
+            // waits on `closed()` beside its write), reading or not.
+            let Some(id) = self.overflowed.pop_first() else {
+                return Ok(());
+            };
+            if !self.people.get(&id).is_some_and(Person::attached) {
+                continue; // gone meanwhile
+            }
+            self.note(format!("{id}'s page fell too far behind: expelled"));
+            self.act(&id, Action::Disconnect(DisconnectKind::Expelled))?;
+        }
+    }
+
+    /// `id`'s page takes every frame waiting in its mailbox and applies
+    /// them in order; `stuck`: its connection does not finish writing.
+    fn read(&mut self, id: &str, stuck: bool) -> Result<(), Failure> {
+        let Some(person) = self.people.get_mut(id) else {
+            return Ok(());
+        };
+        let Some(mailbox) = person.mailbox.clone() else {
+            return Ok(());
+        };
+        let mut frames = Vec::new();
+        if let Err(closed) = mailbox.drain_into(&mut frames) {
+            if closed == Closed::Overflowed {
+                self.overflowed.insert(id.to_owned()); // read_mailboxes expels it
+            }
+            return Ok(());
+        }
+        if !stuck {
+            mailbox.written();
+        }
+        let mut problems = Vec::new();
+        for frame in frames {
+            let Message::Text(text) = frame else {
+                problems.push(format!(
+                    "{id}'s page got a frame that is not text: {frame:?}"
+                ));
                 continue;
             };
-            let (delivered, surprises) = page.apply(message);
+            let message = match ServerMessage::parse(text.as_str()) {
+                Ok(message) => message,
+                Err(error) => {
+                    problems.push(format!("{id}'s page cannot read {text}: {error}"));
+                    continue;
+                }
+            };
+            let Some(page) = &mut person.page else {
+                break;
+            };
+            let (delivered, surprises) = page.apply(&message);
             for surprise in surprises {
-                problems.push(format!("{}'s page: {surprise:?} in {message:?}", person.id));
+                problems.push(format!("{id}'s page: {surprise:?} in {message:?}"));
             }
             for position in delivered {
                 match order_check(&self.sent, &mut person.received, &position) {
                     Ok(()) => self.summary.positions_delivered += 1,
-                    Err(problem) => problems.push(format!("{}'s page: {problem}", person.id)),
+                    Err(problem) => problems.push(format!("{id}'s page: {problem}")),
                 }
             }
         }
@@ -678,6 +846,9 @@ impl RoomSimulation {
             let Some(page) = &person.page else {
                 continue;
             };
+            if person.lagging {
+                continue; // it knows only what it read before it stopped
+            }
             if page.crowd != crowd {
                 return self.fail(format!(
                     "{}'s page thinks the room is {}a crowd",
