@@ -248,7 +248,10 @@ impl GroupSimulation {
                 None // Redis away: the claim fails, the person is new
             };
             match claimed {
-                Some(user) => Input::Adopt { user },
+                Some(user) => Input::Adopt {
+                    user,
+                    spent_token: token.clone(),
+                },
                 None => Input::Join {
                     resume: None,
                     verified_name: None,

@@ -63,3 +63,14 @@ fn servers_sharing_a_room_agree_after_every_fault_heals() {
         failures[0]
     );
 }
+
+/// A group seed found by `scripts/simulate.sh` beyond the fixed range: a
+/// user claimed by s2, then back on s0 by a claim of s0's; s0 read s2's
+/// `claimed` only after that, and gave its live user away to s2.
+#[test]
+fn a_late_claimed_does_not_take_away_a_user_claimed_since() {
+    let seed = 1_883_966_135_074_827;
+    if let Err(failure) = run_group_seed(seed) {
+        panic!("{}", report(seed, &failure));
+    }
+}

@@ -99,8 +99,8 @@ pub enum Input {
     /// server share the frame budget right now.
     Tick { occupied_rooms: usize },
     /// A new connection comes back as a user that another server of the
-    /// group held (its resume token was found in the shared store).
-    Adopt { user: User },
+    /// group held: `spent_token`, found in the shared store, was claimed.
+    Adopt { user: User, spent_token: String },
     /// Another server of the group says something happened in this room.
     Remote {
         server: String,
@@ -119,8 +119,13 @@ pub enum RemoteChange {
     Message(ServerMessage),
     /// Every user it holds in the room, as it is now (after it reconnected).
     Present(Vec<User>),
-    /// This user came back on a connection to that server.
-    Claimed { id: String },
+    /// This user came back on a connection to that server, which claimed
+    /// the resume token `spent_token` (`None` from a server that does not
+    /// say, or when a record shows the claim: then it is not checked).
+    Claimed {
+        id: String,
+        spent_token: Option<String>,
+    },
 }
 
 /// What a connection can do in its room.
@@ -196,8 +201,9 @@ pub enum Event {
         moves: Vec<CursorPosition>,
         frames: Vec<CursorFrame>,
     },
-    /// This user, once another server's, is now held here: tell the others.
-    Claimed { id: String },
+    /// This user, once another server's, is now held here (by claiming
+    /// `spent_token`): tell the others.
+    Claimed { id: String, spent_token: String },
     /// Tell this one member here what the others already know (the
     /// spotlights and lasers on when they arrived); not for the group.
     CatchUp {
@@ -441,7 +447,7 @@ impl RoomState {
                 self.crowd_tick(now, &mut events);
                 self.flush_if_due(now, occupied_rooms, &mut events);
             }
-            Input::Adopt { user } => self.adopt(user, &mut events),
+            Input::Adopt { user, spent_token } => self.adopt(user, spent_token, &mut events),
             Input::Remote { server, change } => self.apply_remote(server, change, &mut events),
             Input::ServersAlive { servers } => self.remove_ghosts(&servers, &mut events),
         }

@@ -209,6 +209,7 @@ impl<L: RoomLink> RoomTask<L> {
                         // Maybe another server of the group issued it.
                         match self.link.claim(&token).await {
                             Some(user) => Input::Adopt {
+                                spent_token: token,
                                 user: match verified_name {
                                     Some(name) => User {
                                         name,

@@ -107,8 +107,13 @@ pub enum Replicated {
     Message { message: ServerMessage },
     /// Every user the sender holds in the room (after it reconnected).
     Present { users: Vec<UserRecord> },
-    /// The sender now holds this user (it resumed there).
-    Claimed { id: String },
+    /// The sender now holds this user (it resumed there, with the resume
+    /// token `spent`; absent from a server before this field).
+    Claimed {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spent: Option<String>,
+    },
 }
 // ANCHOR_END: envelope
 
@@ -134,6 +139,8 @@ pub struct Received<'a> {
     users: Option<&'a RawValue>,
     #[serde(borrow, default)]
     id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    spent: Option<&'a RawValue>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Received<'a> {
@@ -173,6 +180,10 @@ impl Received<'_> {
             },
             "claimed" => Replicated::Claimed {
                 id: serde_json::from_str(self.id.ok_or_else(|| missing("id"))?.get())?,
+                spent: match self.spent {
+                    Some(spent) => serde_json::from_str(spent.get())?,
+                    None => None,
+                },
             },
             other => {
                 return Err(serde::de::Error::unknown_variant(
@@ -260,6 +271,11 @@ mod tests {
             },
             Replicated::Claimed {
                 id: "ab1".to_owned(),
+                spent: None,
+            },
+            Replicated::Claimed {
+                id: "ab1".to_owned(),
+                spent: Some("token-1".to_owned()),
             },
         ];
         for body in bodies {

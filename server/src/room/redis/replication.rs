@@ -107,9 +107,10 @@ impl Replicator {
                     }));
                 }
             }
-            Event::Claimed { id } => {
-                writes.push(self.publish(Replicated::Claimed { id: id.clone() }))
-            }
+            Event::Claimed { id, spent_token } => writes.push(self.publish(Replicated::Claimed {
+                id: id.clone(),
+                spent: Some(spent_token.clone()),
+            })),
             Event::Superseded { .. }
             | Event::Detached { .. }
             | Event::Ignored { .. }
@@ -131,7 +132,7 @@ impl Replicator {
             .local_users()
             .filter(|(user, _)| {
                 !claimed.iter().any(|input| {
-                    matches!(input, Input::Remote { change: RemoteChange::Claimed { id }, .. } if *id == user.id)
+                    matches!(input, Input::Remote { change: RemoteChange::Claimed { id, .. }, .. } if *id == user.id)
                 })
             })
             .map(|(user, token)| self.record(user, token))
@@ -178,6 +179,8 @@ impl Replicator {
                 server: record.server.clone(),
                 change: RemoteChange::Claimed {
                     id: record.peer.id.clone(),
+                    // The record is the claiming server's: nothing to check.
+                    spent_token: None,
                 },
             })
             .collect()
@@ -220,7 +223,10 @@ impl Replicator {
             Replicated::Present { users } => {
                 RemoteChange::Present(users.iter().map(UserRecord::user).collect())
             }
-            Replicated::Claimed { id } => RemoteChange::Claimed { id },
+            Replicated::Claimed { id, spent } => RemoteChange::Claimed {
+                id,
+                spent_token: spent,
+            },
         };
         Some(Input::Remote {
             server: envelope.server,
@@ -863,7 +869,10 @@ mod tests {
             given_up,
             vec![Input::Remote {
                 server: "server-b".into(),
-                change: RemoteChange::Claimed { id: me.id.clone() },
+                change: RemoteChange::Claimed {
+                    id: me.id.clone(),
+                    spent_token: None,
+                },
             }]
         );
         room.apply(given_up[0].clone());
@@ -1026,13 +1035,19 @@ mod tests {
         assert_eq!(room.replicator.receive(ours), None);
         let claimed = Envelope {
             server: "server-b".into(),
-            body: Replicated::Claimed { id: "aa1".into() },
+            body: Replicated::Claimed {
+                id: "aa1".into(),
+                spent: Some("t1".into()),
+            },
         };
         assert_eq!(
             room.replicator.receive(claimed),
             Some(Input::Remote {
                 server: "server-b".into(),
-                change: RemoteChange::Claimed { id: "aa1".into() },
+                change: RemoteChange::Claimed {
+                    id: "aa1".into(),
+                    spent_token: Some("t1".into()),
+                },
             })
         );
     }

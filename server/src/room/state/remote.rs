@@ -18,7 +18,7 @@ impl RoomState {
     /// this server's now. If the group had already removed the user (their
     /// server died long enough ago), they come back as they were and are
     /// announced again.
-    pub(super) fn adopt(&mut self, user: User, events: &mut Vec<Event>) {
+    pub(super) fn adopt(&mut self, user: User, spent_token: String, events: &mut Vec<Event>) {
         let session = Session {
             resume_token: identity::resume_token(&mut self.rng),
             connection: self.new_connection(),
@@ -84,7 +84,7 @@ impl RoomState {
                 resumed: true,
             },
         );
-        events.push(Event::Claimed { id });
+        events.push(Event::Claimed { id, spent_token });
         self.admitted_to_crowd(key, events);
         self.catch_up(key, events);
     }
@@ -98,7 +98,9 @@ impl RoomState {
         match change {
             RemoteChange::Message(message) => self.apply_remote_message(&server, message, events),
             RemoteChange::Present(users) => self.apply_present(&server, users, events),
-            RemoteChange::Claimed { id } => self.apply_claimed(server, &id, events),
+            RemoteChange::Claimed { id, spent_token } => {
+                self.apply_claimed(server, &id, spent_token.as_deref(), events)
+            }
         }
     }
 
@@ -301,7 +303,13 @@ impl RoomState {
 
     /// `server` now holds the user `id`: if it was held here, its
     /// connection here is superseded, silently for everyone else.
-    fn apply_claimed(&mut self, server: String, id: &str, events: &mut Vec<Event>) {
+    fn apply_claimed(
+        &mut self,
+        server: String,
+        id: &str,
+        spent_token: Option<&str>,
+        events: &mut Vec<Event>,
+    ) {
         let Some(&key) = self.by_id.get(id) else {
             return;
         };
@@ -309,6 +317,13 @@ impl RoomState {
             return;
         };
         if let Home::Local(session) = &member.home {
+            // A claim of a token this server no longer holds for the user
+            // is older than the session here: the user came back here since
+            // (this server claimed them back, or resumed them), and that
+            // server's `claimed` was read late. It takes nothing away.
+            if spent_token.is_some_and(|spent| spent != session.resume_token) {
+                return;
+            }
             if session.detached_until.is_none() {
                 events.push(Event::Superseded {
                     connection: ConnectionKey {
@@ -602,9 +617,13 @@ mod tests {
         let mut state = room();
         let (connection, id) = local_join(&mut state, now);
         local_join(&mut state, now);
+        let token = state.local_user(&id).expect("here").1.to_owned();
         let claimed = Input::Remote {
             server: "b".into(),
-            change: RemoteChange::Claimed { id: id.clone() },
+            change: RemoteChange::Claimed {
+                id: id.clone(),
+                spent_token: Some(token),
+            },
         };
         assert_eq!(
             state.apply(claimed, now),
@@ -637,6 +656,7 @@ mod tests {
         let events = state.apply(
             Input::Adopt {
                 user: user("bb0001", "User bb0001"),
+                spent_token: "b-token".into(),
             },
             now,
         );
@@ -644,7 +664,8 @@ mod tests {
         assert_eq!(
             events[1],
             Event::Claimed {
-                id: "bb0001".into()
+                id: "bb0001".into(),
+                spent_token: "b-token".into(),
             }
         );
         assert_eq!(
@@ -677,6 +698,7 @@ mod tests {
         let events = state.apply(
             Input::Adopt {
                 user: user("bb0001", "Ada"),
+                spent_token: "b-token".into(),
             },
             now,
         );
@@ -687,9 +709,51 @@ mod tests {
         assert_eq!(
             events[2],
             Event::Claimed {
-                id: "bb0001".into()
+                id: "bb0001".into(),
+                spent_token: "b-token".into(),
             }
         );
+    }
+
+    /// b claimed the user with the token this server had given them, then
+    /// this server claimed them back (a new token); b's `claimed`, read
+    /// only now, is older than that and takes nothing away. Found by the
+    /// group simulation (`a_late_claimed_does_not_take_away_a_user_claimed_since`).
+    #[test]
+    fn a_claimed_that_spent_an_older_token_takes_nothing_away() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        let events = state.apply(
+            Input::Adopt {
+                user: user("aa0001", "Ada"),
+                spent_token: "b-token".into(),
+            },
+            now,
+        );
+        assert!(matches!(events[0], Event::Admitted { .. }));
+        let late = Input::Remote {
+            server: "b".into(),
+            change: RemoteChange::Claimed {
+                id: "aa0001".into(),
+                spent_token: Some("the-token-we-gave-first".into()),
+            },
+        };
+        assert_eq!(state.apply(late, now), []);
+        assert!(state.local_user("aa0001").is_some(), "still held here");
+        // A record that shows the claim (no token to check) still counts.
+        let shown = Input::Remote {
+            server: "b".into(),
+            change: RemoteChange::Claimed {
+                id: "aa0001".into(),
+                spent_token: None,
+            },
+        };
+        assert!(matches!(
+            state.apply(shown, now).as_slice(),
+            [Event::Superseded { .. }]
+        ));
+        assert!(state.local_user("aa0001").is_none());
     }
 
     #[test]
