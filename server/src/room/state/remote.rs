@@ -258,7 +258,27 @@ impl RoomState {
                     };
                     self.apply_remote_message(server, ServerMessage::Joined { peer }, events);
                 }
-                Some(key) if self.owned_by(server, &user.id) != Some(key) => continue,
+                Some(key) if self.owned_by(server, &user.id) != Some(key) => {
+                    // Held by another server, as far as we know. If that is
+                    // another remote one, this list is newer word: `server`
+                    // holds them now (it claimed them back, and we read the
+                    // claims out of order). One held here stays ours: the
+                    // resync's records settle that (`claimed_elsewhere`).
+                    let Some(member) = self.members.get_mut(&key) else {
+                        continue;
+                    };
+                    if !matches!(member.home, Home::Remote { .. }) {
+                        continue;
+                    }
+                    member.home = Home::Remote {
+                        server: server.to_owned(),
+                    };
+                    let renamed = ServerMessage::Renamed {
+                        id: user.id.clone(),
+                        name: user.name.clone(),
+                    };
+                    self.apply_remote_message(server, renamed, events);
+                }
                 Some(_) => {
                     let id = user.id.clone();
                     let renamed = ServerMessage::Renamed {
@@ -790,6 +810,42 @@ mod tests {
             }
         );
         assert_eq!(said.len(), 4);
+    }
+
+    /// Found by the group simulation: this server thought a user was b's
+    /// (b's `claimed` came first), c then took them back and its list says
+    /// so. Skipping them because "they are b's" left them to be removed
+    /// when b's list, without them, came: gone here, live on c.
+    #[test]
+    fn a_present_list_takes_over_a_user_another_remote_server_was_thought_to_hold() {
+        let now = Instant::now();
+        let mut state = room();
+        local_join(&mut state, now);
+        state.apply(joined("b", "bb0001"), now);
+        let present = Input::Remote {
+            server: "c".into(),
+            change: RemoteChange::Present(vec![user("bb0001", "User bb0001")]),
+        };
+        state.apply(present, now);
+        let b_empty = Input::Remote {
+            server: "b".into(),
+            change: RemoteChange::Present(Vec::new()),
+        };
+        let events = state.apply(b_empty, now);
+        assert!(
+            !events.iter().any(|event| event.left().is_some()),
+            "{events:?}"
+        );
+        assert_eq!(state.member_count(), 2, "still in the room, on c");
+        // c speaks for them now.
+        let renamed = ServerMessage::Renamed {
+            id: "bb0001".into(),
+            name: "Ada".into(),
+        };
+        assert_eq!(
+            state.apply(from("c", renamed.clone()), now),
+            [everyone(renamed)]
+        );
     }
 
     #[test]
