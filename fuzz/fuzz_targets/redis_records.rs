@@ -10,8 +10,8 @@
 //!   wherever both accept it, and accepts whatever serde accepts but a
 //!   variant's index in place of its tag's name and a repeated field of
 //!   another kind's body (serde never looks at it); what only the quick read
-//!   accepts is what it skips unread (a lone surrogate escape in a field
-//!   it does not look into);
+//!   accepts is what it skips unread (a lone surrogate escape, or a number
+//!   no f64 holds, in a field it does not look into);
 //! - the same for a published message's body: the quick read of a
 //!   `cursors` frame (protocol/src/quick.rs) against the enum.
 #![no_main]
@@ -20,11 +20,13 @@ use cursors_protocol::{ServerMessage, quick};
 use cursors_server::fuzzing::{Envelope, Received, UserRecord};
 use libfuzzer_sys::fuzz_target;
 
-/// What serde_json says of a string escape it does not decode when it
-/// skips a value unread, and refuses when it reads it.
-fn only_read_escapes_refuse(error: &serde_json::Error) -> bool {
+/// What serde_json says of a value it does not decode when it skips it
+/// unread, and refuses when it reads it: a string escape, or a number no
+/// f64 holds (serde's derive buffers every field of the envelope, and so
+/// reads numbers the quick read skips; found by an hour's run).
+fn only_read_values_refuse(error: &serde_json::Error) -> bool {
     let error = error.to_string();
-    ["surrogate", "hex escape", "unicode code point"]
+    ["surrogate", "hex escape", "unicode code point", "number out of range"]
         .iter()
         .any(|what| error.contains(what))
 }
@@ -72,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.as_ref().ok(), Some(serde), "{json}");
         }
         (Ok(quick), Err(error)) => assert!(
-            only_read_escapes_refuse(error),
+            only_read_values_refuse(error),
             "the quick read takes {quick:?}, serde refuses it ({error}): {text}"
         ),
         (Err(_), Err(_)) => {}
@@ -95,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
                 };
                 assert_eq!(bits(&moves), bits(&read), "{text}");
             }
-            Err(error) if only_read_escapes_refuse(&error) => {}
+            Err(error) if only_read_values_refuse(&error) => {}
             other => {
                 panic!("the quick read took a cursors frame the enum reads as {other:?}: {text}")
             }
