@@ -85,6 +85,8 @@ pub struct GroupSimulation {
     tokens_out: Vec<(String, String)>,
     /// Broken at once (not only after settling): what and when.
     broken: Option<String>,
+    /// `SIMULATION_TRACE` is set: every step, input and write to stderr.
+    trace: bool,
     resumes_elsewhere: usize,
 }
 
@@ -127,6 +129,7 @@ impl GroupSimulation {
             step: 0,
             history: Vec::new(),
             dead_users: Vec::new(),
+            trace: std::env::var_os("SIMULATION_TRACE").is_some(),
             tokens_out: Vec::new(),
             broken: None,
             resumes_elsewhere: 0,
@@ -155,7 +158,7 @@ impl GroupSimulation {
             self.history.remove(0);
         }
         self.history.push(format!("step {}: {what}", self.step));
-        if std::env::var_os("SIMULATION_TRACE").is_some() {
+        if self.trace {
             eprintln!("step {}: {what}", self.step);
         }
     }
@@ -372,7 +375,7 @@ impl GroupSimulation {
     fn apply_remote(&mut self, index: usize, input: Input) {
         let server = &mut self.servers[index];
         let removes_ghosts = input.removes_ghosts();
-        let trace = std::env::var_os("SIMULATION_TRACE").is_some();
+        let trace = self.trace;
         if trace {
             eprintln!("    s{index} hears {input:?}");
         }
@@ -413,7 +416,7 @@ impl GroupSimulation {
                 }
                 Write::SetUsers { records, .. } => {
                     for record in records {
-                        if std::env::var_os("SIMULATION_TRACE").is_some() {
+                        if self.trace {
                             eprintln!(
                                 "    s{from} writes {} as {}'s",
                                 record.peer.id, record.server
